@@ -1,0 +1,43 @@
+import { z } from 'zod'
+
+const intFrom = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback)
+
+const EnvShape = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  DATABASE_URL: z
+    .string()
+    .default('file:./data/status.db')
+    .refine((url) => url.startsWith('file:'), 'must be a file: URL (PostgreSQL support is not built yet)'),
+  SQLITE_SYNCHRONOUS: z.enum(['NORMAL', 'FULL']).default('NORMAL'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  RATE_LIMIT_RPS: intFrom(1000, 1),
+  RATE_LIMIT_BURST: intFrom(2000, 1),
+  SHUTDOWN_GRACE_MS: intFrom(10_000, 0),
+  IDEMPOTENCY_TTL_HOURS: intFrom(24, 1),
+})
+
+export const ConfigSchema = EnvShape.refine((c) => c.RATE_LIMIT_BURST >= c.RATE_LIMIT_RPS, {
+    path: ['RATE_LIMIT_BURST'],
+  message: 'must be at least RATE_LIMIT_RPS',
+})
+
+export type Config = z.infer<typeof ConfigSchema>
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+/** Parses the environment once at start-up; a bad value stops the process with the variable's name. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const known = Object.fromEntries(
+    Object.keys(EnvShape.shape).map((key) => [key, env[key] === '' ? undefined : env[key]]),
+  )
+  const parsed = ConfigSchema.safeParse(known)
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`)
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`)
+  }
+  return parsed.data
+}

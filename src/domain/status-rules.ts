@@ -1,0 +1,182 @@
+import { invalidTransition, statusTerminal, validationFailed } from '../errors'
+import type { Changes, ErrorInfo, EventType, StoredStatus } from './status-record'
+import { canMove, isStartState, isTerminal, type PriorityValue, type StatusValue } from './transitions'
+
+export interface CreateInput {
+  status_id: string
+  kind?: string
+  resource_id?: string
+  status?: StatusValue
+  priority?: PriorityValue
+  progress_percentage?: number
+  message?: string
+  steps_completed?: number
+  steps_total?: number
+  max_retries?: number
+  metadata?: Record<string, unknown>
+  tags?: string[]
+}
+
+export interface UpdateInput {
+  new_status?: StatusValue
+  progress_percentage?: number
+  steps_completed?: number
+  steps_total?: number
+  message?: string
+  metadata?: Record<string, unknown>
+  tags?: string[]
+  priority?: PriorityValue
+  reported_at?: Date
+}
+
+export interface Change {
+  next: StoredStatus
+  changes: Changes
+  type: EventType
+}
+
+const PROGRESS_FIELDS = new Set(['progress_percentage', 'steps_completed', 'steps_total', 'message', 'estimated_completion_at'])
+// Fields whose value follows from the others; they are reported in `changes` but never make an update on their own.
+const DERIVED_FIELDS = new Set(['estimated_completion_at', 'version', 'updated_at'])
+
+const round2 = (n: number) => Math.round(n * 100) / 100
+
+function stepsProgress(done: number | null, total: number | null): number | undefined {
+  if (done === null || total === null || total === 0) return undefined
+  return round2((done / total) * 100)
+}
+
+/**
+ * Average rate since the work started (or was created), projected to 100 %. Simple and monotone in
+ * elapsed time; a live status with no progress yet has no estimate.
+ */
+export function estimateCompletion(s: StoredStatus, now: Date): Date | null {
+  if (isTerminal(s.status)) return null
+  const p = s.progress_percentage
+  if (p <= 0 || p >= 100) return null
+  const elapsed = now.getTime() - (s.started_at ?? s.created_at).getTime()
+  if (elapsed <= 0) return null
+  return new Date(now.getTime() + Math.round((elapsed * (100 - p)) / p))
+}
+
+function checkSteps(done: number | null, total: number | null) {
+  if (done !== null && total !== null && done > total) {
+    throw validationFailed([{ path: 'steps_completed', message: 'must not exceed steps_total' }])
+  }
+}
+
+/** Sets the timestamps and forced values that follow from entering `status`. */
+function enter(s: StoredStatus, status: StatusValue, now: Date): void {
+  s.status = status
+  if (isStartState(status) && s.started_at === null) s.started_at = now
+  if (isTerminal(status)) s.completed_at = now
+  if (status === 'completed') s.progress_percentage = 100
+}
+
+export function createStatus(input: CreateInput, now: Date): StoredStatus {
+  const steps_completed = input.steps_completed ?? null
+  const steps_total = input.steps_total ?? null
+  checkSteps(steps_completed, steps_total)
+  const s: StoredStatus = {
+    status_id: input.status_id,
+    kind: input.kind ?? null,
+    resource_id: input.resource_id ?? null,
+    status: 'pending',
+    priority: input.priority ?? 'normal',
+    progress_percentage: input.progress_percentage ?? stepsProgress(steps_completed, steps_total) ?? 0,
+    message: input.message ?? null,
+    steps_completed,
+    steps_total,
+    error_info: null,
+    retry_count: 0,
+    max_retries: input.max_retries ?? 3,
+    metadata: input.metadata ?? {},
+    tags: input.tags ?? [],
+    version: 1,
+    created_at: now,
+    updated_at: now,
+    started_at: null,
+    completed_at: null,
+    estimated_completion_at: null,
+    last_reported_at: null,
+  }
+  enter(s, input.status ?? 'pending', now)
+  s.estimated_completion_at = estimateCompletion(s, now)
+  return s
+}
+
+function diff(before: StoredStatus, after: StoredStatus): Changes {
+  const changes: Changes = {}
+  for (const key of Object.keys(after) as (keyof StoredStatus)[]) {
+    if (key === 'last_reported_at' || key === 'version' || key === 'updated_at') continue
+    const [a, b] = [before[key], after[key]]
+    if (JSON.stringify(a) !== JSON.stringify(b)) changes[key] = [a, b]
+  }
+  return changes
+}
+
+function finish(before: StoredStatus, next: StoredStatus, now: Date, typeOf: (changed: string[]) => EventType): Change | null {
+  next.estimated_completion_at = estimateCompletion(next, now)
+  const changes = diff(before, next)
+  const changed = Object.keys(changes)
+  if (changed.every((field) => DERIVED_FIELDS.has(field))) return null
+  next.version = before.version + 1
+  next.updated_at = now
+  return { next, changes, type: typeOf(changed) }
+}
+
+/** Applies a producer's update; returns null when it changes nothing. Throws on an illegal change. */
+export function applyUpdate(current: StoredStatus, input: UpdateInput, now: Date): Change | null {
+  const next: StoredStatus = { ...current }
+  const target = input.new_status ?? current.status
+
+  if (isTerminal(current.status)) {
+    if (target !== current.status) throw invalidTransition(current.status, target)
+    const touchesProgress =
+      (input.progress_percentage !== undefined && input.progress_percentage !== current.progress_percentage) ||
+      (input.steps_completed !== undefined && input.steps_completed !== current.steps_completed) ||
+      (input.steps_total !== undefined && input.steps_total !== current.steps_total) ||
+      (input.message !== undefined && input.message !== current.message)
+    if (touchesProgress) throw statusTerminal(current.status_id, current.status)
+  } else if (!canMove(current.status, target)) {
+    throw invalidTransition(current.status, target)
+  }
+
+  if (input.steps_completed !== undefined) next.steps_completed = input.steps_completed
+  if (input.steps_total !== undefined) next.steps_total = input.steps_total
+  checkSteps(next.steps_completed, next.steps_total)
+  const stepsGiven = input.steps_completed !== undefined || input.steps_total !== undefined
+  const derived = stepsGiven ? stepsProgress(next.steps_completed, next.steps_total) : undefined
+  next.progress_percentage = input.progress_percentage ?? derived ?? current.progress_percentage
+  if (input.message !== undefined) next.message = input.message
+  if (input.metadata !== undefined) next.metadata = input.metadata
+  if (input.tags !== undefined) next.tags = input.tags
+  if (input.priority !== undefined) next.priority = input.priority
+  if (input.reported_at !== undefined) next.last_reported_at = input.reported_at
+  if (target !== current.status) enter(next, target, now)
+  else if (target === 'completed') next.progress_percentage = 100
+
+  return finish(current, next, now, (changed) => {
+    if (next.status !== current.status) return next.status === 'cancelled' ? 'status.cancelled' : 'status.updated'
+    return changed.every((field) => PROGRESS_FIELDS.has(field)) ? 'status.progress' : 'status.updated'
+  })
+}
+
+/** SPEC §1 record_error: one more retry if allowed and wanted, otherwise failed. */
+export function applyError(current: StoredStatus, error: ErrorInfo, shouldRetry: boolean, now: Date): Change {
+  if (isTerminal(current.status)) throw statusTerminal(current.status_id, current.status)
+  const retryCount = current.retry_count + 1
+  const target: StatusValue = shouldRetry && retryCount <= current.max_retries ? 'retry_pending' : 'failed'
+  if (!canMove(current.status, target)) throw invalidTransition(current.status, target)
+  const next: StoredStatus = { ...current, error_info: error, retry_count: retryCount }
+  if (target !== current.status) enter(next, target, now)
+  // An error always changes retry_count, so finish never returns null here.
+  return finish(current, next, now, () => 'status.error')!
+}
+
+export function applyCancel(current: StoredStatus, now: Date): Change {
+  if (isTerminal(current.status)) throw invalidTransition(current.status, 'cancelled')
+  const next: StoredStatus = { ...current }
+  enter(next, 'cancelled', now)
+  return finish(current, next, now, () => 'status.cancelled')!
+}

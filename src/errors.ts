@@ -1,0 +1,46 @@
+export interface Issue {
+  path: string
+  message: string
+}
+
+/** An error the client caused or can act on; `code` is the stable problem type clients switch on. */
+export class AppError extends Error {
+  constructor(
+    readonly code: string,
+    readonly status: number,
+    message: string,
+    readonly extra: Record<string, unknown> = {},
+    readonly errors?: Issue[],
+  ) {
+    super(message)
+  }
+}
+
+export const validationFailed = (errors: Issue[], message = 'The request is not valid') =>
+  new AppError('validation-failed', 400, message, {}, errors)
+export const statusNotFound = (id: string) => new AppError('status-not-found', 404, `Status ${id} not found`)
+export const statusExists = (id: string) =>
+  new AppError('status-already-exists', 409, `Status ${id} already exists`, { status_id: id })
+export const invalidTransition = (from: string, to: string) =>
+  new AppError('invalid-transition', 409, `A status cannot move from ${from} to ${to}`, { from, to })
+export const statusTerminal = (id: string, status: string) =>
+  new AppError('status-terminal', 409, `Status ${id} is ${status} and can no longer change`, { status })
+export const versionMismatch = (expected: number, actual: number) =>
+  new AppError('version-mismatch', 412, `Expected version ${expected} but the status is at version ${actual}`, {
+    expected_version: expected,
+    current_version: actual,
+  })
+export const idempotencyKeyReused = () =>
+  new AppError(
+    'idempotency-key-reused',
+    422,
+    'This Idempotency-Key was already used with a different request',
+  )
+export const idempotencyInProgress = () =>
+  new AppError('idempotency-request-in-progress', 409, 'A request with this Idempotency-Key is still in progress')
+export const unauthenticated = () =>
+  new AppError('unauthenticated', 401, 'A valid API key is required (Authorization: Bearer <key> or X-API-Key)')
+export const forbidden = (scope: string) =>
+  new AppError('insufficient-scope', 403, `This API key lacks the ${scope} scope`, { required_scope: scope })
+export const notFound = (what: string) => new AppError('not-found', 404, `${what} not found`)
+export const invalidCursor = () => new AppError('invalid-cursor', 400, 'The cursor is malformed, tampered with or belongs to another query')

@@ -1,0 +1,40 @@
+import type { RequestHandler } from 'express'
+import type { ApiKeyRow } from '../db/key-repository'
+import { forbidden, unauthenticated } from '../errors'
+import { hasScope, type ApiKeyService, type Scope } from '../services/api-key-service'
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    auth?: ApiKeyRow
+  }
+}
+
+/** `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
+export function keyFromHeaders(authorization: string | undefined, apiKey: string | undefined): string | undefined {
+  const bearer = authorization?.match(/^Bearer\s+(\S+)\s*$/i)?.[1]
+  return bearer ?? (apiKey?.trim() || undefined)
+}
+
+export function authenticate(apiKeys: ApiKeyService): RequestHandler {
+  return async (req, _res, next) => {
+    const secret = keyFromHeaders(req.get('authorization'), req.get('x-api-key'))
+    const key = secret === undefined ? null : await apiKeys.authenticate(secret)
+    if (!key) throw unauthenticated()
+    req.auth = key
+    next()
+  }
+}
+
+export function requireScope(scope: Scope): RequestHandler {
+  return (req, _res, next) => {
+    if (!req.auth) throw unauthenticated()
+    if (!hasScope(req.auth, scope)) throw forbidden(scope)
+    next()
+  }
+}
+
+/** The caller's tenant; only reachable behind `authenticate`. */
+export const tenantOf = (req: { auth?: ApiKeyRow }): string => {
+  if (!req.auth) throw unauthenticated()
+  return req.auth.tenant_id
+}

@@ -1,0 +1,60 @@
+import { STATUS_CODES } from 'node:http'
+import type { ErrorRequestHandler, RequestHandler, Response } from 'express'
+import { ZodError } from 'zod'
+import { AppError, type Issue } from '../errors'
+
+export const PROBLEM_TYPE_BASE = '/problems/'
+
+export function sendProblem(res: Response, err: AppError): void {
+  res
+    .status(err.status)
+    .type('application/problem+json')
+    .json({
+      type: PROBLEM_TYPE_BASE + err.code,
+      title: STATUS_CODES[err.status] ?? 'Error',
+      status: err.status,
+      detail: err.message,
+      code: err.code,
+      ...err.extra,
+      ...(err.errors && { errors: err.errors }),
+    })
+}
+
+export const zodIssues = (err: ZodError): Issue[] =>
+  err.issues.map((issue) => ({
+    path: issue.path.join('.'),
+    message:
+      issue.code === 'unrecognized_keys' ? `unknown field(s): ${issue.keys.join(', ')}` : issue.message,
+  }))
+
+/** Errors thrown by Express's own body parser carry a `type`; map them to our stable codes. */
+function fromBodyParser(err: { type?: string; status?: number; message?: string }): AppError | null {
+  switch (err.type) {
+    case 'entity.too.large':
+      return new AppError('payload-too-large', 413, 'The request body is larger than 1 MiB')
+    case 'entity.parse.failed':
+      return new AppError('malformed-json', 400, 'The request body is not valid JSON')
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new AppError('unsupported-encoding', 415, err.message ?? 'Unsupported body encoding')
+  }
+  if (typeof err.status === 'number' && err.status >= 400 && err.status < 500) {
+    return new AppError('bad-request', err.status, err.message ?? 'Bad request')
+  }
+  return null
+}
+
+export const notFoundHandler: RequestHandler = (req, _res, next) => {
+  next(new AppError('route-not-found', 404, `No route for ${req.method} ${req.path}`))
+}
+
+export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
+  if (err instanceof AppError) return sendProblem(res, err)
+  if (err instanceof ZodError) {
+    return sendProblem(res, new AppError('validation-failed', 400, 'The request is not valid', {}, zodIssues(err)))
+  }
+  const parsed = typeof err === 'object' && err !== null ? fromBodyParser(err) : null
+  if (parsed) return sendProblem(res, parsed)
+  req.log.error({ err }, 'unhandled error')
+  sendProblem(res, new AppError('internal-error', 500, 'Something went wrong on our side'))
+}

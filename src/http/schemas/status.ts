@@ -1,0 +1,108 @@
+import { z } from 'zod'
+import { PRIORITY_VALUES, STATUS_VALUES } from '../../domain/transitions'
+import { SORT_KEYS, type SortKey } from '../../services/status-filter-service'
+import { CursorSchema, csvOf, LimitSchema, single, StatusIdSchema } from './common'
+
+export const StatusValueSchema = z.enum(STATUS_VALUES)
+export const PrioritySchema = z.enum(PRIORITY_VALUES)
+
+const METADATA_MAX_BYTES = 16 * 1024
+
+export const MetadataSchema = z
+  .record(z.string(), z.unknown())
+  .refine((m) => Buffer.byteLength(JSON.stringify(m)) <= METADATA_MAX_BYTES, 'must be at most 16 KiB as JSON')
+export const TagsSchema = z.array(z.string().min(1).max(64)).max(20)
+const ProgressSchema = z.number().min(0).max(100)
+const StepsSchema = z.number().int().min(0).max(1_000_000_000)
+const MessageSchema = z.string().max(1024)
+
+export const StatusCreateSchema = z.strictObject({
+  status_id: StatusIdSchema.optional(),
+  kind: z.string().min(1).max(64).optional(),
+  resource_id: z.string().min(1).max(128).optional(),
+  status: StatusValueSchema.optional(),
+  priority: PrioritySchema.optional(),
+  progress_percentage: ProgressSchema.optional(),
+  message: MessageSchema.optional(),
+  steps_completed: StepsSchema.optional(),
+  steps_total: StepsSchema.optional(),
+  max_retries: z.number().int().min(0).max(100).optional(),
+  metadata: MetadataSchema.optional(),
+  tags: TagsSchema.optional(),
+})
+export type StatusCreate = z.infer<typeof StatusCreateSchema>
+
+const UPDATABLE = [
+  'new_status',
+  'progress_percentage',
+  'steps_completed',
+  'steps_total',
+  'message',
+  'metadata',
+  'tags',
+  'priority',
+] as const
+
+export const StatusUpdateSchema = z
+  .strictObject({
+    new_status: StatusValueSchema.optional(),
+    progress_percentage: ProgressSchema.optional(),
+    steps_completed: StepsSchema.optional(),
+    steps_total: StepsSchema.optional(),
+    message: MessageSchema.optional(),
+    metadata: MetadataSchema.optional(),
+    tags: TagsSchema.optional(),
+    priority: PrioritySchema.optional(),
+    expected_version: z.number().int().min(1).optional(),
+    reported_at: z.iso
+      .datetime({ offset: true })
+      .transform((s) => new Date(s))
+      .optional(),
+  })
+  .refine((body) => UPDATABLE.some((field) => body[field] !== undefined), {
+    message: `at least one of ${UPDATABLE.join(', ')} is required`,
+  })
+export type StatusUpdate = z.infer<typeof StatusUpdateSchema>
+
+export const ErrorInfoSchema = z.strictObject({
+  message: z.string().min(1).max(1024),
+  code: z.string().min(1).max(128).optional(),
+  details: z.record(z.string(), z.unknown()).optional(),
+})
+
+export const ErrorReportSchema = z.strictObject({
+  error_info: z.union([z.string().min(1).max(1024).transform((message) => ({ message })), ErrorInfoSchema]),
+  should_retry: z.boolean().default(false),
+})
+
+const SortSchema = z
+  .string()
+  .default('-updated_at')
+  .transform((raw) => ({ key: raw.replace(/^-/, ''), descending: raw.startsWith('-') }))
+  .pipe(z.object({ key: z.enum(SORT_KEYS), descending: z.boolean() }))
+  .transform((s) => s as { key: SortKey; descending: boolean })
+
+export const ListQuerySchema = z.strictObject({
+  status: csvOf(STATUS_VALUES).optional(),
+  priority: csvOf(PRIORITY_VALUES).optional(),
+  kind: single(z.string().min(1).max(64)).optional(),
+  resource_id: single(z.string().min(1).max(128)).optional(),
+  sort: single(SortSchema),
+  limit: single(LimitSchema(500, 50)),
+  cursor: single(CursorSchema).optional(),
+  include_total: single(z.enum(['true', 'false']).transform((v) => v === 'true')).optional(),
+})
+
+export const EventsQuerySchema = z.strictObject({
+  after_seq: single(z.coerce.number().int().min(0).default(0)),
+  limit: single(LimitSchema(1000, 100)),
+})
+
+/** `If-Match: "3"` (also `W/"3"` or a bare 3); `*` matches any version. */
+export const IfMatchSchema = z
+  .string()
+  .trim()
+  .regex(/^(\*|(W\/)?"?\d+"?)$/, 'must be an entity tag such as "3"')
+  .transform((v) => (v === '*' ? undefined : Number(v.replace(/\D/g, ''))))
+
+export const IdempotencyKeySchema = z.string().min(1).max(255)

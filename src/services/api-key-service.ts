@@ -1,0 +1,65 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { LRUCache } from 'lru-cache'
+import type { ApiKeyRow, KeyRepository } from '../db/key-repository'
+import type { PrismaClient } from '../db/prisma'
+
+export const SCOPES = ['status:read', 'status:write', 'admin'] as const
+export type Scope = (typeof SCOPES)[number]
+
+export const hashSecret = (secret: string) => createHash('sha256').update(secret).digest('hex')
+
+export interface ApiKeyServiceDeps {
+  prisma: PrismaClient
+  keys: KeyRepository
+  clock: () => Date
+  /** How long a verified key is trusted without asking the database (a revocation elsewhere takes this long). */
+  cacheTtlMs?: number
+}
+
+/** `admin` includes every other scope. */
+export const hasScope = (key: ApiKeyRow, scope: Scope) => key.scopes.includes('admin') || key.scopes.includes(scope)
+
+export function createApiKeyService({ prisma, keys, clock, cacheTtlMs = 5_000 }: ApiKeyServiceDeps) {
+  const cache = new LRUCache<string, ApiKeyRow>({ max: 10_000, ttl: cacheTtlMs })
+
+  /** Creates a key (and its tenant when new); the secret is returned once and only its hash is kept. */
+  async function create(tenantId: string, scopes: Scope[]): Promise<{ key: ApiKeyRow; secret: string }> {
+    const secret = `st_${randomBytes(24).toString('base64url')}`
+    const id = `key_${randomBytes(8).toString('hex')}`
+    const key = await prisma.$transaction(async (tx) => {
+      await keys.ensureTenant(tx, tenantId)
+      return keys.insert(tx, { id, tenantId, hash: hashSecret(secret), prefix: secret.slice(0, 10), scopes })
+    })
+    return { key, secret }
+  }
+
+  return {
+    create,
+
+    async authenticate(secret: string): Promise<ApiKeyRow | null> {
+      const hash = hashSecret(secret)
+      const cached = cache.get(hash)
+      if (cached) return cached
+      const key = await keys.findActiveByHash(prisma, hash)
+      if (key) cache.set(hash, key)
+      return key
+    },
+
+    list: (tenantId?: string) => keys.list(prisma, tenantId),
+
+    async revoke(id: string, tenantId?: string): Promise<boolean> {
+      const revoked = await keys.revoke(prisma, id, clock(), tenantId)
+      cache.clear()
+      return revoked
+    },
+
+    /** On first start with an empty database: an admin key for tenant `default`, or null when keys exist. */
+    async bootstrap(): Promise<string | null> {
+      if ((await keys.countKeys(prisma)) > 0) return null
+      const { secret } = await create('default', ['admin'])
+      return secret
+    },
+  }
+}
+
+export type ApiKeyService = ReturnType<typeof createApiKeyService>

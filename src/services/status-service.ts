@@ -1,0 +1,196 @@
+import { createHash, randomUUID } from 'node:crypto'
+import type { IdempotencyRepository } from '../db/idempotency-repository'
+import type { Db, PrismaClient } from '../db/prisma'
+import type { StatusRepository } from '../db/status-repository'
+import type { ErrorInfo, StatusEvent, StatusRecord, StoredStatus } from '../domain/status-record'
+import { toRecord } from '../domain/status-record'
+import {
+  applyCancel,
+  applyError,
+  applyUpdate,
+  createStatus,
+  type Change,
+  type CreateInput,
+  type UpdateInput,
+} from '../domain/status-rules'
+import { idempotencyKeyReused, statusExists, statusNotFound, versionMismatch } from '../errors'
+import type { CursorCodec } from './cursor-codec'
+
+export interface StatusServiceDeps {
+  prisma: PrismaClient
+  statuses: StatusRepository
+  idempotency: IdempotencyRepository
+  cursors: CursorCodec
+  clock: () => Date
+  idempotencyTtlMs: number
+}
+
+export interface WriteOptions {
+  idempotencyKey?: string
+}
+
+export interface UpdateOptions extends WriteOptions {
+  expectedVersion?: number
+}
+
+/** What a write returns; `replayed` is true when an Idempotency-Key answered from the stored result. */
+export interface Written<T> {
+  result: T
+  replayed: boolean
+}
+
+export interface UpdateResult {
+  status: StatusRecord
+  applied: boolean
+}
+
+export interface Page<T> {
+  items: T[]
+  next_cursor: string | null
+  has_more: boolean
+}
+
+// Long enough for a queue of writers behind SQLite's single write lock; a stuck transaction still ends.
+const TX_OPTIONS = { maxWait: 15_000, timeout: 15_000 }
+
+export function createStatusService(deps: StatusServiceDeps) {
+  const { prisma, statuses, idempotency, cursors, clock } = deps
+
+  const transaction = <T>(fn: (tx: Db) => Promise<T>) => prisma.$transaction(fn, TX_OPTIONS)
+
+  /** Runs `write` once per Idempotency-Key: the stored result answers a repeat with the same request. */
+  async function once<T>(
+    tx: Db,
+    tenantId: string,
+    options: WriteOptions,
+    request: unknown,
+    write: () => Promise<T>,
+  ): Promise<Written<T>> {
+    const key = options.idempotencyKey
+    if (key === undefined) return { result: await write(), replayed: false }
+    const fingerprint = createHash('sha256').update(JSON.stringify(request)).digest('hex')
+    const now = clock()
+    const stored = await idempotency.find(tx, tenantId, key, new Date(now.getTime() - deps.idempotencyTtlMs))
+    if (stored) {
+      if (stored.fingerprint !== fingerprint) throw idempotencyKeyReused()
+      return { result: stored.body as T, replayed: true }
+    }
+    const result = await write()
+    await idempotency.save(tx, tenantId, key, { fingerprint, statusCode: 200, body: result }, now)
+    return { result, replayed: false }
+  }
+
+  async function load(tx: Db, tenantId: string, statusId: string): Promise<StoredStatus> {
+    const found = await statuses.find(tx, tenantId, statusId)
+    if (!found) throw statusNotFound(statusId)
+    return found
+  }
+
+  async function commit(tx: Db, tenantId: string, change: Change): Promise<StatusRecord> {
+    await statuses.replace(tx, tenantId, change.next)
+    const record = toRecord(change.next)
+    await statuses.appendEvent(tx, tenantId, {
+      type: change.type,
+      status: record,
+      changes: change.changes,
+      occurredAt: change.next.updated_at,
+    })
+    return record
+  }
+
+  return {
+    async create(tenantId: string, input: Omit<CreateInput, 'status_id'> & { status_id?: string }, options: WriteOptions = {}) {
+      return transaction((tx) =>
+        once(tx, tenantId, options, ['create', input], async () => {
+          const statusId = input.status_id ?? randomUUID()
+          if (await statuses.find(tx, tenantId, statusId)) throw statusExists(statusId)
+          const created = createStatus({ ...input, status_id: statusId }, clock())
+          await statuses.insert(tx, tenantId, created)
+          const record = toRecord(created)
+          await statuses.appendEvent(tx, tenantId, {
+            type: 'status.created',
+            status: record,
+            changes: {},
+            occurredAt: created.created_at,
+          })
+          return record
+        }),
+      )
+    },
+
+    async get(tenantId: string, statusId: string): Promise<StatusRecord> {
+      return toRecord(await load(prisma, tenantId, statusId))
+    },
+
+    async update(tenantId: string, statusId: string, input: UpdateInput, options: UpdateOptions = {}) {
+      return transaction((tx) =>
+        once(tx, tenantId, options, ['update', statusId, input, options.expectedVersion], async (): Promise<UpdateResult> => {
+          const current = await load(tx, tenantId, statusId)
+          if (options.expectedVersion !== undefined && options.expectedVersion !== current.version) {
+            throw versionMismatch(options.expectedVersion, current.version)
+          }
+          // Out-of-order delivery: an older report never moves the status backwards.
+          if (input.reported_at && current.last_reported_at && input.reported_at < current.last_reported_at) {
+            return { status: toRecord(current), applied: false }
+          }
+          const change = applyUpdate(current, input, clock())
+          if (!change) return { status: toRecord(current), applied: true }
+          return { status: await commit(tx, tenantId, change), applied: true }
+        }),
+      )
+    },
+
+    async recordError(tenantId: string, statusId: string, error: ErrorInfo, shouldRetry: boolean, options: WriteOptions = {}) {
+      return transaction((tx) =>
+        once(tx, tenantId, options, ['error', statusId, error, shouldRetry], async () => {
+          const current = await load(tx, tenantId, statusId)
+          return commit(tx, tenantId, applyError(current, error, shouldRetry, clock()))
+        }),
+      )
+    },
+
+    async cancel(tenantId: string, statusId: string, options: WriteOptions = {}) {
+      return transaction((tx) =>
+        once(tx, tenantId, options, ['cancel', statusId], async () => {
+          const current = await load(tx, tenantId, statusId)
+          return commit(tx, tenantId, applyCancel(current, clock()))
+        }),
+      )
+    },
+
+    async remove(tenantId: string, statusId: string): Promise<void> {
+      await transaction(async (tx) => {
+        const current = await load(tx, tenantId, statusId)
+        const now = clock()
+        await statuses.remove(tx, tenantId, statusId)
+        const last = { ...toRecord(current), version: current.version + 1, updated_at: now }
+        await statuses.appendEvent(tx, tenantId, { type: 'status.deleted', status: last, changes: {}, occurredAt: now })
+      })
+    },
+
+    /** The status's events, oldest first; still readable after the status is deleted. */
+    async history(tenantId: string, statusId: string, page: { limit: number; cursor?: string }): Promise<Page<StatusEvent>> {
+      const scope = `history:${statusId}`
+      const afterSeq = page.cursor === undefined ? 0 : Number(cursors.decode(scope, page.cursor)[0])
+      const rows = await statuses.events(prisma, tenantId, { afterSeq, limit: page.limit + 1 }, statusId)
+      if (rows.length === 0 && afterSeq === 0) await load(prisma, tenantId, statusId)
+      const items = rows.slice(0, page.limit)
+      const has_more = rows.length > page.limit
+      const next_cursor = has_more ? cursors.encode(scope, [items[items.length - 1]!.seq]) : null
+      return { items, next_cursor, has_more }
+    },
+
+    /** The tenant's feed in `seq` order, for consumers catching up. */
+    async events(tenantId: string, page: { afterSeq: number; limit: number }) {
+      const rows = await statuses.events(prisma, tenantId, { afterSeq: page.afterSeq, limit: page.limit + 1 })
+      const items = rows.slice(0, page.limit)
+      return {
+        items,
+        next_after_seq: items.length > 0 ? items[items.length - 1]!.seq : page.afterSeq,
+        has_more: rows.length > page.limit,
+      }
+    },
+  }
+}
+
+export type StatusService = ReturnType<typeof createStatusService>
