@@ -32,7 +32,8 @@ export class ConfigError extends Error {
 /** Parses the environment once at start-up; a bad value stops the process with the variable's name. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const known = Object.fromEntries(
-    Object.keys(EnvShape.shape).map((key) => [key, env[key] === '' ? undefined : env[key]]),
+    // Blank (empty or only spaces) means unset: z.coerce.number would read '  ' as 0.
+    Object.keys(EnvShape.shape).map((key) => [key, env[key]?.trim() === '' ? undefined : env[key]]),
   )
   const parsed = ConfigSchema.safeParse(known)
   if (!parsed.success) {

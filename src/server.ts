@@ -8,8 +8,8 @@ import { createServices } from './services'
 /** Starts the whole service; `stop()` drains it and may be called any number of times. */
 export async function startServer(config: Config) {
   const logger = createLogger(config.LOG_LEVEL)
-  const prisma = await openDatabase({ url: config.DATABASE_URL, synchronous: config.SQLITE_SYNCHRONOUS })
-  const services = await createServices({ prisma, idempotencyTtlHours: config.IDEMPOTENCY_TTL_HOURS })
+  const db = await openDatabase({ url: config.DATABASE_URL, synchronous: config.SQLITE_SYNCHRONOUS })
+  const services = await createServices({ db, idempotencyTtlHours: config.IDEMPOTENCY_TTL_HOURS })
 
   const adminKey = await services.apiKeys.bootstrap()
   if (adminKey) {
@@ -22,9 +22,7 @@ export async function startServer(config: Config) {
     services,
     logger,
     rateLimit: { rps: config.RATE_LIMIT_RPS, burst: config.RATE_LIMIT_BURST },
-    checkReady: async () => {
-      await prisma.$queryRaw`SELECT 1`
-    },
+    checkReady: db.ping,
   })
   const server = app.listen(config.PORT, config.HOST)
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject))
@@ -45,7 +43,7 @@ export async function startServer(config: Config) {
         server.close(() => resolve())
         server.closeIdleConnections()
       })
-      await prisma.$disconnect()
+      await db.close()
       clearTimeout(deadline)
       logger.info('stopped')
     })())

@@ -3,7 +3,7 @@ import { Prisma, PrismaClient } from './generated/client'
 import { migrateSqliteDatabase, parseSqliteUrl } from './migrate'
 
 export { Prisma, PrismaClient }
-/** Either the client or the client inside an interactive transaction. */
+/** Either client, or a client inside an interactive transaction. */
 export type Db = Prisma.TransactionClient
 
 export interface DatabaseOptions {
@@ -12,18 +12,42 @@ export interface DatabaseOptions {
 }
 
 /**
- * Creates (and migrates) the SQLite file named by `url`, then returns a connected client.
- * WAL with synchronous=NORMAL keeps every committed write across a process crash; FULL also
- * across power loss, at a cost per commit.
+ * The store, split by intent. The SQLite adapter drives one connection per client, and a statement
+ * sent on it while a transaction is open runs inside that transaction: a read would see uncommitted
+ * rows and a write would vanish with a rollback. So writes only ever run inside `write()`, on the
+ * writer connection, and reads use a second connection that sees committed data only (WAL).
  */
-export async function openDatabase({ url, synchronous = 'NORMAL' }: DatabaseOptions): Promise<PrismaClient> {
-  const file = parseSqliteUrl(url)
-  migrateSqliteDatabase(file)
-  const prisma = new PrismaClient({ adapter: new PrismaBetterSqlite3({ url: file, timeout: 5000 }) })
-  await prisma.$queryRawUnsafe('PRAGMA journal_mode = WAL')
-  await prisma.$executeRawUnsafe(`PRAGMA synchronous = ${synchronous}`)
-  return prisma
+export interface Database {
+  read: PrismaClient
+  write<T>(fn: (tx: Db) => Promise<T>): Promise<T>
+  ping(): Promise<void>
+  close(): Promise<void>
 }
 
-export const isUniqueViolation = (err: unknown): boolean =>
-  err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002'
+// Long enough for a queue of writers behind SQLite's single write lock; a stuck transaction still ends.
+const TX_OPTIONS = { maxWait: 15_000, timeout: 15_000 }
+
+function connect(file: string): PrismaClient {
+  return new PrismaClient({ adapter: new PrismaBetterSqlite3({ url: file, timeout: 5000 }) })
+}
+
+/**
+ * Creates (and migrates) the SQLite file named by `url`, then connects. WAL with synchronous=NORMAL
+ * keeps every committed write across a process crash; FULL also across power loss, at a cost per commit.
+ */
+export async function openDatabase({ url, synchronous = 'NORMAL' }: DatabaseOptions): Promise<Database> {
+  const file = parseSqliteUrl(url)
+  migrateSqliteDatabase(file)
+  const writer = connect(file)
+  const reader = connect(file)
+  await writer.$executeRawUnsafe(`PRAGMA synchronous = ${synchronous}`)
+  let closing: Promise<void> | undefined
+  return {
+    read: reader,
+    write: (fn) => writer.$transaction(fn, TX_OPTIONS),
+    async ping() {
+      await reader.$queryRaw`SELECT 1`
+    },
+    close: () => (closing ??= Promise.all([writer.$disconnect(), reader.$disconnect()]).then(() => undefined)),
+  }
+}

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
 import type { ApiKeyRow, KeyRepository } from '../db/key-repository'
-import type { PrismaClient } from '../db/prisma'
+import type { Database } from '../db/prisma'
 
 export const SCOPES = ['status:read', 'status:write', 'admin'] as const
 export type Scope = (typeof SCOPES)[number]
@@ -9,7 +9,7 @@ export type Scope = (typeof SCOPES)[number]
 export const hashSecret = (secret: string) => createHash('sha256').update(secret).digest('hex')
 
 export interface ApiKeyServiceDeps {
-  prisma: PrismaClient
+  db: Database
   keys: KeyRepository
   clock: () => Date
   /** How long a verified key is trusted without asking the database (a revocation elsewhere takes this long). */
@@ -19,14 +19,14 @@ export interface ApiKeyServiceDeps {
 /** `admin` includes every other scope. */
 export const hasScope = (key: ApiKeyRow, scope: Scope) => key.scopes.includes('admin') || key.scopes.includes(scope)
 
-export function createApiKeyService({ prisma, keys, clock, cacheTtlMs = 5_000 }: ApiKeyServiceDeps) {
+export function createApiKeyService({ db, keys, clock, cacheTtlMs = 5_000 }: ApiKeyServiceDeps) {
   const cache = new LRUCache<string, ApiKeyRow>({ max: 10_000, ttl: cacheTtlMs })
 
   /** Creates a key (and its tenant when new); the secret is returned once and only its hash is kept. */
   async function create(tenantId: string, scopes: Scope[]): Promise<{ key: ApiKeyRow; secret: string }> {
     const secret = `st_${randomBytes(24).toString('base64url')}`
     const id = `key_${randomBytes(8).toString('hex')}`
-    const key = await prisma.$transaction(async (tx) => {
+    const key = await db.write(async (tx) => {
       await keys.ensureTenant(tx, tenantId)
       return keys.insert(tx, { id, tenantId, hash: hashSecret(secret), prefix: secret.slice(0, 10), scopes })
     })
@@ -40,22 +40,22 @@ export function createApiKeyService({ prisma, keys, clock, cacheTtlMs = 5_000 }:
       const hash = hashSecret(secret)
       const cached = cache.get(hash)
       if (cached) return cached
-      const key = await keys.findActiveByHash(prisma, hash)
+      const key = await keys.findActiveByHash(db.read, hash)
       if (key) cache.set(hash, key)
       return key
     },
 
-    list: (tenantId?: string) => keys.list(prisma, tenantId),
+    list: (tenantId?: string) => keys.list(db.read, tenantId),
 
     async revoke(id: string, tenantId?: string): Promise<boolean> {
-      const revoked = await keys.revoke(prisma, id, clock(), tenantId)
+      const revoked = await db.write((tx) => keys.revoke(tx, id, clock(), tenantId))
       cache.clear()
       return revoked
     },
 
     /** On first start with an empty database: an admin key for tenant `default`, or null when keys exist. */
     async bootstrap(): Promise<string | null> {
-      if ((await keys.countKeys(prisma)) > 0) return null
+      if ((await keys.countKeys(db.read)) > 0) return null
       const { secret } = await create('default', ['admin'])
       return secret
     },

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { createIdempotencyRepository } from '../db/idempotency-repository'
 import { createKeyRepository } from '../db/key-repository'
-import type { PrismaClient } from '../db/prisma'
+import type { Database } from '../db/prisma'
 import { createSettingsRepository } from '../db/settings-repository'
 import { createStatusRepository } from '../db/status-repository'
 import { createApiKeyService } from './api-key-service'
@@ -10,20 +10,21 @@ import { createStatusFilterService } from './status-filter-service'
 import { createStatusService } from './status-service'
 
 export interface ServiceOptions {
-  prisma: PrismaClient
+  db: Database
   clock?: () => Date
   idempotencyTtlHours?: number
 }
 
 /** Wires repositories and services over one Prisma client; used by the server and by tests alike. */
-export async function createServices({ prisma, clock = () => new Date(), idempotencyTtlHours = 24 }: ServiceOptions) {
+export async function createServices({ db, clock = () => new Date(), idempotencyTtlHours = 24 }: ServiceOptions) {
   // Kept in the database so cursors survive restarts and work across instances.
-  const cursorSecret = await createSettingsRepository().getOrCreate(prisma, 'cursor_secret', () =>
-    randomBytes(32).toString('base64url'),
+  const settings = createSettingsRepository()
+  const cursorSecret = await db.write((tx) =>
+    settings.getOrCreate(tx, 'cursor_secret', () => randomBytes(32).toString('base64url')),
   )
   const cursors = createCursorCodec(cursorSecret)
   const statuses = createStatusService({
-    prisma,
+    db,
     statuses: createStatusRepository(),
     idempotency: createIdempotencyRepository(),
     cursors,
@@ -32,8 +33,8 @@ export async function createServices({ prisma, clock = () => new Date(), idempot
   })
   return {
     statuses,
-    filters: createStatusFilterService({ prisma, cursors }),
-    apiKeys: createApiKeyService({ prisma, keys: createKeyRepository(), clock }),
+    filters: createStatusFilterService({ db, cursors }),
+    apiKeys: createApiKeyService({ db, keys: createKeyRepository(), clock }),
   }
 }
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { Prisma, PrismaClient } from '../db/prisma'
+import type { Database, Prisma } from '../db/prisma'
 import { rowToStatus } from '../db/status-repository'
 import type { StatusRecord } from '../domain/status-record'
 import { toRecord } from '../domain/status-record'
@@ -55,7 +55,8 @@ function after(column: Column, descending: boolean, [value, id]: unknown[]): Pri
   return { OR: [{ [column]: { [op]: value } }, { [column]: value, statusId: { [op]: id } }] }
 }
 
-export function createStatusFilterService({ prisma, cursors }: { prisma: PrismaClient; cursors: CursorCodec }) {
+export function createStatusFilterService({ db, cursors }: { db: Database; cursors: CursorCodec }) {
+  const prisma = db.read
   /** A cursor only fits the same filters and sort it was made for. */
   function scopeOf(query: ListQuery): string {
     const { limit: _l, cursor: _c, include_total: _t, ...shape } = query

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto'
 import type { IdempotencyRepository } from '../db/idempotency-repository'
-import type { Db, PrismaClient } from '../db/prisma'
+import type { Database, Db } from '../db/prisma'
 import type { StatusRepository } from '../db/status-repository'
 import type { ErrorInfo, StatusEvent, StatusRecord, StoredStatus } from '../domain/status-record'
 import { toRecord } from '../domain/status-record'
@@ -17,7 +17,7 @@ import { idempotencyKeyReused, statusExists, statusNotFound, versionMismatch } f
 import type { CursorCodec } from './cursor-codec'
 
 export interface StatusServiceDeps {
-  prisma: PrismaClient
+  db: Database
   statuses: StatusRepository
   idempotency: IdempotencyRepository
   cursors: CursorCodec
@@ -50,13 +50,9 @@ export interface Page<T> {
   has_more: boolean
 }
 
-// Long enough for a queue of writers behind SQLite's single write lock; a stuck transaction still ends.
-const TX_OPTIONS = { maxWait: 15_000, timeout: 15_000 }
-
 export function createStatusService(deps: StatusServiceDeps) {
-  const { prisma, statuses, idempotency, cursors, clock } = deps
-
-  const transaction = <T>(fn: (tx: Db) => Promise<T>) => prisma.$transaction(fn, TX_OPTIONS)
+  const { db, statuses, idempotency, cursors, clock } = deps
+  const transaction = db.write
 
   /** Runs `write` once per Idempotency-Key: the stored result answers a repeat with the same request. */
   async function once<T>(
@@ -119,7 +115,7 @@ export function createStatusService(deps: StatusServiceDeps) {
     },
 
     async get(tenantId: string, statusId: string): Promise<StatusRecord> {
-      return toRecord(await load(prisma, tenantId, statusId))
+      return toRecord(await load(db.read, tenantId, statusId))
     },
 
     async update(tenantId: string, statusId: string, input: UpdateInput, options: UpdateOptions = {}) {
@@ -134,7 +130,13 @@ export function createStatusService(deps: StatusServiceDeps) {
             return { status: toRecord(current), applied: false }
           }
           const change = applyUpdate(current, input, clock())
-          if (!change) return { status: toRecord(current), applied: true }
+          if (!change) {
+            // Nothing visible changed, but this report was applied: later reports older than it must still lose.
+            if (input.reported_at && !(current.last_reported_at && input.reported_at <= current.last_reported_at)) {
+              await statuses.replace(tx, tenantId, { ...current, last_reported_at: input.reported_at })
+            }
+            return { status: toRecord(current), applied: true }
+          }
           return { status: await commit(tx, tenantId, change), applied: true }
         }),
       )
@@ -172,8 +174,8 @@ export function createStatusService(deps: StatusServiceDeps) {
     async history(tenantId: string, statusId: string, page: { limit: number; cursor?: string }): Promise<Page<StatusEvent>> {
       const scope = `history:${statusId}`
       const afterSeq = page.cursor === undefined ? 0 : Number(cursors.decode(scope, page.cursor)[0])
-      const rows = await statuses.events(prisma, tenantId, { afterSeq, limit: page.limit + 1 }, statusId)
-      if (rows.length === 0 && afterSeq === 0) await load(prisma, tenantId, statusId)
+      const rows = await statuses.events(db.read, tenantId, { afterSeq, limit: page.limit + 1 }, statusId)
+      if (rows.length === 0 && afterSeq === 0) await load(db.read, tenantId, statusId)
       const items = rows.slice(0, page.limit)
       const has_more = rows.length > page.limit
       const next_cursor = has_more ? cursors.encode(scope, [items[items.length - 1]!.seq]) : null
@@ -182,7 +184,7 @@ export function createStatusService(deps: StatusServiceDeps) {
 
     /** The tenant's feed in `seq` order, for consumers catching up. */
     async events(tenantId: string, page: { afterSeq: number; limit: number }) {
-      const rows = await statuses.events(prisma, tenantId, { afterSeq: page.afterSeq, limit: page.limit + 1 })
+      const rows = await statuses.events(db.read, tenantId, { afterSeq: page.afterSeq, limit: page.limit + 1 })
       const items = rows.slice(0, page.limit)
       return {
         items,

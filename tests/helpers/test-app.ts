@@ -1,10 +1,11 @@
+import type { Application } from 'express'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import pino from 'pino'
 import supertest from 'supertest'
 import { createApp } from '../../src/app'
-import { openDatabase, type PrismaClient } from '../../src/db/prisma'
+import { openDatabase, type Database, type PrismaClient } from '../../src/db/prisma'
 import { createServices, type Services } from '../../src/services'
 import type { Scope } from '../../src/services/api-key-service'
 
@@ -15,8 +16,12 @@ export interface TestAppOptions {
 }
 
 export interface TestApp {
+  /** The app itself, for tests that listen on a real port. */
+  app: Application
   request: ReturnType<typeof supertest>
   services: Services
+  db: Database
+  /** The read connection: sees committed data only. */
   prisma: PrismaClient
   /** An admin key of tenant `default`. */
   adminKey: string
@@ -28,9 +33,9 @@ export interface TestApp {
 /** The real app over a real SQLite file of its own, as server.ts builds it but without listening. */
 export async function buildTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const dir = mkdtempSync(path.join(tmpdir(), 'status-tracker-test-'))
-  const prisma = await openDatabase({ url: `file:${path.join(dir, 'status.db')}` })
+  const db = await openDatabase({ url: `file:${path.join(dir, 'status.db')}` })
   const services = await createServices({
-    prisma,
+    db,
     clock: options.clock,
     idempotencyTtlHours: options.idempotencyTtlHours,
   })
@@ -38,20 +43,20 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     services,
     logger: pino({ level: process.env.LOG_LEVEL ?? 'silent' }),
     rateLimit: options.rateLimit ?? { rps: 100_000, burst: 200_000 },
-    checkReady: async () => {
-      await prisma.$queryRaw`SELECT 1`
-    },
+    checkReady: db.ping,
   })
   const makeKey = async (tenant = 'default', scopes: Scope[] = ['status:read', 'status:write']) =>
     (await services.apiKeys.create(tenant, scopes)).secret
   return {
+    app,
     request: supertest(app),
     services,
-    prisma,
+    db,
+    prisma: db.read,
     adminKey: await makeKey('default', ['admin']),
     makeKey,
     async close() {
-      await prisma.$disconnect()
+      await db.close()
       rmSync(dir, { recursive: true, force: true })
     },
   }

@@ -1,0 +1,62 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { openDatabase, type Database } from '../../src/db/prisma'
+
+let dir: string
+let db: Database
+
+beforeEach(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), 'status-tracker-db-'))
+  db = await openDatabase({ url: `file:${path.join(dir, 'status.db')}` })
+})
+afterEach(async () => {
+  await db.close()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+const keys = async () => (await db.read.setting.findMany({ orderBy: { key: 'asc' } })).map((s) => s.key)
+
+describe('the database handle', () => {
+  test('when a transaction is still open, then a read does not see its uncommitted rows', async () => {
+    let release!: () => void
+    const open = new Promise<void>((resolve) => (release = resolve))
+    const tx = db
+      .write(async (tx) => {
+        await tx.setting.create({ data: { key: 'uncommitted', value: '1' } })
+        await open
+        throw new Error('roll back')
+      })
+      .catch((err: Error) => err.message)
+
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(await keys()).toEqual([])
+    release()
+    expect(await tx).toBe('roll back')
+    expect(await keys()).toEqual([])
+  })
+
+  test('when one transaction rolls back, then a write queued beside it still commits', async () => {
+    let release!: () => void
+    const open = new Promise<void>((resolve) => (release = resolve))
+    const failing = db
+      .write(async (tx) => {
+        await tx.setting.create({ data: { key: 'doomed', value: '1' } })
+        await open
+        throw new Error('roll back')
+      })
+      .catch(() => undefined)
+    const other = db.write((tx) => tx.setting.create({ data: { key: 'kept', value: '1' } }))
+    release()
+    await Promise.all([failing, other])
+    expect(await keys()).toEqual(['kept'])
+  })
+
+  test('when closed twice, then both calls resolve', async () => {
+    await expect(Promise.all([db.close(), db.close()])).resolves.toBeDefined()
+  })
+
+  test('when the database is reachable, then ping resolves', async () => {
+    await expect(db.ping()).resolves.toBeUndefined()
+  })
+})
