@@ -59,7 +59,12 @@ function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   return { ...inherited, NODE_ENV: 'test', ...env }
 }
 
-function waitFor<T>(spawned: Spawned, find: () => T | undefined, what: string, timeoutMs = 20_000): Promise<T> {
+function waitFor<T>(
+  spawned: Spawned,
+  find: () => T | undefined,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const check = () => {
       const found = find()
@@ -70,12 +75,18 @@ function waitFor<T>(spawned: Spawned, find: () => T | undefined, what: string, t
     const onExit = () => {
       cleanup()
       reject(
-        new Error(`process exited before ${what}\nstdout:\n${spawned.stdout()}\nstderr:\n${spawned.stderr()}`),
+        new Error(
+          `process exited before ${what}\nstdout:\n${spawned.stdout()}\nstderr:\n${spawned.stderr()}`,
+        ),
       )
     }
     const timer = setTimeout(() => {
       cleanup()
-      reject(new Error(`timed out waiting for ${what}\nstdout:\n${spawned.stdout()}\nstderr:\n${spawned.stderr()}`))
+      reject(
+        new Error(
+          `timed out waiting for ${what}\nstdout:\n${spawned.stdout()}\nstderr:\n${spawned.stderr()}`,
+        ),
+      )
     }, timeoutMs)
     const cleanup = () => {
       clearTimeout(timer)
@@ -159,7 +170,9 @@ export async function runToCompletion(
   env: Record<string, string>,
   timeoutMs = 30_000,
 ): Promise<Completed> {
-  const spawned = track(spawn(command, args, { cwd: projectRoot, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] }))
+  const spawned = track(
+    spawn(command, args, { cwd: projectRoot, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] }),
+  )
   const timer = setTimeout(() => spawned.child.kill('SIGKILL'), timeoutMs)
   const exit = await spawned.exited
   clearTimeout(timer)

@@ -42,10 +42,22 @@ export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 export const RFC3339_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/
 
 /** An RFC 9457 answer with our stable code; on failure the whole body is printed. */
-export function expectProblem(res: Response, status: number, code: string, extra: Record<string, unknown> = {}) {
+export function expectProblem(
+  res: Response,
+  status: number,
+  code: string,
+  extra: Record<string, unknown> = {},
+) {
   expect({ status: res.status, body: res.body }).toMatchObject({
     status,
-    body: { type: `/problems/${code}`, code, status, title: expect.any(String), detail: expect.any(String), ...extra },
+    body: {
+      type: `/problems/${code}`,
+      code,
+      status,
+      title: expect.any(String),
+      detail: expect.any(String),
+      ...extra,
+    },
   })
   expect(res.headers['content-type']).toMatch(/^application\/problem\+json/)
 }
@@ -71,6 +83,8 @@ export function statusApi(t: TestApp, key: string) {
   const at = (id: string, rest = '') => `/api/status/${encodeURIComponent(id)}${rest}`
 
   const api = {
+    key,
+
     create: (body: Body = makeStatus(), headers: Headers = {}) =>
       t.request.post('/api/status').set(auth).set(headers).send(body),
 
@@ -83,7 +97,8 @@ export function statusApi(t: TestApp, key: string) {
 
     get: (id: string, headers: Headers = {}) => t.request.get(at(id)).set(auth).set(headers),
 
-    update: (id: string, body: Body, headers: Headers = {}) => t.request.put(at(id)).set(auth).set(headers).send(body),
+    update: (id: string, body: Body, headers: Headers = {}) =>
+      t.request.put(at(id)).set(auth).set(headers).send(body),
 
     async updateOk(id: string, body: Body): Promise<StatusJson> {
       const res = await api.update(id, body)
@@ -98,7 +113,7 @@ export function statusApi(t: TestApp, key: string) {
 
     remove: (id: string) => t.request.delete(at(id)).set(auth),
 
-    history: (id: string, query: Record<string, string | number> = {}) =>
+    history: (id: string, query: Record<string, string | number | undefined> = {}) =>
       t.request.get(at(id, '/history')).query(query).set(auth),
 
     /** Every event of one status, oldest first. */
@@ -108,7 +123,8 @@ export function statusApi(t: TestApp, key: string) {
       return res.body.items as EventJson[]
     },
 
-    events: (query: Record<string, string | number> = {}) => t.request.get('/api/events').query(query).set(auth),
+    events: (query: Record<string, string | number | undefined> = {}) =>
+      t.request.get('/api/events').query(query).set(auth),
 
     /** The key's whole tenant feed, in one page. */
     async allEvents(): Promise<EventJson[]> {
