@@ -30,6 +30,8 @@ export const versionMismatch = (expected: number, actual: number) =>
     expected_version: expected,
     current_version: actual,
   })
+export const writeConflict = (id: string) =>
+  new AppError('write-conflict', 409, `Status ${id} changed too often while this request was applied; retry it`)
 export const idempotencyKeyReused = () =>
   new AppError(
     'idempotency-key-reused',

@@ -1,4 +1,5 @@
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3'
+import BetterSqlite3 from 'better-sqlite3'
 import { Prisma, PrismaClient } from './generated/client'
 import { migrateSqliteDatabase, parseSqliteUrl } from './migrate'
 
@@ -19,6 +20,11 @@ export interface DatabaseOptions {
  */
 export interface Database {
   read: PrismaClient
+  /**
+   * A read-only driver connection for the hottest point reads, with statements prepared once: Prisma
+   * costs about 1 ms of CPU per call here, a prepared statement a few microseconds.
+   */
+  direct: BetterSqlite3.Database
   write<T>(fn: (tx: Db) => Promise<T>): Promise<T>
   ping(): Promise<void>
   close(): Promise<void>
@@ -40,14 +46,19 @@ export async function openDatabase({ url, synchronous = 'NORMAL' }: DatabaseOpti
   migrateSqliteDatabase(file)
   const writer = connect(file)
   const reader = connect(file)
+  const direct = new BetterSqlite3(file, { readonly: true, fileMustExist: true, timeout: 5000 })
   await writer.$executeRawUnsafe(`PRAGMA synchronous = ${synchronous}`)
   let closing: Promise<void> | undefined
   return {
     read: reader,
+    direct,
     write: (fn) => writer.$transaction(fn, TX_OPTIONS),
     async ping() {
       await reader.$queryRaw`SELECT 1`
     },
-    close: () => (closing ??= Promise.all([writer.$disconnect(), reader.$disconnect()]).then(() => undefined)),
+    close: () =>
+      (closing ??= Promise.all([writer.$disconnect(), reader.$disconnect()]).then(() => {
+        direct.close()
+      })),
   }
 }

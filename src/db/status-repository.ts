@@ -3,6 +3,7 @@ import type { Changes, EventType, StatusEvent, StatusRecord, StoredStatus } from
 
 import { priorityRank, type PriorityValue, type StatusValue } from '../domain/transitions'
 import type { Status as StatusRow, StatusEvent as EventRow } from './generated/client'
+import type BetterSqlite3 from 'better-sqlite3'
 import type { Db } from './prisma'
 
 export function rowToStatus(row: StatusRow): StoredStatus {
@@ -84,37 +85,90 @@ export interface SeqPage {
   limit: number
 }
 
-/** Persistence of statuses and their events; every writer runs inside one transaction (`db`). */
-export function createStatusRepository() {
+// Column aliases give the raw row Prisma's field names, so one mapping serves both paths.
+const SELECT_STATUS = `SELECT tenant_id AS tenantId, status_id AS statusId, kind, resource_id AS resourceId, status,
+  priority, priority_rank AS priorityRank, progress, message, steps_completed AS stepsCompleted,
+  steps_total AS stepsTotal, error_info AS errorInfo, retry_count AS retryCount, max_retries AS maxRetries,
+  metadata, tags, version, created_at AS createdAt, updated_at AS updatedAt, started_at AS startedAt,
+  completed_at AS completedAt, estimated_completion_at AS estimatedCompletionAt, last_reported_at AS lastReportedAt
+  FROM statuses WHERE tenant_id = ? AND status_id = ?`
+
+const DATE_FIELDS = ['createdAt', 'updatedAt', 'startedAt', 'completedAt', 'estimatedCompletionAt', 'lastReportedAt'] as const
+
+function rawToRow(raw: Record<string, unknown>): StatusRow {
+  for (const field of DATE_FIELDS) {
+    const value = raw[field]
+    if (value !== null) raw[field] = new Date(value as string)
+  }
+  return raw as unknown as StatusRow
+}
+
+/**
+ * Persistence of statuses and their events. Writers run inside one transaction (`db`) and are
+ * optimistic: they name the version they read, so a concurrent change makes them report false.
+ * `get` is the hot committed point read on the direct connection.
+ */
+export function createStatusRepository(direct: BetterSqlite3.Database) {
+  const selectStatus = direct.prepare<[string, string], Record<string, unknown>>(SELECT_STATUS)
+
   return {
-    async find(db: Db, tenantId: string, statusId: string): Promise<StoredStatus | null> {
-      const row = await db.status.findUnique({ where: { tenantId_statusId: { tenantId, statusId } } })
-      return row && rowToStatus(row)
+    get(tenantId: string, statusId: string): StoredStatus | null {
+      const raw = selectStatus.get(tenantId, statusId)
+      return raw === undefined ? null : rowToStatus(rawToRow(raw))
     },
 
-    async insert(db: Db, tenantId: string, status: StoredStatus): Promise<void> {
-      await db.status.create({ data: statusToRow(tenantId, status) })
+    /**
+     * Inserts a new status; false when the id is taken. Raw SQL through Prisma on the write path: the
+     * typed API costs several times more per call (see docs/storage.md).
+     */
+    async insert(db: Db, tenantId: string, status: StoredStatus): Promise<boolean> {
+      const r = statusToRow(tenantId, status)
+      const inserted = await db.$executeRaw`INSERT INTO statuses (tenant_id, status_id, kind, resource_id, status,
+        priority, priority_rank, progress, message, steps_completed, steps_total, error_info, retry_count,
+        max_retries, metadata, tags, version, created_at, updated_at, started_at, completed_at,
+        estimated_completion_at, last_reported_at)
+        VALUES (${r.tenantId}, ${r.statusId}, ${r.kind}, ${r.resourceId}, ${r.status}, ${r.priority},
+        ${r.priorityRank}, ${r.progress}, ${r.message}, ${r.stepsCompleted}, ${r.stepsTotal}, ${r.errorInfo},
+        ${r.retryCount}, ${r.maxRetries}, ${r.metadata}, ${r.tags}, ${r.version}, ${r.createdAt}, ${r.updatedAt},
+        ${r.startedAt}, ${r.completedAt}, ${r.estimatedCompletionAt}, ${r.lastReportedAt})
+        ON CONFLICT (tenant_id, status_id) DO NOTHING`
+      return inserted === 1
     },
 
-    async replace(db: Db, tenantId: string, status: StoredStatus): Promise<void> {
-      const { tenantId: _t, statusId, ...data } = statusToRow(tenantId, status)
-      await db.status.update({ where: { tenantId_statusId: { tenantId, statusId } }, data })
+    /**
+     * Writes `status` over the stored one if that is still as `from` was read (same version and same
+     * last report: a report that changed nothing visible does not bump the version); false when it moved on.
+     */
+    async replace(db: Db, tenantId: string, status: StoredStatus, from: StoredStatus): Promise<boolean> {
+      const r = statusToRow(tenantId, status)
+      const seen = from.last_reported_at
+      const updated = await db.$executeRaw`UPDATE statuses SET kind = ${r.kind}, resource_id = ${r.resourceId},
+        status = ${r.status}, priority = ${r.priority}, priority_rank = ${r.priorityRank}, progress = ${r.progress},
+        message = ${r.message}, steps_completed = ${r.stepsCompleted}, steps_total = ${r.stepsTotal},
+        error_info = ${r.errorInfo}, retry_count = ${r.retryCount}, max_retries = ${r.maxRetries},
+        metadata = ${r.metadata}, tags = ${r.tags}, version = ${r.version}, updated_at = ${r.updatedAt},
+        started_at = ${r.startedAt}, completed_at = ${r.completedAt},
+        estimated_completion_at = ${r.estimatedCompletionAt}, last_reported_at = ${r.lastReportedAt}
+        WHERE tenant_id = ${tenantId} AND status_id = ${r.statusId} AND version = ${from.version}
+        AND (last_reported_at = ${seen} OR (last_reported_at IS NULL AND ${seen === null} = 1))`
+      return updated === 1
     },
 
-    async remove(db: Db, tenantId: string, statusId: string): Promise<void> {
-      await db.status.delete({ where: { tenantId_statusId: { tenantId, statusId } } })
+    /** Deletes the status if it is still at `fromVersion`; false when it moved on or is gone. */
+    async remove(db: Db, tenantId: string, statusId: string, fromVersion: number): Promise<boolean> {
+      const deleted = await db.$executeRaw`DELETE FROM statuses
+        WHERE tenant_id = ${tenantId} AND status_id = ${statusId} AND version = ${fromVersion}`
+      return deleted === 1
     },
 
     /** Allocates the tenant's next `seq` under the tenant row's write lock, so readers never see gaps. */
     async appendEvent(db: Db, tenantId: string, event: NewEvent): Promise<StatusEvent> {
-      const { lastSeq } = await db.tenant.update({
-        where: { id: tenantId },
-        data: { lastSeq: { increment: 1 } },
-        select: { lastSeq: true },
-      })
+      const [bumped] = await db.$queryRaw<{ last_seq: bigint | number }[]>`UPDATE tenants
+        SET last_seq = last_seq + 1 WHERE id = ${tenantId} RETURNING last_seq`
+      if (!bumped) throw new Error(`Tenant ${tenantId} does not exist`)
       const stored: StatusEvent = {
         event_id: randomUUID(),
-        seq: Number(lastSeq),
+        seq: Number(bumped.last_seq),
         type: event.type,
         status_id: event.status.status_id,
         version: event.status.version,
@@ -122,19 +176,10 @@ export function createStatusRepository() {
         changes: event.changes,
         status: event.status,
       }
-      await db.statusEvent.create({
-        data: {
-          tenantId,
-          seq: lastSeq,
-          eventId: stored.event_id,
-          type: stored.type,
-          statusId: stored.status_id,
-          version: stored.version,
-          occurredAt: stored.occurred_at,
-          changes: JSON.stringify(stored.changes),
-          record: JSON.stringify(stored.status),
-        },
-      })
+      await db.$executeRaw`INSERT INTO status_events (tenant_id, seq, event_id, type, status_id, version,
+        occurred_at, changes, record)
+        VALUES (${tenantId}, ${stored.seq}, ${stored.event_id}, ${stored.type}, ${stored.status_id},
+        ${stored.version}, ${stored.occurred_at}, ${JSON.stringify(stored.changes)}, ${JSON.stringify(stored.status)})`
       return stored
     },
 
@@ -145,11 +190,6 @@ export function createStatusRepository() {
         take: page.limit,
       })
       return rows.map(rowToEvent)
-    },
-
-    async lastSeq(db: Db, tenantId: string): Promise<number> {
-      const tenant = await db.tenant.findUnique({ where: { id: tenantId }, select: { lastSeq: true } })
-      return Number(tenant?.lastSeq ?? 0)
     },
   }
 }

@@ -25,7 +25,7 @@ export async function createServices({ db, clock = () => new Date(), idempotency
   const cursors = createCursorCodec(cursorSecret)
   const statuses = createStatusService({
     db,
-    statuses: createStatusRepository(),
+    statuses: createStatusRepository(db.direct),
     idempotency: createIdempotencyRepository(),
     cursors,
     clock,

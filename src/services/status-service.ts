@@ -13,7 +13,7 @@ import {
   type CreateInput,
   type UpdateInput,
 } from '../domain/status-rules'
-import { idempotencyKeyReused, statusExists, statusNotFound, versionMismatch } from '../errors'
+import { idempotencyKeyReused, statusExists, statusNotFound, versionMismatch, writeConflict } from '../errors'
 import type { CursorCodec } from './cursor-codec'
 
 export interface StatusServiceDeps {
@@ -23,6 +23,8 @@ export interface StatusServiceDeps {
   cursors: CursorCodec
   clock: () => Date
   idempotencyTtlMs: number
+  /** Lost races in a row before a write gives up with `write-conflict`; each one means another write committed. */
+  maxWriteAttempts?: number
 }
 
 export interface WriteOptions {
@@ -50,8 +52,11 @@ export interface Page<T> {
   has_more: boolean
 }
 
+/** The status moved on between our read and our write. */
+class StaleWrite extends Error {}
+
 export function createStatusService(deps: StatusServiceDeps) {
-  const { db, statuses, idempotency, cursors, clock } = deps
+  const { db, statuses, idempotency, cursors, clock, maxWriteAttempts = 50 } = deps
   const transaction = db.write
 
   /** Runs `write` once per Idempotency-Key: the stored result answers a repeat with the same request. */
@@ -76,14 +81,36 @@ export function createStatusService(deps: StatusServiceDeps) {
     return { result, replayed: false }
   }
 
-  async function load(tx: Db, tenantId: string, statusId: string): Promise<StoredStatus> {
-    const found = await statuses.find(tx, tenantId, statusId)
-    if (!found) throw statusNotFound(statusId)
-    return found
+  /**
+   * Reads the committed status, lets `decide` work out the change, and writes it only if the status is
+   * still at the version that was read (optimistic concurrency: the transaction stays short and holds no
+   * read). A lost race reads again; `decide` may be called more than once.
+   */
+  async function mutate<T>(
+    tenantId: string,
+    statusId: string,
+    options: WriteOptions,
+    request: unknown,
+    decide: (tx: Db, current: StoredStatus) => Promise<T>,
+  ): Promise<Written<T>> {
+    for (let attempt = 1; ; attempt++) {
+      const current = statuses.get(tenantId, statusId)
+      try {
+        return await transaction((tx) =>
+          once(tx, tenantId, options, request, () => {
+            if (!current) throw statusNotFound(statusId)
+            return decide(tx, current)
+          }),
+        )
+      } catch (err) {
+        if (!(err instanceof StaleWrite)) throw err
+        if (attempt >= maxWriteAttempts) throw writeConflict(statusId)
+      }
+    }
   }
 
-  async function commit(tx: Db, tenantId: string, change: Change): Promise<StatusRecord> {
-    await statuses.replace(tx, tenantId, change.next)
+  async function commit(tx: Db, tenantId: string, change: Change, from: StoredStatus): Promise<StatusRecord> {
+    if (!(await statuses.replace(tx, tenantId, change.next, from))) throw new StaleWrite()
     const record = toRecord(change.next)
     await statuses.appendEvent(tx, tenantId, {
       type: change.type,
@@ -99,9 +126,8 @@ export function createStatusService(deps: StatusServiceDeps) {
       return transaction((tx) =>
         once(tx, tenantId, options, ['create', input], async () => {
           const statusId = input.status_id ?? randomUUID()
-          if (await statuses.find(tx, tenantId, statusId)) throw statusExists(statusId)
           const created = createStatus({ ...input, status_id: statusId }, clock())
-          await statuses.insert(tx, tenantId, created)
+          if (!(await statuses.insert(tx, tenantId, created))) throw statusExists(statusId)
           const record = toRecord(created)
           await statuses.appendEvent(tx, tenantId, {
             type: 'status.created',
@@ -115,56 +141,48 @@ export function createStatusService(deps: StatusServiceDeps) {
     },
 
     async get(tenantId: string, statusId: string): Promise<StatusRecord> {
-      return toRecord(await load(db.read, tenantId, statusId))
+      const found = statuses.get(tenantId, statusId)
+      if (!found) throw statusNotFound(statusId)
+      return toRecord(found)
     },
 
     async update(tenantId: string, statusId: string, input: UpdateInput, options: UpdateOptions = {}) {
-      return transaction((tx) =>
-        once(tx, tenantId, options, ['update', statusId, input, options.expectedVersion], async (): Promise<UpdateResult> => {
-          const current = await load(tx, tenantId, statusId)
-          if (options.expectedVersion !== undefined && options.expectedVersion !== current.version) {
-            throw versionMismatch(options.expectedVersion, current.version)
-          }
-          // Out-of-order delivery: an older report never moves the status backwards.
-          if (input.reported_at && current.last_reported_at && input.reported_at < current.last_reported_at) {
-            return { status: toRecord(current), applied: false }
-          }
-          const change = applyUpdate(current, input, clock())
-          if (!change) {
-            // Nothing visible changed, but this report was applied: later reports older than it must still lose.
-            if (input.reported_at && !(current.last_reported_at && input.reported_at <= current.last_reported_at)) {
-              await statuses.replace(tx, tenantId, { ...current, last_reported_at: input.reported_at })
-            }
-            return { status: toRecord(current), applied: true }
-          }
-          return { status: await commit(tx, tenantId, change), applied: true }
-        }),
-      )
+      const request = ['update', statusId, input, options.expectedVersion]
+      return mutate(tenantId, statusId, options, request, async (tx, current): Promise<UpdateResult> => {
+        if (options.expectedVersion !== undefined && options.expectedVersion !== current.version) {
+          throw versionMismatch(options.expectedVersion, current.version)
+        }
+        // Out-of-order delivery: an older report never moves the status backwards.
+        if (input.reported_at && current.last_reported_at && input.reported_at < current.last_reported_at) {
+          return { status: toRecord(current), applied: false }
+        }
+        const change = applyUpdate(current, input, clock())
+        if (change) return { status: await commit(tx, tenantId, change, current), applied: true }
+        // Nothing visible changed, but this report was applied: later reports older than it must still lose.
+        if (input.reported_at && !(current.last_reported_at && input.reported_at <= current.last_reported_at)) {
+          const noted = { ...current, last_reported_at: input.reported_at }
+          if (!(await statuses.replace(tx, tenantId, noted, current))) throw new StaleWrite()
+        }
+        return { status: toRecord(current), applied: true }
+      })
     },
 
     async recordError(tenantId: string, statusId: string, error: ErrorInfo, shouldRetry: boolean, options: WriteOptions = {}) {
-      return transaction((tx) =>
-        once(tx, tenantId, options, ['error', statusId, error, shouldRetry], async () => {
-          const current = await load(tx, tenantId, statusId)
-          return commit(tx, tenantId, applyError(current, error, shouldRetry, clock()))
-        }),
+      return mutate(tenantId, statusId, options, ['error', statusId, error, shouldRetry], (tx, current) =>
+        commit(tx, tenantId, applyError(current, error, shouldRetry, clock()), current),
       )
     },
 
     async cancel(tenantId: string, statusId: string, options: WriteOptions = {}) {
-      return transaction((tx) =>
-        once(tx, tenantId, options, ['cancel', statusId], async () => {
-          const current = await load(tx, tenantId, statusId)
-          return commit(tx, tenantId, applyCancel(current, clock()))
-        }),
+      return mutate(tenantId, statusId, options, ['cancel', statusId], (tx, current) =>
+        commit(tx, tenantId, applyCancel(current, clock()), current),
       )
     },
 
     async remove(tenantId: string, statusId: string): Promise<void> {
-      await transaction(async (tx) => {
-        const current = await load(tx, tenantId, statusId)
+      await mutate(tenantId, statusId, {}, null, async (tx, current) => {
+        if (!(await statuses.remove(tx, tenantId, statusId, current.version))) throw new StaleWrite()
         const now = clock()
-        await statuses.remove(tx, tenantId, statusId)
         const last = { ...toRecord(current), version: current.version + 1, updated_at: now }
         await statuses.appendEvent(tx, tenantId, { type: 'status.deleted', status: last, changes: {}, occurredAt: now })
       })
@@ -175,7 +193,7 @@ export function createStatusService(deps: StatusServiceDeps) {
       const scope = `history:${statusId}`
       const afterSeq = page.cursor === undefined ? 0 : Number(cursors.decode(scope, page.cursor)[0])
       const rows = await statuses.events(db.read, tenantId, { afterSeq, limit: page.limit + 1 }, statusId)
-      if (rows.length === 0 && afterSeq === 0) await load(db.read, tenantId, statusId)
+      if (rows.length === 0 && afterSeq === 0 && !statuses.get(tenantId, statusId)) throw statusNotFound(statusId)
       const items = rows.slice(0, page.limit)
       const has_more = rows.length > page.limit
       const next_cursor = has_more ? cursors.encode(scope, [items[items.length - 1]!.seq]) : null

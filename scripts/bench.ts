@@ -1,0 +1,194 @@
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { createStatuses, type ServiceTarget } from './bench/fixtures'
+import { parseArgs, usage, UsageError, type BenchOptions } from './bench/options'
+import { freePort, HOST, logTail, startServer, stopAll, type ChildServer } from './bench/processes'
+import { buildReport, toMarkdown, withRatios } from './bench/report'
+import { scenarios, type BenchContext, type Scenario } from './bench/scenarios'
+import type { Measurement } from './bench/load'
+
+const rootDir = path.resolve(__dirname, '..')
+const resultsDir = path.join(rootDir, 'bench', 'results')
+const serverEntry = path.join(rootDir, 'dist', 'src', 'server.js')
+
+class SetupError extends Error {}
+
+function selectScenarios(only: string[] | undefined): Scenario[] {
+  if (!only) return scenarios
+  const known = scenarios.map((s) => s.name)
+  const unknown = only.filter((name) => !known.includes(name))
+  if (unknown.length > 0)
+    throw new UsageError(`unknown scenario ${unknown.join(', ')} (have ${known.join(', ')})`)
+  return scenarios.filter((s) => s.ceiling || only.includes(s.name))
+}
+
+function build(): void {
+  console.log('> npm run build')
+  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
+  const result = spawnSync(npm, ['run', 'build'], { cwd: rootDir, stdio: 'inherit' })
+  if (result.status !== 0) throw new SetupError('npm run build failed')
+}
+
+async function startService(
+  options: BenchOptions,
+  tmpDir: string,
+): Promise<{ server: ChildServer; apiKey: string }> {
+  if (!existsSync(serverEntry))
+    throw new SetupError(`${path.relative(rootDir, serverEntry)} is missing: build first`)
+  const port = await freePort()
+  const profiling = options.cpuProfDir
+    ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(options.cpuProfDir)]
+    : []
+  const server = await startServer({
+    name: 'service',
+    nodeArgs: [...profiling, serverEntry],
+    cwd: rootDir,
+    port,
+    logFile: path.join(tmpDir, 'service.log'),
+    readyPath: '/health',
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      HOST,
+      PORT: String(port),
+      DATABASE_URL: `file:${path.join(tmpDir, 'status.db')}`,
+      LOG_LEVEL: options.logLevel,
+      // High enough never to reject, so the limiter's cost is measured but not its refusals.
+      RATE_LIMIT_RPS: '1000000',
+      RATE_LIMIT_BURST: '2000000',
+    },
+  })
+  // A fresh database prints its admin key once, before it starts listening.
+  const apiKey = readFileSync(server.logFile, 'utf8').match(/\b(st_[A-Za-z0-9_-]+)/)?.[1]
+  if (!apiKey) throw new SetupError(`the service printed no admin key:\n${logTail(server.logFile)}`)
+  return { server, apiKey }
+}
+
+async function startHello(tmpDir: string): Promise<ChildServer> {
+  const port = await freePort()
+  return startServer({
+    name: 'hello-world',
+    nodeArgs: ['--import', 'tsx', path.join(__dirname, 'bench', 'hello-server.ts')],
+    cwd: rootDir,
+    port,
+    logFile: path.join(tmpDir, 'hello.log'),
+    readyPath: '/',
+    env: { ...process.env, NODE_ENV: 'production', HOST, PORT: String(port) },
+  })
+}
+
+function makeContext(
+  service: ChildServer,
+  apiKey: string,
+  hello: ChildServer,
+  options: BenchOptions,
+): BenchContext {
+  const fixtures = new Map<string, Promise<string[]>>()
+  const target: ServiceTarget = { url: service.url, apiKey }
+  return {
+    service: { ...target, cpuMs: service.cpuMs },
+    hello: { url: hello.url, cpuMs: hello.cpuMs },
+    settings: {
+      durationSec: options.durationSec,
+      warmupSec: options.warmupSec,
+      connections: options.connections,
+    },
+    statusIds(prefix, count) {
+      const key = `${prefix}:${count}`
+      let ids = fixtures.get(key)
+      if (!ids) {
+        ids = createStatuses(target, prefix, count)
+        fixtures.set(key, ids)
+      }
+      return ids
+    },
+  }
+}
+
+const summaryLine = (m: Measurement) =>
+  `${Math.round(m.requestsPerSec)} req/s, p50 ${m.latencyMs.p50} ms, p99 ${m.latencyMs.p99} ms, ` +
+  `${m.non2xx} non-2xx, ${m.errors} errors`
+
+async function run(options: BenchOptions, selected: Scenario[], tmpDir: string): Promise<void> {
+  if (options.build) build()
+
+  const startedAt = new Date()
+  const [hello, { server, apiKey }] = await Promise.all([startHello(tmpDir), startService(options, tmpDir)])
+  console.log(
+    `service ${server.url} (pid ${server.child.pid}), hello-world ${hello.url} (pid ${hello.child.pid})`,
+  )
+  const ctx = makeContext(server, apiKey, hello, options)
+
+  const measured = []
+  for (const scenario of selected) {
+    process.stdout.write(`${scenario.title} … `)
+    const measurement = await scenario.run(ctx)
+    console.log(summaryLine(measurement))
+    for (const child of [server, hello]) {
+      if (child.child.exitCode !== null || child.child.signalCode !== null) {
+        throw new SetupError(`${child.name} died during "${scenario.name}":\n${logTail(child.logFile)}`)
+      }
+    }
+    measured.push({ ...scenario, measurement })
+  }
+
+  // Stop before writing, so a --cpu-prof profile is complete when the report mentions it.
+  await stopAll()
+  const report = buildReport(options, withRatios(measured), startedAt)
+  const markdown = toMarkdown(report)
+  mkdirSync(resultsDir, { recursive: true })
+  writeFileSync(path.join(resultsDir, `${options.out}.json`), `${JSON.stringify(report, null, 2)}\n`)
+  writeFileSync(path.join(resultsDir, `${options.out}.md`), markdown)
+  console.log(`\n${markdown}`)
+  console.log(`Wrote bench/results/${options.out}.json and .md`)
+  if (options.cpuProfDir) console.log(`CPU profile of the service in ${path.resolve(options.cpuProfDir)}`)
+}
+
+async function main(): Promise<number> {
+  let options: BenchOptions
+  let selected: Scenario[]
+  try {
+    options = parseArgs(process.argv.slice(2))
+    selected = selectScenarios(options.only)
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err
+    console.error(`${err.message}\n\n${usage}`)
+    return 2
+  }
+  if (options.help) {
+    console.log(usage)
+    return 0
+  }
+
+  const tmpDir = mkdtempSync(path.join(os.tmpdir(), 'status-tracker-bench-'))
+  const cleanUp = async (graceMs?: number) => {
+    await stopAll(graceMs)
+    rmSync(tmpDir, { recursive: true, force: true })
+  }
+  let interrupted = false
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      interrupted = true
+      console.error(`\n${signal}: stopping the servers`)
+      // Someone is waiting: a short grace, as the load may still hold keep-alive connections open.
+      void cleanUp(2000).finally(() => process.exit(130))
+    })
+  }
+  try {
+    await run(options, selected, tmpDir)
+    return 0
+  } catch (err) {
+    // Stopping the servers on a signal makes the running scenario fail; that is not news.
+    if (interrupted) return 130
+    console.error(
+      `\nBenchmark failed: ${err instanceof SetupError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+    )
+    return 1
+  } finally {
+    await cleanUp()
+  }
+}
+
+main().then((code) => process.exit(code))

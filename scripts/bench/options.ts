@@ -1,0 +1,117 @@
+export const usage = `Usage: npm run bench -- [options]
+
+  --duration S        seconds measured per scenario (default 10)
+  --warmup S          seconds of unmeasured load before each scenario (default 2)
+  --connections N     concurrent HTTP connections (default 50)
+  --only A,B          run only these scenarios (the hello-world ceiling always runs)
+  --log-level L       the service's LOG_LEVEL (default info, as shipped)
+  --db sqlite         database under test (postgres is not built yet)
+  --out NAME          write bench/results/NAME.json and NAME.md (default latest)
+  --cpu-prof DIR      run the service under node --cpu-prof and leave the profile in DIR
+  --no-build          skip npm run build (dist/ must be current)
+
+Exits non-zero only when the benchmark could not be set up or run; missed targets are reported, not enforced.`
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+export type LogLevel = (typeof LOG_LEVELS)[number]
+export type DbKind = 'sqlite' | 'postgres'
+
+export interface BenchOptions {
+  help: boolean
+  build: boolean
+  durationSec: number
+  warmupSec: number
+  connections: number
+  only?: string[]
+  logLevel: LogLevel
+  db: DbKind
+  out: string
+  cpuProfDir?: string
+}
+
+export class UsageError extends Error {}
+
+function splitFlag(arg: string): [string, string | undefined] {
+  const eq = arg.indexOf('=')
+  return arg.startsWith('--') && eq > 0 ? [arg.slice(0, eq), arg.slice(eq + 1)] : [arg, undefined]
+}
+
+function positive(flag: string, raw: string, { integer = false, allowZero = false } = {}): number {
+  const n = Number(raw)
+  const ok = Number.isFinite(n) && (allowZero ? n >= 0 : n > 0) && (!integer || Number.isInteger(n))
+  if (!ok)
+    throw new UsageError(
+      `${flag} wants a ${integer ? 'whole ' : ''}number > ${allowZero ? '= ' : ''}0, got "${raw}"`,
+    )
+  return n
+}
+
+export function parseArgs(argv: string[]): BenchOptions {
+  const options: BenchOptions = {
+    help: false,
+    build: true,
+    durationSec: 10,
+    warmupSec: 2,
+    connections: 50,
+    logLevel: 'info',
+    db: 'sqlite',
+    out: 'latest',
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = splitFlag(argv[i]!)
+    const value = (): string => {
+      const next = inline ?? argv[++i]
+      if (next === undefined || next === '') throw new UsageError(`${flag} needs a value`)
+      return next
+    }
+    switch (flag) {
+      case '--duration':
+        options.durationSec = positive(flag, value())
+        break
+      case '--warmup':
+        options.warmupSec = positive(flag, value(), { allowZero: true })
+        break
+      case '--connections':
+        options.connections = positive(flag, value(), { integer: true })
+        break
+      case '--only':
+        options.only = value().split(',').filter(Boolean)
+        break
+      case '--log-level': {
+        const level = value()
+        if (!LOG_LEVELS.includes(level as LogLevel)) {
+          throw new UsageError(`--log-level wants one of ${LOG_LEVELS.join(', ')}, got "${level}"`)
+        }
+        options.logLevel = level as LogLevel
+        break
+      }
+      case '--db': {
+        const db = value()
+        if (db === 'postgres')
+          throw new UsageError('--db postgres: the service does not support PostgreSQL yet')
+        if (db !== 'sqlite') throw new UsageError(`--db wants sqlite or postgres, got "${db}"`)
+        options.db = db
+        break
+      }
+      case '--out': {
+        const out = value()
+        if (!/^[\w.-]+$/.test(out)) throw new UsageError(`--out wants a plain file name, got "${out}"`)
+        options.out = out
+        break
+      }
+      case '--cpu-prof':
+        options.cpuProfDir = value()
+        break
+      case '--no-build':
+        options.build = false
+        break
+      case '--help':
+      case '-h':
+        options.help = true
+        break
+      default:
+        throw new UsageError(`unknown option "${argv[i]}"`)
+    }
+  }
+  return options
+}

@@ -1,0 +1,74 @@
+import {
+  killAllProcesses,
+  runServerToExit,
+  startServerProcess,
+  tempDatabase,
+} from '../helpers/server-process'
+
+jest.setTimeout(60_000)
+
+const databases: ReturnType<typeof tempDatabase>[] = []
+const newDatabase = () => {
+  const database = tempDatabase()
+  databases.push(database)
+  return database
+}
+
+afterEach(killAllProcesses)
+afterAll(() => databases.forEach((database) => database.cleanup()))
+
+test('when the server first starts on an empty database, then it prints an admin key once and that key works', async () => {
+  const { url } = newDatabase()
+
+  const first = await startServerProcess({ DATABASE_URL: url })
+  const adminKey = first.adminKey
+  expect(adminKey).toMatch(/^st_/)
+  expect((await first.kill('SIGTERM')).code).toBe(0)
+
+  const second = await startServerProcess({ DATABASE_URL: url })
+  expect(second.adminKey).toBeUndefined()
+  expect(second.stdout()).not.toContain(adminKey)
+
+  const authorized = await fetch(`${second.baseUrl}/api/keys`, {
+    headers: { Authorization: `Bearer ${adminKey}` },
+  })
+  expect(authorized.status).toBe(200)
+  const body = (await authorized.json()) as { items: { tenant_id: string; scopes: string[] }[] }
+  expect(body.items).toEqual([expect.objectContaining({ tenant_id: 'default', scopes: ['admin'] })])
+})
+
+test('when a request over real HTTP carries no key or a wrong one, then it is refused with 401 problem+json', async () => {
+  const server = await startServerProcess({ DATABASE_URL: newDatabase().url })
+
+  const anonymous = await fetch(`${server.baseUrl}/api/status`)
+  const wrong = await fetch(`${server.baseUrl}/api/status`, { headers: { 'X-API-Key': 'st_not-a-real-key' } })
+
+  for (const response of [anonymous, wrong]) {
+    expect(response.status).toBe(401)
+    expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/)
+    expect(((await response.json()) as { type: string }).type).toBe('/problems/unauthenticated')
+  }
+})
+
+test('when the server is up, then /health and /ready answer 200 without a key', async () => {
+  const server = await startServerProcess({ DATABASE_URL: newDatabase().url })
+
+  expect((await fetch(`${server.baseUrl}/health`)).status).toBe(200)
+  expect((await fetch(`${server.baseUrl}/ready`)).status).toBe(200)
+})
+
+test.each([
+  ['PORT', 'abc'],
+  ['LOG_LEVEL', 'loud'],
+  ['RATE_LIMIT_BURST', '10'],
+])(
+  'when %s is %p, then the server exits non-zero with a message naming the variable',
+  async (name, value) => {
+    const result = await runServerToExit({ DATABASE_URL: newDatabase().url, [name]: value })
+
+    expect(result.code).not.toBe(0)
+    expect(result.code).not.toBeNull()
+    expect(result.stderr).toContain(name)
+    expect(result.stdout).not.toContain('listening on')
+  },
+)

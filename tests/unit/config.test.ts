@@ -1,0 +1,105 @@
+import { ConfigError, loadConfig } from '../../src/config'
+
+/** The message loadConfig stops with, or a failure when it does not stop. */
+function rejectionOf(env: NodeJS.ProcessEnv): ConfigError {
+  try {
+    loadConfig(env)
+  } catch (err) {
+    if (err instanceof ConfigError) return err
+    throw err
+  }
+  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`)
+}
+
+test('when nothing is set, then every variable takes its documented default', () => {
+  expect(loadConfig({})).toEqual({
+    NODE_ENV: 'development',
+    PORT: 3000,
+    HOST: '0.0.0.0',
+    DATABASE_URL: 'file:./data/status.db',
+    SQLITE_SYNCHRONOUS: 'NORMAL',
+    LOG_LEVEL: 'info',
+    RATE_LIMIT_RPS: 1000,
+    RATE_LIMIT_BURST: 2000,
+    SHUTDOWN_GRACE_MS: 10_000,
+    IDEMPOTENCY_TTL_HOURS: 24,
+  })
+})
+
+test('when values are given, then they are parsed into their types', () => {
+  const config = loadConfig({
+    NODE_ENV: 'production',
+    PORT: '8080',
+    HOST: '127.0.0.1',
+    DATABASE_URL: 'file:/var/lib/status/status.db',
+    SQLITE_SYNCHRONOUS: 'FULL',
+    LOG_LEVEL: 'warn',
+    RATE_LIMIT_RPS: '50',
+    RATE_LIMIT_BURST: '50',
+    SHUTDOWN_GRACE_MS: '0',
+    IDEMPOTENCY_TTL_HOURS: '48',
+  })
+  expect(config).toEqual({
+    NODE_ENV: 'production',
+    PORT: 8080,
+    HOST: '127.0.0.1',
+    DATABASE_URL: 'file:/var/lib/status/status.db',
+    SQLITE_SYNCHRONOUS: 'FULL',
+    LOG_LEVEL: 'warn',
+    RATE_LIMIT_RPS: 50,
+    RATE_LIMIT_BURST: 50,
+    SHUTDOWN_GRACE_MS: 0,
+    IDEMPOTENCY_TTL_HOURS: 48,
+  })
+})
+
+test('when PORT is 0, then it is accepted (the system picks a free port)', () => {
+  expect(loadConfig({ PORT: '0' }).PORT).toBe(0)
+})
+
+test.each([
+  ['PORT', 'abc'],
+  ['PORT', '65536'],
+  ['PORT', '-1'],
+  ['PORT', '80.5'],
+  ['NODE_ENV', 'staging'],
+  ['DATABASE_URL', 'mysql://localhost/status'],
+  ['DATABASE_URL', './data/status.db'],
+  ['SQLITE_SYNCHRONOUS', 'OFF'],
+  ['LOG_LEVEL', 'verbose'],
+  ['RATE_LIMIT_RPS', '0'],
+  ['RATE_LIMIT_RPS', 'fast'],
+  ['RATE_LIMIT_BURST', '0'],
+  ['SHUTDOWN_GRACE_MS', '-5'],
+  ['SHUTDOWN_GRACE_MS', 'soon'],
+  ['IDEMPOTENCY_TTL_HOURS', '0'],
+])('when %s is %p, then start-up stops with a message naming the variable', (name, value) => {
+  const err = rejectionOf({ [name]: value })
+  expect(err.message).toContain(`${name}:`)
+})
+
+test('when several values are bad, then the message names each of them', () => {
+  const err = rejectionOf({ PORT: 'abc', LOG_LEVEL: 'loud' })
+  expect(err.message).toContain('PORT:')
+  expect(err.message).toContain('LOG_LEVEL:')
+})
+
+test('when RATE_LIMIT_BURST is below RATE_LIMIT_RPS, then start-up stops naming RATE_LIMIT_BURST', () => {
+  const err = rejectionOf({ RATE_LIMIT_RPS: '100', RATE_LIMIT_BURST: '50' })
+  expect(err.message).toMatch(/RATE_LIMIT_BURST: .*RATE_LIMIT_RPS/)
+})
+
+test('when RATE_LIMIT_RPS is raised above the default burst alone, then start-up stops naming RATE_LIMIT_BURST', () => {
+  const err = rejectionOf({ RATE_LIMIT_RPS: '5000' })
+  expect(err.message).toContain('RATE_LIMIT_BURST:')
+})
+
+test.each(['', '   '])('when every variable is %p, then each takes its default', (blank) => {
+  const names = Object.keys(loadConfig({}))
+  const env = Object.fromEntries(names.map((name) => [name, blank]))
+  expect(loadConfig(env)).toEqual(loadConfig({}))
+})
+
+test('when unrelated variables are set, then they are ignored', () => {
+  expect(loadConfig({ PATH: '/usr/bin', npm_config_nodedir: 'x', PORT: '4000' }).PORT).toBe(4000)
+})
