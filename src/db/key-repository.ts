@@ -35,7 +35,10 @@ export function createKeyRepository() {
       return db.apiKey.count()
     },
 
-    async insert(db: Db, key: { id: string; tenantId: string; hash: string; prefix: string; scopes: string[] }) {
+    async insert(
+      db: Db,
+      key: { id: string; tenantId: string; hash: string; prefix: string; scopes: string[] },
+    ) {
       const row = await db.apiKey.create({ data: { ...key, scopes: key.scopes.join(',') } })
       return toKey(row)
     },

@@ -35,7 +35,13 @@ export interface Change {
   type: EventType
 }
 
-const PROGRESS_FIELDS = new Set(['progress_percentage', 'steps_completed', 'steps_total', 'message', 'estimated_completion_at'])
+const PROGRESS_FIELDS = new Set([
+  'progress_percentage',
+  'steps_completed',
+  'steps_total',
+  'message',
+  'estimated_completion_at',
+])
 // Fields whose value follows from the others; they are reported in `changes` but never make an update on their own.
 const DERIVED_FIELDS = new Set(['estimated_completion_at', 'version', 'updated_at'])
 
@@ -115,7 +121,12 @@ function diff(before: StoredStatus, after: StoredStatus): Changes {
   return changes
 }
 
-function finish(before: StoredStatus, next: StoredStatus, now: Date, typeOf: (changed: string[]) => EventType): Change | null {
+function finish(
+  before: StoredStatus,
+  next: StoredStatus,
+  now: Date,
+  typeOf: (changed: string[]) => EventType,
+): Change | null {
   next.estimated_completion_at = estimateCompletion(next, now)
   const changes = diff(before, next)
   const changed = Object.keys(changes)
@@ -133,7 +144,8 @@ export function applyUpdate(current: StoredStatus, input: UpdateInput, now: Date
   if (isTerminal(current.status)) {
     if (target !== current.status) throw invalidTransition(current.status, target)
     const touchesProgress =
-      (input.progress_percentage !== undefined && input.progress_percentage !== current.progress_percentage) ||
+      (input.progress_percentage !== undefined &&
+        input.progress_percentage !== current.progress_percentage) ||
       (input.steps_completed !== undefined && input.steps_completed !== current.steps_completed) ||
       (input.steps_total !== undefined && input.steps_total !== current.steps_total) ||
       (input.message !== undefined && input.message !== current.message)
@@ -157,7 +169,8 @@ export function applyUpdate(current: StoredStatus, input: UpdateInput, now: Date
   else if (target === 'completed') next.progress_percentage = 100
 
   return finish(current, next, now, (changed) => {
-    if (next.status !== current.status) return next.status === 'cancelled' ? 'status.cancelled' : 'status.updated'
+    if (next.status !== current.status)
+      return next.status === 'cancelled' ? 'status.cancelled' : 'status.updated'
     return changed.every((field) => PROGRESS_FIELDS.has(field)) ? 'status.progress' : 'status.updated'
   })
 }

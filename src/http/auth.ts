@@ -10,7 +10,10 @@ declare module 'express-serve-static-core' {
 }
 
 /** `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
-export function keyFromHeaders(authorization: string | undefined, apiKey: string | undefined): string | undefined {
+export function keyFromHeaders(
+  authorization: string | undefined,
+  apiKey: string | undefined,
+): string | undefined {
   const bearer = authorization?.match(/^Bearer\s+(\S+)\s*$/i)?.[1]
   return bearer ?? (apiKey?.trim() || undefined)
 }

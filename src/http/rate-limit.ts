@@ -21,6 +21,9 @@ export function rateLimitPerKey({ rps, burst }: RateLimitOptions): RequestHandle
     identifier: `${rps}-per-second`,
     keyGenerator: (req) => req.auth?.id ?? 'anonymous',
     handler: (_req, res) =>
-      sendProblem(res, new AppError('rate-limited', 429, `Rate limit of ${rps} requests/s (burst ${burst}) exceeded`)),
+      sendProblem(
+        res,
+        new AppError('rate-limited', 429, `Rate limit of ${rps} requests/s (burst ${burst}) exceeded`),
+      ),
   })
 }

@@ -17,7 +17,8 @@ export interface ApiKeyServiceDeps {
 }
 
 /** `admin` includes every other scope. */
-export const hasScope = (key: ApiKeyRow, scope: Scope) => key.scopes.includes('admin') || key.scopes.includes(scope)
+export const hasScope = (key: ApiKeyRow, scope: Scope) =>
+  key.scopes.includes('admin') || key.scopes.includes(scope)
 
 export function createApiKeyService({ db, keys, clock, cacheTtlMs = 5_000 }: ApiKeyServiceDeps) {
   const cache = new LRUCache<string, ApiKeyRow>({ max: 10_000, ttl: cacheTtlMs })

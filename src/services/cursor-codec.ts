@@ -20,7 +20,10 @@ export function createCursorCodec(secret: string) {
       const expected = Buffer.from(sign(body))
       const given = Buffer.from(mac)
       if (expected.length !== given.length || !timingSafeEqual(expected, given)) throw invalidCursor()
-      const parsed = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as { s: string; p: unknown[] }
+      const parsed = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as {
+        s: string
+        p: unknown[]
+      }
       if (parsed.s !== scope || !Array.isArray(parsed.p)) throw invalidCursor()
       return parsed.p
     },

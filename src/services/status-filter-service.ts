@@ -81,7 +81,9 @@ export function createStatusFilterService({ db, cursors }: { db: Database; curso
       const paged =
         query.cursor === undefined
           ? where
-          : { AND: [where, after(column, query.sort.descending, decodePosition(column, scope, query.cursor))] }
+          : {
+              AND: [where, after(column, query.sort.descending, decodePosition(column, scope, query.cursor))],
+            }
       const orderBy: Prisma.StatusOrderByWithRelationInput[] =
         column === 'statusId' ? [{ statusId: direction }] : [{ [column]: direction }, { statusId: direction }]
 
@@ -93,7 +95,9 @@ export function createStatusFilterService({ db, cursors }: { db: Database; curso
       const page = rows.slice(0, query.limit)
       const last = page[page.length - 1] as unknown as RowKey | undefined
       const next_cursor =
-        has_more && last ? cursors.encode(scope, [last[column], (last as { statusId: string }).statusId]) : null
+        has_more && last
+          ? cursors.encode(scope, [last[column], (last as { statusId: string }).statusId])
+          : null
       return {
         items: page.map((row) => toRecord(rowToStatus(row))),
         next_cursor,
@@ -110,8 +114,14 @@ export function createStatusFilterService({ db, cursors }: { db: Database; curso
       ])
       const count = <K extends string>(keys: readonly K[], groups: { key: string; n: number }[]) =>
         Object.fromEntries(keys.map((k) => [k, groups.find((g) => g.key === k)?.n ?? 0])) as Record<K, number>
-      const by_status = count(STATUS_VALUES, byStatus.map((g) => ({ key: g.status, n: g._count._all })))
-      const by_priority = count(PRIORITY_VALUES, byPriority.map((g) => ({ key: g.priority, n: g._count._all })))
+      const by_status = count(
+        STATUS_VALUES,
+        byStatus.map((g) => ({ key: g.status, n: g._count._all })),
+      )
+      const by_priority = count(
+        PRIORITY_VALUES,
+        byPriority.map((g) => ({ key: g.priority, n: g._count._all })),
+      )
       const total = Object.values(by_status).reduce((sum, n) => sum + n, 0)
       return { total, by_status, by_priority }
     },

@@ -43,7 +43,9 @@ const codes = (results: PromiseSettledResult<unknown>[]) =>
 
 test('when writers race on one status, then every write lands exactly once in version order', async () => {
   await service.create('acme', { status_id: 'race-1' })
-  await Promise.all(Array.from({ length: 25 }, (_, i) => service.update('acme', 'race-1', { message: `m${i}` })))
+  await Promise.all(
+    Array.from({ length: 25 }, (_, i) => service.update('acme', 'race-1', { message: `m${i}` })),
+  )
   const final = await service.get('acme', 'race-1')
   const history = await service.history('acme', 'race-1', { limit: 100 })
   expect(final.version).toBe(26)
@@ -53,7 +55,9 @@ test('when writers race on one status, then every write lands exactly once in ve
 test('when a writer may not retry a lost race, then it answers write-conflict and changes nothing', async () => {
   const impatient = buildService(1)
   await service.create('acme', { status_id: 'race-2' })
-  const results = await settle(Array.from({ length: 10 }, (_, i) => impatient.update('acme', 'race-2', { message: `m${i}` })))
+  const results = await settle(
+    Array.from({ length: 10 }, (_, i) => impatient.update('acme', 'race-2', { message: `m${i}` })),
+  )
   const outcome = codes(results)
   const won = outcome.filter((c) => c === 'ok').length
   expect(won).toBeGreaterThanOrEqual(1)
@@ -65,8 +69,16 @@ test('when a writer may not retry a lost race, then it answers write-conflict an
 test('when deletes race, then one deletes and the others find nothing', async () => {
   await service.create('acme', { status_id: 'race-3' })
   const outcome = codes(await settle(Array.from({ length: 5 }, () => service.remove('acme', 'race-3'))))
-  expect(outcome).toEqual(['ok', 'status-not-found', 'status-not-found', 'status-not-found', 'status-not-found'])
-  const deletions = (await service.history('acme', 'race-3', { limit: 10 })).items.filter((e) => e.type === 'status.deleted')
+  expect(outcome).toEqual([
+    'ok',
+    'status-not-found',
+    'status-not-found',
+    'status-not-found',
+    'status-not-found',
+  ])
+  const deletions = (await service.history('acme', 'race-3', { limit: 10 })).items.filter(
+    (e) => e.type === 'status.deleted',
+  )
   expect(deletions).toHaveLength(1)
 })
 
@@ -79,7 +91,10 @@ test('when reports with nothing new race, then the newest reported_at is kept wh
       service.update('acme', 'race-4', { message: 'same', reported_at: new Date(base + i * 1000) }),
     ),
   )
-  const older = await service.update('acme', 'race-4', { message: 'older', reported_at: new Date(base + 6500) })
+  const older = await service.update('acme', 'race-4', {
+    message: 'older',
+    reported_at: new Date(base + 6500),
+  })
   expect(older.result.applied).toBe(false)
   expect((await service.get('acme', 'race-4')).version).toBe(1)
 })

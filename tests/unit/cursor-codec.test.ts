@@ -10,7 +10,9 @@ describe('cursor codec', () => {
 
   test('when a cursor is decoded for another query, then it is refused', () => {
     const cursor = codec.encode('list:abc', [1, 'a'])
-    expect(() => codec.decode('list:other', cursor)).toThrow(expect.objectContaining({ code: 'invalid-cursor' }))
+    expect(() => codec.decode('list:other', cursor)).toThrow(
+      expect.objectContaining({ code: 'invalid-cursor' }),
+    )
   })
 
   test('when the body of a cursor is altered, then the signature no longer matches', () => {
@@ -24,9 +26,12 @@ describe('cursor codec', () => {
     expect(() => codec.decode('s', foreign)).toThrow(expect.objectContaining({ code: 'invalid-cursor' }))
   })
 
-  test.each(['', 'garbage', 'a.b.c', '.', 'abc.'])('when the cursor is malformed (%p), then it is refused', (bad) => {
-    expect(() => codec.decode('s', bad)).toThrow(expect.objectContaining({ code: 'invalid-cursor' }))
-  })
+  test.each(['', 'garbage', 'a.b.c', '.', 'abc.'])(
+    'when the cursor is malformed (%p), then it is refused',
+    (bad) => {
+      expect(() => codec.decode('s', bad)).toThrow(expect.objectContaining({ code: 'invalid-cursor' }))
+    },
+  )
 
   test('when a correctly signed cursor carries no position list, then it is refused', () => {
     const cursor = codec.encode('s', 'nope' as unknown as unknown[])

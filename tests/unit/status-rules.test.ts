@@ -1,5 +1,11 @@
 import type { StoredStatus } from '../../src/domain/status-record'
-import { applyCancel, applyError, applyUpdate, createStatus, estimateCompletion } from '../../src/domain/status-rules'
+import {
+  applyCancel,
+  applyError,
+  applyUpdate,
+  createStatus,
+  estimateCompletion,
+} from '../../src/domain/status-rules'
 
 const t0 = new Date('2026-01-01T00:00:00.000Z')
 const at = (seconds: number) => new Date(t0.getTime() + seconds * 1000)
@@ -29,7 +35,9 @@ describe('createStatus', () => {
   })
 
   test('when steps are given without a percentage, then progress is derived from them', () => {
-    expect(createStatus({ status_id: 'a', steps_completed: 3, steps_total: 8 }, t0).progress_percentage).toBe(37.5)
+    expect(createStatus({ status_id: 'a', steps_completed: 3, steps_total: 8 }, t0).progress_percentage).toBe(
+      37.5,
+    )
   })
 
   test('when a status is created as completed, then progress is 100 and completed_at is set', () => {
@@ -53,7 +61,12 @@ describe('applyUpdate', () => {
   test('when the status moves, then version, timestamps and a status.updated change follow', () => {
     const change = applyUpdate(make(), { new_status: 'processing' }, at(5))!
     expect(change.type).toBe('status.updated')
-    expect(change.next).toMatchObject({ status: 'processing', version: 2, started_at: at(5), updated_at: at(5) })
+    expect(change.next).toMatchObject({
+      status: 'processing',
+      version: 2,
+      started_at: at(5),
+      updated_at: at(5),
+    })
     expect(change.changes.status).toEqual(['pending', 'processing'])
   })
 
@@ -87,12 +100,19 @@ describe('applyUpdate', () => {
 
   test('when completing, then progress is forced to 100', () => {
     const current = make({ status: 'processing', progress_percentage: 40 })
-    expect(applyUpdate(current, { new_status: 'completed', progress_percentage: 70 }, at(1))!.next.progress_percentage).toBe(100)
+    expect(
+      applyUpdate(current, { new_status: 'completed', progress_percentage: 70 }, at(1))!.next
+        .progress_percentage,
+    ).toBe(100)
   })
 
   test('when an illegal transition is asked for, then 409 names from and to', () => {
     expect(() => applyUpdate(make({ status: 'processing' }), { new_status: 'pending' }, at(1))).toThrow(
-      expect.objectContaining({ code: 'invalid-transition', status: 409, extra: { from: 'processing', to: 'pending' } }),
+      expect.objectContaining({
+        code: 'invalid-transition',
+        status: 409,
+        extra: { from: 'processing', to: 'pending' },
+      }),
     )
   })
 
@@ -130,7 +150,11 @@ describe('applyError (SPEC record_error)', () => {
   test('when a retry is wanted and allowed, then the status waits for a retry', () => {
     const change = applyError(processing, { message: 'boom' }, true, at(1))
     expect(change.type).toBe('status.error')
-    expect(change.next).toMatchObject({ status: 'retry_pending', retry_count: 1, error_info: { message: 'boom' } })
+    expect(change.next).toMatchObject({
+      status: 'retry_pending',
+      retry_count: 1,
+      error_info: { message: 'boom' },
+    })
   })
 
   test('when retries are used up, then the status fails', () => {
@@ -152,7 +176,10 @@ describe('applyError (SPEC record_error)', () => {
 
   test('when a pending status asks for a retry, then the transition is illegal', () => {
     expect(() => applyError(make(), { message: 'x' }, true, at(1))).toThrow(
-      expect.objectContaining({ code: 'invalid-transition', extra: { from: 'pending', to: 'retry_pending' } }),
+      expect.objectContaining({
+        code: 'invalid-transition',
+        extra: { from: 'pending', to: 'retry_pending' },
+      }),
     )
   })
 
@@ -189,6 +216,8 @@ describe('estimateCompletion', () => {
   })
 
   test('when no time has passed since start, then there is no estimate', () => {
-    expect(estimateCompletion(make({ status: 'processing', started_at: t0, progress_percentage: 5 }), t0)).toBeNull()
+    expect(
+      estimateCompletion(make({ status: 'processing', started_at: t0, progress_percentage: 5 }), t0),
+    ).toBeNull()
   })
 })

@@ -2,7 +2,13 @@ import { Router } from 'express'
 import type { Registry } from 'prom-client'
 import { AppError } from '../../errors'
 
-export function healthRoutes({ checkReady, registry }: { checkReady: () => Promise<void>; registry: Registry }) {
+export function healthRoutes({
+  checkReady,
+  registry,
+}: {
+  checkReady: () => Promise<void>
+  registry: Registry
+}) {
   const router = Router()
 
   router.get('/health', (_req, res) => {

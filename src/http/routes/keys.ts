@@ -15,7 +15,10 @@ export function keyRoutes({ apiKeys }: { apiKeys: ApiKeyService }) {
   router.post('/', async (req, res) => {
     const { scopes } = KeyCreateSchema.parse(req.body)
     const { key, secret } = await apiKeys.create(tenantOf(req), [...new Set(scopes)])
-    res.status(201).location(`/api/keys/${key.id}`).json({ ...key, key: secret })
+    res
+      .status(201)
+      .location(`/api/keys/${key.id}`)
+      .json({ ...key, key: secret })
   })
 
   router.get('/', async (req, res) => {

@@ -20,7 +20,12 @@ const idempotencyKeyOf = (req: Request) => {
 }
 
 /** Sends a record with its version as the entity tag; a replayed idempotent answer says so. */
-function sendRecord(res: Response, record: StatusRecord, replayed = false, extra: Record<string, unknown> = {}) {
+function sendRecord(
+  res: Response,
+  record: StatusRecord,
+  replayed = false,
+  extra: Record<string, unknown> = {},
+) {
   res.set('ETag', `"${record.version}"`)
   if (replayed) res.set('Idempotent-Replayed', 'true')
   res.json({ ...record, ...extra })
@@ -38,7 +43,13 @@ function expectedVersionOf(req: Request, fromBody: number | undefined): number |
   return fromHeader ?? fromBody
 }
 
-export function statusRoutes({ statuses, filters }: { statuses: StatusService; filters: StatusFilterService }) {
+export function statusRoutes({
+  statuses,
+  filters,
+}: {
+  statuses: StatusService
+  filters: StatusFilterService
+}) {
   const router = Router()
   const read = requireScope('status:read')
   const write = requireScope('status:write')
@@ -50,7 +61,9 @@ export function statusRoutes({ statuses, filters }: { statuses: StatusService; f
 
   router.post('/', write, async (req, res) => {
     const body = StatusCreateSchema.parse(req.body)
-    const { result, replayed } = await statuses.create(tenantOf(req), body, { idempotencyKey: idempotencyKeyOf(req) })
+    const { result, replayed } = await statuses.create(tenantOf(req), body, {
+      idempotencyKey: idempotencyKeyOf(req),
+    })
     res.status(201).location(`/api/status/${encodeURIComponent(result.status_id)}`)
     sendRecord(res, result, replayed)
   })
@@ -92,7 +105,9 @@ export function statusRoutes({ statuses, filters }: { statuses: StatusService; f
 
   router.post('/:id/cancel', write, async (req, res) => {
     const { id } = IdParamsSchema.parse(req.params)
-    const { result, replayed } = await statuses.cancel(tenantOf(req), id, { idempotencyKey: idempotencyKeyOf(req) })
+    const { result, replayed } = await statuses.cancel(tenantOf(req), id, {
+      idempotencyKey: idempotencyKeyOf(req),
+    })
     sendRecord(res, result, replayed)
   })
 

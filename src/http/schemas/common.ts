@@ -6,7 +6,8 @@ export const StatusIdSchema = z
 
 export const IdParamsSchema = z.strictObject({ id: StatusIdSchema })
 
-export const LimitSchema = (max: number, fallback: number) => z.coerce.number().int().min(1).max(max).default(fallback)
+export const LimitSchema = (max: number, fallback: number) =>
+  z.coerce.number().int().min(1).max(max).default(fallback)
 
 export const CursorSchema = z.string().min(1).max(4096)
 
@@ -21,7 +22,12 @@ export const csvOf = <T extends string>(values: readonly [T, ...T[]]) =>
     (raw) => (Array.isArray(raw) ? raw.join(',') : raw),
     z
       .string()
-      .transform((s) => s.split(',').map((v) => v.trim()).filter(Boolean))
+      .transform((s) =>
+        s
+          .split(',')
+          .map((v) => v.trim())
+          .filter(Boolean),
+      )
       .pipe(z.array(z.enum(values)).min(1)),
   )
 
