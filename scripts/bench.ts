@@ -2,11 +2,20 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { createStatuses, type ServiceTarget } from './bench/fixtures'
+import { authHeaders, createStatuses, type ServiceTarget } from './bench/fixtures'
 import { parseArgs, usage, UsageError, type BenchOptions } from './bench/options'
-import { freePort, HOST, logTail, startServer, stopAll, type ChildServer } from './bench/processes'
-import { buildReport, toMarkdown, withRatios } from './bench/report'
-import { scenarios, type BenchContext, type Scenario } from './bench/scenarios'
+import {
+  freePort,
+  HOST,
+  logTail,
+  startServer,
+  startWorker,
+  stopAll,
+  type ChildServer,
+} from './bench/processes'
+import { buildReport, toMarkdown, withRatios, type SectionResult } from './bench/report'
+import { scenarios, type BenchContext, type HttpScenario, type Scenario } from './bench/scenarios'
+import { cloneStatuses } from './bench/sqlite'
 import type { Measurement } from './bench/load'
 
 const rootDir = path.resolve(__dirname, '..')
@@ -31,13 +40,17 @@ function build(): void {
   if (result.status !== 0) throw new SetupError('npm run build failed')
 }
 
+// The tenant of the admin key a fresh database prints (src/services/api-key-service.ts).
+const TENANT = 'default'
+
 async function startService(
   options: BenchOptions,
   tmpDir: string,
-): Promise<{ server: ChildServer; apiKey: string }> {
+): Promise<{ server: ChildServer; apiKey: string; dbFile: string }> {
   if (!existsSync(serverEntry))
     throw new SetupError(`${path.relative(rootDir, serverEntry)} is missing: build first`)
   const port = await freePort()
+  const dbFile = path.join(tmpDir, 'status.db')
   const profiling = options.cpuProfDir
     ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(options.cpuProfDir)]
     : []
@@ -53,7 +66,7 @@ async function startService(
       NODE_ENV: 'production',
       HOST,
       PORT: String(port),
-      DATABASE_URL: `file:${path.join(tmpDir, 'status.db')}`,
+      DATABASE_URL: `file:${dbFile}`,
       LOG_LEVEL: options.logLevel,
       // High enough never to reject, so the limiter's cost is measured but not its refusals.
       RATE_LIMIT_RPS: '1000000',
@@ -63,7 +76,7 @@ async function startService(
   // A fresh database prints its admin key once, before it starts listening.
   const apiKey = readFileSync(server.logFile, 'utf8').match(/\b(st_[A-Za-z0-9_-]+)/)?.[1]
   if (!apiKey) throw new SetupError(`the service printed no admin key:\n${logTail(server.logFile)}`)
-  return { server, apiKey }
+  return { server, apiKey, dbFile }
 }
 
 async function startHello(tmpDir: string): Promise<ChildServer> {
@@ -79,21 +92,76 @@ async function startHello(tmpDir: string): Promise<ChildServer> {
   })
 }
 
+async function createTemplate(target: ServiceTarget, statusId: string): Promise<void> {
+  const res = await fetch(`${target.url}/api/status`, {
+    method: 'POST',
+    headers: { ...authHeaders(target.apiKey), 'content-type': 'application/json' },
+    body: JSON.stringify({
+      status_id: statusId,
+      kind: 'bench.fixture',
+      status: 'processing',
+      tags: ['bench'],
+    }),
+  })
+  const text = await res.text()
+  if (res.status !== 201) throw new Error(`creating fixture ${statusId}: HTTP ${res.status} ${text}`)
+}
+
 function makeContext(
   service: ChildServer,
   apiKey: string,
+  dbFile: string,
   hello: ChildServer,
   options: BenchOptions,
+  tmpDir: string,
 ): BenchContext {
   const fixtures = new Map<string, Promise<string[]>>()
   const target: ServiceTarget = { url: service.url, apiKey }
+  const benchDir = path.join(__dirname, 'bench')
   return {
-    service: { ...target, cpuMs: service.cpuMs },
+    service: { ...target, cpuMs: service.cpuMs, dbFile, tenantId: TENANT },
     hello: { url: hello.url, cpuMs: hello.cpuMs },
     settings: {
       durationSec: options.durationSec,
       warmupSec: options.warmupSec,
       connections: options.connections,
+    },
+    options,
+    part: { durationSec: Math.min(options.durationSec, 5), warmupSec: Math.min(options.warmupSec, 1) },
+    rootDir,
+    tmpDir,
+    clonedIds(prefix, count) {
+      const key = `clone:${prefix}:${count}`
+      let ids = fixtures.get(key)
+      if (!ids) {
+        const templateId = `${prefix}-template`
+        ids = createTemplate(target, templateId).then(() =>
+          cloneStatuses(dbFile, TENANT, templateId, prefix, count),
+        )
+        fixtures.set(key, ids)
+      }
+      return ids
+    },
+    startWorker: (name, script, nodeArgs) =>
+      startWorker({
+        name,
+        script: path.join(benchDir, script),
+        nodeArgs,
+        cwd: rootDir,
+        logFile: path.join(tmpDir, `${name}.log`),
+        env: { ...process.env, NODE_ENV: 'production' },
+      }),
+    async startServer(name, script) {
+      const port = await freePort()
+      return startServer({
+        name,
+        nodeArgs: ['--import', 'tsx', path.join(benchDir, script)],
+        cwd: rootDir,
+        port,
+        logFile: path.join(tmpDir, `${name}.log`),
+        readyPath: '/health',
+        env: { ...process.env, NODE_ENV: 'production', HOST, PORT: String(port) },
+      })
     },
     statusIds(prefix, count) {
       const key = `${prefix}:${count}`
@@ -115,28 +183,38 @@ async function run(options: BenchOptions, selected: Scenario[], tmpDir: string):
   if (options.build) build()
 
   const startedAt = new Date()
-  const [hello, { server, apiKey }] = await Promise.all([startHello(tmpDir), startService(options, tmpDir)])
+  const [hello, { server, apiKey, dbFile }] = await Promise.all([
+    startHello(tmpDir),
+    startService(options, tmpDir),
+  ])
   console.log(
     `service ${server.url} (pid ${server.child.pid}), hello-world ${hello.url} (pid ${hello.child.pid})`,
   )
-  const ctx = makeContext(server, apiKey, hello, options)
+  const ctx = makeContext(server, apiKey, dbFile, hello, options, tmpDir)
 
-  const measured = []
+  const measured: (HttpScenario & { measurement: Measurement })[] = []
+  const sections: SectionResult[] = []
   for (const scenario of selected) {
     process.stdout.write(`${scenario.title} … `)
-    const measurement = await scenario.run(ctx)
-    console.log(summaryLine(measurement))
+    if (scenario.kind === 'section') {
+      const section = await scenario.run(ctx)
+      console.log(section.summary)
+      sections.push(section)
+    } else {
+      const measurement = await scenario.run(ctx)
+      console.log(summaryLine(measurement))
+      measured.push({ ...scenario, measurement })
+    }
     for (const child of [server, hello]) {
       if (child.child.exitCode !== null || child.child.signalCode !== null) {
         throw new SetupError(`${child.name} died during "${scenario.name}":\n${logTail(child.logFile)}`)
       }
     }
-    measured.push({ ...scenario, measurement })
   }
 
   // Stop before writing, so a --cpu-prof profile is complete when the report mentions it.
   await stopAll()
-  const report = buildReport(options, withRatios(measured), startedAt)
+  const report = buildReport(options, withRatios(measured), sections, startedAt)
   const markdown = toMarkdown(report)
   mkdirSync(resultsDir, { recursive: true })
   writeFileSync(path.join(resultsDir, `${options.out}.json`), `${JSON.stringify(report, null, 2)}\n`)

@@ -3,12 +3,14 @@ import type { Logger } from 'pino'
 import { pinoHttp } from 'pino-http'
 import { authenticate } from './http/auth'
 import { errorHandler, notFoundHandler } from './http/error-handler'
-import { createMetrics } from './http/metrics'
+import { httpMetrics } from './http/metrics'
 import { rateLimitPerKey, type RateLimitOptions } from './http/rate-limit'
+import { batchRoutes } from './http/routes/batch'
 import { eventRoutes } from './http/routes/events'
 import { healthRoutes } from './http/routes/health'
 import { keyRoutes } from './http/routes/keys'
 import { statusRoutes } from './http/routes/status'
+import { sseRoutes } from './realtime/sse'
 import type { Services } from './services'
 
 export interface AppDeps {
@@ -21,7 +23,6 @@ export interface AppDeps {
 /** Builds the HTTP application; it never listens and never opens a database. */
 export function createApp({ services, logger, rateLimit, checkReady }: AppDeps): express.Application {
   const app = express()
-  const metrics = createMetrics()
   app.disable('x-powered-by')
   app.set('etag', false)
   app.use(
@@ -29,21 +30,22 @@ export function createApp({ services, logger, rateLimit, checkReady }: AppDeps):
       logger,
       // Successful requests are access-logged at debug: at thousands of requests a second a line each
       // costs more CPU than the request itself. Failures stay visible at the default level.
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'debug'),
+      customLogLevel: (_req, res, err) =>
+        err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'debug',
       autoLogging: { ignore: (req) => req.url === '/health' },
     }),
   )
-  app.use(metrics.observe)
+  app.use(httpMetrics(services.metrics.registry))
   const json = express.json({ limit: '1mb' })
   app.use((req, res, next) => (req.method === 'GET' || req.method === 'HEAD' ? next() : json(req, res, next)))
 
-  app.use(healthRoutes({ checkReady, registry: metrics.registry }))
+  app.use(healthRoutes({ checkReady, registry: services.metrics.registry }))
 
   const api = express.Router()
   api.use(authenticate(services.apiKeys), rateLimitPerKey(rateLimit))
-  api.use('/status', statusRoutes(services))
+  api.use('/status', batchRoutes(services), statusRoutes(services))
   api.use('/keys', keyRoutes(services))
-  api.use(eventRoutes(services))
+  api.use(sseRoutes(services), eventRoutes(services))
   app.use('/api', api)
 
   app.use(notFoundHandler)

@@ -14,12 +14,16 @@ const EnvShape = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   RATE_LIMIT_RPS: intFrom(1000, 1),
   RATE_LIMIT_BURST: intFrom(2000, 1),
+  UPDATER_BATCH_SIZE: intFrom(500, 1),
+  UPDATER_FLUSH_MS: intFrom(5, 1),
+  UPDATER_MAX_QUEUE: intFrom(100_000, 1),
+  EVENT_POLL_MS: intFrom(100, 10),
   SHUTDOWN_GRACE_MS: intFrom(10_000, 0),
   IDEMPOTENCY_TTL_HOURS: intFrom(24, 1),
 })
 
 export const ConfigSchema = EnvShape.refine((c) => c.RATE_LIMIT_BURST >= c.RATE_LIMIT_RPS, {
-    path: ['RATE_LIMIT_BURST'],
+  path: ['RATE_LIMIT_BURST'],
   message: 'must be at least RATE_LIMIT_RPS',
 })
 

@@ -26,12 +26,21 @@ export const invalidTransition = (from: string, to: string) =>
 export const statusTerminal = (id: string, status: string) =>
   new AppError('status-terminal', 409, `Status ${id} is ${status} and can no longer change`, { status })
 export const versionMismatch = (expected: number, actual: number) =>
-  new AppError('version-mismatch', 412, `Expected version ${expected} but the status is at version ${actual}`, {
-    expected_version: expected,
-    current_version: actual,
-  })
+  new AppError(
+    'version-mismatch',
+    412,
+    `Expected version ${expected} but the status is at version ${actual}`,
+    {
+      expected_version: expected,
+      current_version: actual,
+    },
+  )
 export const writeConflict = (id: string) =>
-  new AppError('write-conflict', 409, `Status ${id} changed too often while this request was applied; retry it`)
+  new AppError(
+    'write-conflict',
+    409,
+    `Status ${id} changed too often while this request was applied; retry it`,
+  )
 export const idempotencyKeyReused = () =>
   new AppError(
     'idempotency-key-reused',
@@ -39,10 +48,19 @@ export const idempotencyKeyReused = () =>
     'This Idempotency-Key was already used with a different request',
   )
 export const idempotencyInProgress = () =>
-  new AppError('idempotency-request-in-progress', 409, 'A request with this Idempotency-Key is still in progress')
+  new AppError(
+    'idempotency-request-in-progress',
+    409,
+    'A request with this Idempotency-Key is still in progress',
+  )
 export const unauthenticated = () =>
-  new AppError('unauthenticated', 401, 'A valid API key is required (Authorization: Bearer <key> or X-API-Key)')
+  new AppError(
+    'unauthenticated',
+    401,
+    'A valid API key is required (Authorization: Bearer <key> or X-API-Key)',
+  )
 export const forbidden = (scope: string) =>
   new AppError('insufficient-scope', 403, `This API key lacks the ${scope} scope`, { required_scope: scope })
 export const notFound = (what: string) => new AppError('not-found', 404, `${what} not found`)
-export const invalidCursor = () => new AppError('invalid-cursor', 400, 'The cursor is malformed, tampered with or belongs to another query')
+export const invalidCursor = () =>
+  new AppError('invalid-cursor', 400, 'The cursor is malformed, tampered with or belongs to another query')

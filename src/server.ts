@@ -3,13 +3,24 @@ import { createApp } from './app'
 import { ConfigError, loadConfig, type Config } from './config'
 import { openDatabase } from './db/prisma'
 import { createLogger } from './logger'
+import { attachSocketServer } from './realtime/socket-server'
 import { createServices } from './services'
 
 /** Starts the whole service; `stop()` drains it and may be called any number of times. */
 export async function startServer(config: Config) {
   const logger = createLogger(config.LOG_LEVEL)
   const db = await openDatabase({ url: config.DATABASE_URL, synchronous: config.SQLITE_SYNCHRONOUS })
-  const services = await createServices({ db, idempotencyTtlHours: config.IDEMPOTENCY_TTL_HOURS })
+  const services = await createServices({
+    db,
+    logger,
+    idempotencyTtlHours: config.IDEMPOTENCY_TTL_HOURS,
+    updater: {
+      batchSize: config.UPDATER_BATCH_SIZE,
+      flushMs: config.UPDATER_FLUSH_MS,
+      maxQueue: config.UPDATER_MAX_QUEUE,
+    },
+    events: { pollMs: config.EVENT_POLL_MS },
+  })
 
   const adminKey = await services.apiKeys.bootstrap()
   if (adminKey) {
@@ -26,8 +37,18 @@ export async function startServer(config: Config) {
   })
   const server = app.listen(config.PORT, config.HOST)
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject))
+  const sockets = attachSocketServer(server, {
+    apiKeys: services.apiKeys,
+    events: services.events,
+    statuses: services.repository,
+    logger,
+  })
+  await services.events.start()
   const { port } = server.address() as AddressInfo
-  logger.info({ port, host: config.HOST, database: config.DATABASE_URL }, `listening on http://${config.HOST}:${port}`)
+  logger.info(
+    { port, host: config.HOST, database: config.DATABASE_URL },
+    `listening on http://${config.HOST}:${port}`,
+  )
 
   let stopping: Promise<void> | undefined
   // Safe to call twice: the second call waits for the first.
@@ -39,16 +60,25 @@ export async function startServer(config: Config) {
         process.exit(1)
       }, config.SHUTDOWN_GRACE_MS)
       deadline.unref()
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve())
-        server.closeIdleConnections()
-      })
+      // Stop accepting; requests in flight (a batch waiting for its commit) still finish.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+      server.closeIdleConnections()
+      services.events.closeSubscribers()
+      // Socket.IO's close disconnects its clients at once but resolves only when the HTTP server has closed,
+      // that is after the requests in flight, and a batch among them may be waiting for the updater.
+      const socketsClosed = sockets.close()
+      // Requests in flight may still submit batches: they are written at once until the last has finished.
+      await services.updater.drain()
+      await closed
+      await socketsClosed
+      await services.updater.stop()
+      await services.events.stop()
       await db.close()
       clearTimeout(deadline)
       logger.info('stopped')
     })())
 
-  return { port, stop }
+  return { port, stop, services }
 }
 
 async function main(): Promise<void> {
@@ -66,7 +96,10 @@ async function main(): Promise<void> {
   }
 }
 
-if (require.main === module) main().catch((err) => {
-  process.stderr.write(`Status Tracker failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
-  process.exit(1)
-})
+if (require.main === module)
+  main().catch((err) => {
+    process.stderr.write(
+      `Status Tracker failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    )
+    process.exit(1)
+  })

@@ -29,3 +29,31 @@ export async function createStatuses(
   await Promise.all(Array.from({ length: concurrency }, worker))
   return ids
 }
+
+/** The body of POST /api/status/batch: the same progress for each id (ids need no escaping). */
+export const batchBody = (ids: string[], progress: number) =>
+  `{"updates":[${ids.map((id) => `{"status_id":"${id}","progress_percentage":${progress}}`).join(',')}]}`
+
+export interface ServiceStats {
+  queue_depth: number
+  updater: { updates_written: number; flushes: number; mean_flush_ms: number; mean_batch_statuses: number }
+  events: { delivered_total: number; lag: number; subscribers: number }
+}
+
+export async function serviceStats(service: ServiceTarget): Promise<ServiceStats> {
+  const res = await fetch(`${service.url}/api/stats`, { headers: authHeaders(service.apiKey) })
+  const text = await res.text()
+  if (!res.ok) throw new Error(`GET /api/stats: HTTP ${res.status} ${text}`)
+  return JSON.parse(text) as ServiceStats
+}
+
+/** Waits until the updater's queue is empty and every committed event went out; false on timeout. */
+export async function waitIdle(service: ServiceTarget, timeoutMs = 30_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const stats = await serviceStats(service)
+    if (stats.queue_depth === 0 && stats.events.lag === 0) return true
+    if (Date.now() > deadline) return false
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}

@@ -3,12 +3,21 @@ export const usage = `Usage: npm run bench -- [options]
   --duration S        seconds measured per scenario (default 10)
   --warmup S          seconds of unmeasured load before each scenario (default 2)
   --connections N     concurrent HTTP connections (default 50)
-  --only A,B          run only these scenarios (the hello-world ceiling always runs)
+  --only A,B          run only these scenarios (the hello-world ceiling always runs): hello, get,
+                      put, create, batch, fanout, latency
   --log-level L       the service's LOG_LEVEL (default info, as shipped)
   --db sqlite         database under test (postgres is not built yet)
   --out NAME          write bench/results/NAME.json and NAME.md (default latest)
   --cpu-prof DIR      run the service under node --cpu-prof and leave the profile in DIR
   --no-build          skip npm run build (dist/ must be current)
+
+  Batch ingest, fan-out and latency (each part is measured for min(--duration, 5) s):
+  --batch-connections N  concurrent POST /api/status/batch requests of 1,000 items (default 4)
+  --updates N         updates the in-process updater and the raw SQLite ceiling write (default 50000)
+  --subscribers A,B   Socket.IO subscriber counts for the fan-out (default 100,1000)
+  --fanout-rate R     updates/s into the service during the fan-out (default: the raw Socket.IO
+                      ceiling's deliveries/s divided by the subscribers, i.e. the same input rate)
+  --latency-rate R    single updates/s for the update→subscriber latency (default 200)
 
 Exits non-zero only when the benchmark could not be set up or run; missed targets are reported, not enforced.`
 
@@ -27,6 +36,11 @@ export interface BenchOptions {
   db: DbKind
   out: string
   cpuProfDir?: string
+  batchConnections: number
+  updates: number
+  subscribers: number[]
+  fanoutRate?: number
+  latencyRate: number
 }
 
 export class UsageError extends Error {}
@@ -56,6 +70,10 @@ export function parseArgs(argv: string[]): BenchOptions {
     logLevel: 'info',
     db: 'sqlite',
     out: 'latest',
+    batchConnections: 4,
+    updates: 50_000,
+    subscribers: [100, 1000],
+    latencyRate: 200,
   }
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = splitFlag(argv[i]!)
@@ -101,6 +119,25 @@ export function parseArgs(argv: string[]): BenchOptions {
       }
       case '--cpu-prof':
         options.cpuProfDir = value()
+        break
+      case '--batch-connections':
+        options.batchConnections = positive(flag, value(), { integer: true })
+        break
+      case '--updates':
+        options.updates = positive(flag, value(), { integer: true })
+        break
+      case '--subscribers':
+        options.subscribers = value()
+          .split(',')
+          .filter(Boolean)
+          .map((n) => positive(flag, n, { integer: true }))
+        if (options.subscribers.length === 0) throw new UsageError(`${flag} needs at least one count`)
+        break
+      case '--fanout-rate':
+        options.fanoutRate = positive(flag, value())
+        break
+      case '--latency-rate':
+        options.latencyRate = positive(flag, value())
         break
       case '--no-build':
         options.build = false

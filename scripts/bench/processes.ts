@@ -81,33 +81,31 @@ export interface StartOptions {
   readyTimeoutMs?: number
 }
 
-/** Starts a node process and waits until `readyPath` answers 2xx. */
-export async function startServer(options: StartOptions): Promise<ChildServer> {
-  const out = openSync(options.logFile, 'a')
-  const child = spawn(process.execPath, options.nodeArgs, {
-    cwd: options.cwd,
-    env: options.env,
-    stdio: ['ignore', out, out],
-  })
-  closeSync(out)
-
+function track(
+  name: string,
+  url: string,
+  logFile: string,
+  child: ChildProcess,
+): ChildServer & { failed: boolean } {
   let exited = false
   const gone = new Promise<void>((resolve) => {
-    child.once('exit', () => {
+    const done = () => {
       exited = true
       resolve()
-    })
+    }
+    child.once('exit', done)
     child.once('error', () => {
-      exited = true
-      resolve()
+      server.failed = true
+      done()
     })
   })
   let stopping: Promise<void> | undefined
-  const server: ChildServer = {
-    name: options.name,
-    url: `http://${HOST}:${options.port}`,
-    logFile: options.logFile,
+  const server = {
+    name,
+    url,
+    logFile,
     child,
+    failed: false,
     cpuMs: () => (child.pid === undefined ? null : processCpuMs(child.pid)),
     stop: (graceMs = 10_000) =>
       (stopping ??= (async () => {
@@ -121,10 +119,24 @@ export async function startServer(options: StartOptions): Promise<ChildServer> {
       })()),
   }
   running.add(server)
+  return server
+}
 
+/** Starts a node process and waits until `readyPath` answers 2xx. */
+export async function startServer(options: StartOptions): Promise<ChildServer> {
+  const out = openSync(options.logFile, 'a')
+  const child = spawn(process.execPath, options.nodeArgs, {
+    cwd: options.cwd,
+    env: options.env,
+    stdio: ['ignore', out, out],
+  })
+  closeSync(out)
+
+  const server = track(options.name, `http://${HOST}:${options.port}`, options.logFile, child)
+  const exited = () => child.exitCode !== null || child.signalCode !== null || server.failed
   const deadline = Date.now() + (options.readyTimeoutMs ?? 30_000)
   for (;;) {
-    if (exited) {
+    if (exited()) {
       throw new Error(
         `${options.name} exited during start-up (code ${child.exitCode}):\n${logTail(options.logFile)}`,
       )
@@ -144,6 +156,32 @@ export async function startServer(options: StartOptions): Promise<ChildServer> {
     }
     await sleep(100)
   }
+}
+
+export interface WorkerOptions {
+  name: string
+  /** A TypeScript file under scripts/bench/, run through tsx. */
+  script: string
+  args?: string[]
+  nodeArgs?: string[]
+  env?: NodeJS.ProcessEnv
+  cwd: string
+  logFile: string
+}
+
+/**
+ * Starts a helper process with an IPC channel (Socket.IO clients, the in-process updater run). It is
+ * stopped with the servers, so an error in a scenario never leaves it behind.
+ */
+export function startWorker(options: WorkerOptions): ChildServer {
+  const out = openSync(options.logFile, 'a')
+  const child = spawn(
+    process.execPath,
+    [...(options.nodeArgs ?? []), '--import', 'tsx', options.script, ...(options.args ?? [])],
+    { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', out, out, 'ipc'] },
+  )
+  closeSync(out)
+  return track(options.name, '', options.logFile, child)
 }
 
 /** Stops every child still running, in parallel. */

@@ -15,6 +15,34 @@ export interface TargetResult {
   met: boolean | null
 }
 
+/**
+ * A scenario with its own numbers (batch ingest, fan-out, latency): its table, notes and targets go to
+ * latest.md as a section of their own, and everything it measured to latest.json under `data`.
+ */
+export interface SectionResult {
+  name: string
+  title: string
+  /** One line for the console. */
+  summary: string
+  /** Markdown cells; the first column is left-aligned, the others right-aligned. */
+  table: { columns: string[]; rows: string[][] }
+  notes: string[]
+  targets: TargetResult[]
+  /** The most other programs used of the CPU while it measured, % of one core (for the caution line). */
+  otherCpuPercent: number | null
+  data: Record<string, unknown>
+}
+
+export const target = (
+  description: string,
+  actual: number | null,
+  met: (v: number) => boolean,
+): TargetResult => ({
+  description,
+  actual,
+  met: actual === null || !Number.isFinite(actual) ? null : met(actual),
+})
+
 export interface BenchReport {
   date: string
   node: string
@@ -29,6 +57,8 @@ export interface BenchReport {
     cpuProfile: boolean
   }
   scenarios: ScenarioResult[]
+  sections: SectionResult[]
+  /** Every target: the HTTP scenarios' first, then each section's. */
   targets: TargetResult[]
 }
 
@@ -70,6 +100,7 @@ export function withRatios(
 export function buildReport(
   options: BenchOptions,
   scenarios: ScenarioResult[],
+  sections: SectionResult[],
   startedAt: Date,
 ): BenchReport {
   const cpus = os.cpus()
@@ -92,13 +123,27 @@ export function buildReport(
       cpuProfile: options.cpuProfDir !== undefined,
     },
     scenarios,
-    targets,
+    sections,
+    targets: [...targets, ...sections.flatMap((section) => section.targets)],
   }
 }
 
-const round = (n: number, digits: number) => Number(n.toFixed(digits))
+export const round = (n: number, digits: number) => Number(n.toFixed(digits))
 const maybe = (n: number | null, digits: number) => (n === null ? '–' : String(round(n, digits)))
-const thousands = (n: number) => Math.round(n).toLocaleString('en-US')
+export const thousands = (n: number) => Math.round(n).toLocaleString('en-US')
+
+function sectionMarkdown(section: SectionResult): string[] {
+  const { columns, rows } = section.table
+  return [
+    `## ${section.title}`,
+    '',
+    `| ${columns.join(' | ')} |`,
+    `|${columns.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`,
+    ...rows.map((row) => `| ${row.join(' | ')} |`),
+    '',
+    ...section.notes.flatMap((note) => [note, '']),
+  ]
+}
 
 export function toMarkdown(report: BenchReport): string {
   const s = report.settings
@@ -128,11 +173,16 @@ export function toMarkdown(report: BenchReport): string {
     ),
     '',
   ]
-  const busiest = Math.max(0, ...report.scenarios.map((r) => r.cpu.otherPercent ?? 0))
+  const busiest = Math.max(
+    0,
+    ...report.scenarios.map((r) => r.cpu.otherPercent ?? 0),
+    ...report.sections.map((section) => section.otherCpuPercent ?? 0),
+  )
   if (busiest > 25) {
     lines.push(
       `Caution: other programs used up to ${Math.round(busiest)} % of a core during the runs, so the ` +
-        'req/s and latencies are lower than on a quiet machine; CPU µs/req is the steadier number.',
+        'rates (req/s, updates/s, deliveries/s) and latencies are lower than on a quiet machine; CPU µs per ' +
+        'request or delivery is the steadier number. Each section says how busy the machine was while it measured.',
       '',
     )
   }
@@ -143,8 +193,9 @@ export function toMarkdown(report: BenchReport): string {
       '',
     )
   }
+  for (const section of report.sections) lines.push(...sectionMarkdown(section))
   const verdict = (t: TargetResult) =>
     t.met === null ? 'not measured' : `${t.met ? 'met' : 'missed'} (${round(t.actual!, 2)})`
-  lines.push(`Targets: ${report.targets.map((t) => `${t.description}: ${verdict(t)}`).join('; ')}.`, '')
+  lines.push('Targets:', '', ...report.targets.map((t) => `- ${t.description}: ${verdict(t)}`), '')
   return lines.join('\n')
 }

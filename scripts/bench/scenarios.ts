@@ -1,26 +1,65 @@
+import { runBatchIngest } from './batch'
+import { runFanout } from './fanout'
 import { authHeaders, type ServiceTarget } from './fixtures'
+import { runLatency } from './latency'
 import { measureHttp, type LoadSettings, type Measurement } from './load'
+import type { BenchOptions } from './options'
+import type { ChildServer } from './processes'
+import type { SectionResult } from './report'
 
 export interface BenchContext {
-  service: ServiceTarget & { cpuMs(): number | null }
+  service: ServiceTarget & {
+    cpuMs(): number | null
+    /** The service's SQLite file, for fixtures and the feed's head (see sqlite.ts). */
+    dbFile: string
+    /** The tenant of `apiKey`. */
+    tenantId: string
+  }
   hello: { url: string; cpuMs(): number | null }
   settings: LoadSettings
+  options: BenchOptions
+  /** Seconds measured, and warmed up, by each part of the batch, fan-out and latency scenarios. */
+  part: { durationSec: number; warmupSec: number }
+  rootDir: string
+  tmpDir: string
   /** `count` statuses with ids `<prefix>-NNNN`, created on first use and shared by later scenarios. */
   statusIds(prefix: string, count: number): Promise<string[]>
+  /**
+   * `count` statuses with ids `<prefix>-NNNNN`: one created through the API, copied in SQLite (fast;
+   * see sqlite.ts). Created on first use and shared by later scenarios.
+   */
+  clonedIds(prefix: string, count: number): Promise<string[]>
+  /** Starts `scripts/bench/<script>` as a worker with an IPC channel; stopped with the servers. */
+  startWorker(name: string, script: string, nodeArgs?: string[]): ChildServer
+  /** Starts `scripts/bench/<script>` as a server on a free port; ready when `/health` answers. */
+  startServer(name: string, script: string): Promise<ChildServer>
 }
 
-/**
- * One measured workload. Most drive HTTP through `measureHttp`; a scenario that needs another
- * client (Socket.IO fan-out, SSE) implements `run` with it and returns the same numbers.
- */
-export interface Scenario {
+interface ScenarioBase {
   /** Short name for `--only` and the results file. */
   name: string
   title: string
+}
+
+/** One measured HTTP workload, driven through `measureHttp`; a row of the main table. */
+export interface HttpScenario extends ScenarioBase {
+  kind?: 'http'
   /** The hello-world baseline the others are divided by; always runs, and runs first. */
   ceiling?: boolean
   run(ctx: BenchContext): Promise<Measurement>
 }
+
+/**
+ * A workload with numbers of its own (batch ingest, fan-out, latency) and its own ceilings, measured
+ * in the same run: a section of the report.
+ */
+export interface SectionScenario extends ScenarioBase {
+  kind: 'section'
+  ceiling?: undefined
+  run(ctx: BenchContext): Promise<SectionResult>
+}
+
+export type Scenario = HttpScenario | SectionScenario
 
 const FIXTURE_COUNT = 1_000
 const json = { 'content-type': 'application/json' }
@@ -91,5 +130,23 @@ export const scenarios: Scenario[] = [
         },
         ctx.settings,
       ),
+  },
+  {
+    kind: 'section',
+    name: 'batch',
+    title: 'Batch ingest: POST /api/status/batch, the updater in-process, raw SQLite',
+    run: runBatchIngest,
+  },
+  {
+    kind: 'section',
+    name: 'fanout',
+    title: 'Fan-out to Socket.IO subscribers (firehose)',
+    run: runFanout,
+  },
+  {
+    kind: 'section',
+    name: 'latency',
+    title: 'Update → subscriber latency',
+    run: runLatency,
   },
 ]

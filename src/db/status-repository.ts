@@ -1,9 +1,11 @@
-import { randomUUID } from 'node:crypto'
+import { v7 as uuidv7 } from 'uuid'
 import type { Changes, EventType, StatusEvent, StatusRecord, StoredStatus } from '../domain/status-record'
+import { toRecord } from '../domain/status-record'
 
 import { priorityRank, type PriorityValue, type StatusValue } from '../domain/transitions'
 import type { Status as StatusRow, StatusEvent as EventRow } from './generated/client'
 import type BetterSqlite3 from 'better-sqlite3'
+import { Prisma } from './generated/client'
 import type { Db } from './prisma'
 
 export function rowToStatus(row: StatusRow): StoredStatus {
@@ -80,10 +82,33 @@ export interface NewEvent {
   occurredAt: Date
 }
 
+export interface SnapshotSelector {
+  ids?: string[]
+  filter?: { status?: string[]; priority?: string[]; kind?: string }
+  limit: number
+}
+
 export interface SeqPage {
   afterSeq: number
   limit: number
 }
+
+const STATUS_COLUMNS = `tenant_id, status_id, kind, resource_id, status, priority, priority_rank, progress, message,
+  steps_completed, steps_total, error_info, retry_count, max_retries, metadata, tags, version, created_at, updated_at,
+  started_at, completed_at, estimated_completion_at, last_reported_at`
+const UPSERT_SET = STATUS_COLUMNS.split(',')
+  .map((column) => column.trim())
+  .filter((column) => column !== 'tenant_id' && column !== 'status_id' && column !== 'created_at')
+  .map((column) => `${column} = excluded.${column}`)
+  .join(', ')
+/**
+ * Many rows travel as one JSON parameter and SQLite's json_each spreads them into rows: one bound value
+ * instead of thousands keeps Prisma's per-parameter cost off the batched write path.
+ */
+const jsonColumns = (count: number) => Array.from({ length: count }, (_, i) => `value ->> ${i}`).join(', ')
+
+/** Times as the Prisma adapter writes them, so raw and typed writes sort and compare alike. */
+const sqliteTime = (date: Date | null) => (date === null ? null : date.toISOString().replace('Z', '+00:00'))
 
 // Column aliases give the raw row Prisma's field names, so one mapping serves both paths.
 const SELECT_STATUS = `SELECT tenant_id AS tenantId, status_id AS statusId, kind, resource_id AS resourceId, status,
@@ -91,9 +116,17 @@ const SELECT_STATUS = `SELECT tenant_id AS tenantId, status_id AS statusId, kind
   steps_total AS stepsTotal, error_info AS errorInfo, retry_count AS retryCount, max_retries AS maxRetries,
   metadata, tags, version, created_at AS createdAt, updated_at AS updatedAt, started_at AS startedAt,
   completed_at AS completedAt, estimated_completion_at AS estimatedCompletionAt, last_reported_at AS lastReportedAt
-  FROM statuses WHERE tenant_id = ? AND status_id = ?`
+  FROM statuses`
+const WHERE_ONE = ' WHERE tenant_id = ? AND status_id = ?'
 
-const DATE_FIELDS = ['createdAt', 'updatedAt', 'startedAt', 'completedAt', 'estimatedCompletionAt', 'lastReportedAt'] as const
+const DATE_FIELDS = [
+  'createdAt',
+  'updatedAt',
+  'startedAt',
+  'completedAt',
+  'estimatedCompletionAt',
+  'lastReportedAt',
+] as const
 
 function rawToRow(raw: Record<string, unknown>): StatusRow {
   for (const field of DATE_FIELDS) {
@@ -109,7 +142,49 @@ function rawToRow(raw: Record<string, unknown>): StatusRow {
  * `get` is the hot committed point read on the direct connection.
  */
 export function createStatusRepository(direct: BetterSqlite3.Database) {
-  const selectStatus = direct.prepare<[string, string], Record<string, unknown>>(SELECT_STATUS)
+  const selectStatus = direct.prepare<[string, string], Record<string, unknown>>(SELECT_STATUS + WHERE_ONE)
+  const selectHead = direct.prepare<[string], { last_seq: number }>(
+    'SELECT last_seq FROM tenants WHERE id = ?',
+  )
+  const selectExists = direct.prepare<[string, string], unknown>(
+    'SELECT 1 FROM statuses WHERE tenant_id = ? AND status_id = ?',
+  )
+
+  /**
+   * Allocates the tenant's next `seq` numbers under the tenant row's write lock, so readers never see
+   * gaps, and inserts the events in that order.
+   */
+  async function appendEvents(db: Db, tenantId: string, batch: NewEvent[]): Promise<StatusEvent[]> {
+    if (batch.length === 0) return []
+    const [bumped] = await db.$queryRaw<{ last_seq: bigint | number }[]>`UPDATE tenants
+      SET last_seq = last_seq + ${batch.length} WHERE id = ${tenantId} RETURNING last_seq`
+    if (!bumped) throw new Error(`Tenant ${tenantId} does not exist`)
+    const first = Number(bumped.last_seq) - batch.length + 1
+    const stored = batch.map((event, i): StatusEvent => ({
+      event_id: uuidv7(),
+      seq: first + i,
+      type: event.type,
+      status_id: event.status.status_id,
+      version: event.status.version,
+      occurred_at: event.occurredAt,
+      changes: event.changes,
+      status: event.status,
+    }))
+    const rows = stored.map((e) => [
+      e.seq,
+      e.event_id,
+      e.type,
+      e.status_id,
+      e.version,
+      sqliteTime(e.occurred_at),
+      JSON.stringify(e.changes),
+      JSON.stringify(e.status),
+    ])
+    await db.$executeRaw`INSERT INTO status_events (tenant_id, seq, event_id, type, status_id, version,
+      occurred_at, changes, record)
+      SELECT ${tenantId}, ${Prisma.raw(jsonColumns(8))} FROM json_each(${JSON.stringify(rows)})`
+    return stored
+  }
 
   return {
     get(tenantId: string, statusId: string): StoredStatus | null {
@@ -118,12 +193,84 @@ export function createStatusRepository(direct: BetterSqlite3.Database) {
     },
 
     /**
+     * The statuses a subscriber asked for, and the feed's `seq` they reflect, read in one transaction
+     * so that exactly the events after `seq` are missing from them.
+     */
+    snapshot(tenantId: string, selector: SnapshotSelector): { seq: number; items: StatusRecord[] } {
+      return direct.transaction(() => {
+        const seq = Number(selectHead.get(tenantId)?.last_seq ?? 0)
+        let rows: Record<string, unknown>[]
+        if (selector.ids) {
+          rows = selector.ids.map((id) => selectStatus.get(tenantId, id)).filter((row) => row !== undefined)
+        } else {
+          const clauses = ['tenant_id = ?']
+          const params: unknown[] = [tenantId]
+          const where = (clause: string, values: unknown[]) => {
+            clauses.push(clause)
+            params.push(...values)
+          }
+          const f = selector.filter ?? {}
+          const list = (values: string[]) => values.map(() => '?').join(', ')
+          if (f.status?.length) where(`status IN (${list(f.status)})`, f.status)
+          if (f.priority?.length) where(`priority IN (${list(f.priority)})`, f.priority)
+          if (f.kind !== undefined) where('kind = ?', [f.kind])
+          rows = direct
+            .prepare<unknown[], Record<string, unknown>>(
+              `${SELECT_STATUS} WHERE ${clauses.join(' AND ')} ORDER BY updated_at DESC, status_id DESC LIMIT ?`,
+            )
+            .all(...params, selector.limit)
+        }
+        return { seq, items: rows.map((row) => toRecord(rowToStatus(rawToRow(row)))) }
+      })()
+    },
+
+    exists(tenantId: string, statusId: string): boolean {
+      return selectExists.get(tenantId, statusId) !== undefined
+    },
+
+    /** Overwrites many existing statuses in a few statements (the batched updater's write). */
+    async writeMany(db: Db, tenantId: string, batch: StoredStatus[]): Promise<void> {
+      if (batch.length === 0) return
+      const rows = batch.map((status) => {
+        const r = statusToRow(tenantId, status)
+        return [
+          r.statusId,
+          r.kind,
+          r.resourceId,
+          r.status,
+          r.priority,
+          r.priorityRank,
+          r.progress,
+          r.message,
+          r.stepsCompleted,
+          r.stepsTotal,
+          r.errorInfo,
+          r.retryCount,
+          r.maxRetries,
+          r.metadata,
+          r.tags,
+          r.version,
+          sqliteTime(r.createdAt),
+          sqliteTime(r.updatedAt),
+          sqliteTime(r.startedAt),
+          sqliteTime(r.completedAt),
+          sqliteTime(r.estimatedCompletionAt),
+          sqliteTime(r.lastReportedAt),
+        ]
+      })
+      await db.$executeRaw`INSERT INTO statuses (${Prisma.raw(STATUS_COLUMNS)})
+        SELECT ${tenantId}, ${Prisma.raw(jsonColumns(22))} FROM json_each(${JSON.stringify(rows)}) WHERE true
+        ON CONFLICT (tenant_id, status_id) DO UPDATE SET ${Prisma.raw(UPSERT_SET)}`
+    },
+
+    /**
      * Inserts a new status; false when the id is taken. Raw SQL through Prisma on the write path: the
      * typed API costs several times more per call (see docs/storage.md).
      */
     async insert(db: Db, tenantId: string, status: StoredStatus): Promise<boolean> {
       const r = statusToRow(tenantId, status)
-      const inserted = await db.$executeRaw`INSERT INTO statuses (tenant_id, status_id, kind, resource_id, status,
+      const inserted =
+        await db.$executeRaw`INSERT INTO statuses (tenant_id, status_id, kind, resource_id, status,
         priority, priority_rank, progress, message, steps_completed, steps_total, error_info, retry_count,
         max_retries, metadata, tags, version, created_at, updated_at, started_at, completed_at,
         estimated_completion_at, last_reported_at)
@@ -142,7 +289,8 @@ export function createStatusRepository(direct: BetterSqlite3.Database) {
     async replace(db: Db, tenantId: string, status: StoredStatus, from: StoredStatus): Promise<boolean> {
       const r = statusToRow(tenantId, status)
       const seen = from.last_reported_at
-      const updated = await db.$executeRaw`UPDATE statuses SET kind = ${r.kind}, resource_id = ${r.resourceId},
+      const updated =
+        await db.$executeRaw`UPDATE statuses SET kind = ${r.kind}, resource_id = ${r.resourceId},
         status = ${r.status}, priority = ${r.priority}, priority_rank = ${r.priorityRank}, progress = ${r.progress},
         message = ${r.message}, steps_completed = ${r.stepsCompleted}, steps_total = ${r.stepsTotal},
         error_info = ${r.errorInfo}, retry_count = ${r.retryCount}, max_retries = ${r.maxRetries},
@@ -161,26 +309,11 @@ export function createStatusRepository(direct: BetterSqlite3.Database) {
       return deleted === 1
     },
 
-    /** Allocates the tenant's next `seq` under the tenant row's write lock, so readers never see gaps. */
+    appendEvents,
+
     async appendEvent(db: Db, tenantId: string, event: NewEvent): Promise<StatusEvent> {
-      const [bumped] = await db.$queryRaw<{ last_seq: bigint | number }[]>`UPDATE tenants
-        SET last_seq = last_seq + 1 WHERE id = ${tenantId} RETURNING last_seq`
-      if (!bumped) throw new Error(`Tenant ${tenantId} does not exist`)
-      const stored: StatusEvent = {
-        event_id: randomUUID(),
-        seq: Number(bumped.last_seq),
-        type: event.type,
-        status_id: event.status.status_id,
-        version: event.status.version,
-        occurred_at: event.occurredAt,
-        changes: event.changes,
-        status: event.status,
-      }
-      await db.$executeRaw`INSERT INTO status_events (tenant_id, seq, event_id, type, status_id, version,
-        occurred_at, changes, record)
-        VALUES (${tenantId}, ${stored.seq}, ${stored.event_id}, ${stored.type}, ${stored.status_id},
-        ${stored.version}, ${stored.occurred_at}, ${JSON.stringify(stored.changes)}, ${JSON.stringify(stored.status)})`
-      return stored
+      const [stored] = await appendEvents(db, tenantId, [event])
+      return stored!
     },
 
     async events(db: Db, tenantId: string, page: SeqPage, statusId?: string): Promise<StatusEvent[]> {

@@ -116,7 +116,9 @@ function diff(before: StoredStatus, after: StoredStatus): Changes {
   for (const key of Object.keys(after) as (keyof StoredStatus)[]) {
     if (key === 'last_reported_at' || key === 'version' || key === 'updated_at') continue
     const [a, b] = [before[key], after[key]]
-    if (JSON.stringify(a) !== JSON.stringify(b)) changes[key] = [a, b]
+    if (a === b) continue
+    // Objects (metadata, tags, error_info, dates) compare by value.
+    if (typeof a !== 'object' || typeof b !== 'object' || JSON.stringify(a) !== JSON.stringify(b)) changes[key] = [a, b]
   }
   return changes
 }

@@ -6,6 +6,7 @@ import { AppError, type Issue } from '../errors'
 export const PROBLEM_TYPE_BASE = '/problems/'
 
 export function sendProblem(res: Response, err: AppError): void {
+  if (typeof err.extra.retry_after === 'number') res.set('Retry-After', String(err.extra.retry_after))
   res
     .status(err.status)
     .type('application/problem+json')
@@ -51,7 +52,10 @@ export const notFoundHandler: RequestHandler = (req, _res, next) => {
 export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
   if (err instanceof AppError) return sendProblem(res, err)
   if (err instanceof ZodError) {
-    return sendProblem(res, new AppError('validation-failed', 400, 'The request is not valid', {}, zodIssues(err)))
+    return sendProblem(
+      res,
+      new AppError('validation-failed', 400, 'The request is not valid', {}, zodIssues(err)),
+    )
   }
   const parsed = typeof err === 'object' && err !== null ? fromBodyParser(err) : null
   if (parsed) return sendProblem(res, parsed)

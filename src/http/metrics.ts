@@ -1,19 +1,21 @@
-import { collectDefaultMetrics, Histogram, Registry } from 'prom-client'
 import type { RequestHandler } from 'express'
+import { Histogram, type Registry } from 'prom-client'
 
-/** One registry per app, so several apps in one process (tests) never collide. */
-export function createMetrics() {
-  const registry = new Registry()
-  collectDefaultMetrics({ register: registry })
-  const httpDuration = new Histogram({
-    name: 'http_request_duration_seconds',
-    help: 'HTTP request latency by route',
-    labelNames: ['method', 'route', 'status_code'] as const,
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
-    registers: [registry],
-  })
-
-  const observe: RequestHandler = (req, res, next) => {
+/** Request latency by route, recorded into the service's registry. */
+export function httpMetrics(registry: Registry): RequestHandler {
+  // Several apps may share one service container (tests do): reuse the histogram if it is there.
+  const existing = registry.getSingleMetric('http_request_duration_seconds') as
+    Histogram<'method' | 'route' | 'status_code'> | undefined
+  const httpDuration =
+    existing ??
+    new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP request latency by route',
+      labelNames: ['method', 'route', 'status_code'] as const,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers: [registry],
+    })
+  return (req, res, next) => {
     const end = httpDuration.startTimer()
     res.once('finish', () => {
       const route = req.route?.path ? `${req.baseUrl}${req.route.path}` : 'unmatched'
@@ -21,8 +23,4 @@ export function createMetrics() {
     })
     next()
   }
-
-  return { registry, observe }
 }
-
-export type Metrics = ReturnType<typeof createMetrics>

@@ -1,40 +1,99 @@
 import { randomBytes } from 'node:crypto'
+import pino, { type Logger } from 'pino'
+import { createEventRepository } from '../db/event-repository'
 import { createIdempotencyRepository } from '../db/idempotency-repository'
 import { createKeyRepository } from '../db/key-repository'
 import type { Database } from '../db/prisma'
 import { createSettingsRepository } from '../db/settings-repository'
 import { createStatusRepository } from '../db/status-repository'
+import { createMetrics } from '../metrics'
 import { createApiKeyService } from './api-key-service'
 import { createCursorCodec } from './cursor-codec'
+import { createStatusEventManager, type EventManagerOptions } from './status-event-manager'
 import { createStatusFilterService } from './status-filter-service'
 import { createStatusService } from './status-service'
+import { createStatusUpdater } from './status-updater'
 
 export interface ServiceOptions {
   db: Database
+  logger?: Logger
   clock?: () => Date
   idempotencyTtlHours?: number
+  updater?: { batchSize?: number; flushMs?: number; maxQueue?: number }
+  events?: Omit<EventManagerOptions, 'events' | 'logger' | 'clock'>
 }
 
-/** Wires repositories and services over one Prisma client; used by the server and by tests alike. */
-export async function createServices({ db, clock = () => new Date(), idempotencyTtlHours = 24 }: ServiceOptions) {
+/**
+ * Wires repositories and services over one database; used by the server, the CLI and tests alike.
+ * Nothing runs in the background until `events.start()`.
+ */
+export async function createServices({
+  db,
+  logger = pino({ level: 'silent' }),
+  clock = () => new Date(),
+  idempotencyTtlHours = 24,
+  updater: updaterOptions = {},
+  events: eventOptions = {},
+}: ServiceOptions) {
   // Kept in the database so cursors survive restarts and work across instances.
   const settings = createSettingsRepository()
   const cursorSecret = await db.write((tx) =>
     settings.getOrCreate(tx, 'cursor_secret', () => randomBytes(32).toString('base64url')),
   )
   const cursors = createCursorCodec(cursorSecret)
+  const metrics = createMetrics()
+  const repository = createStatusRepository(db.direct)
+  const eventRepository = createEventRepository(db)
+  const events = createStatusEventManager({ ...eventOptions, events: eventRepository, logger, clock })
+  const onCommitted = () => events.notify()
+
   const statuses = createStatusService({
     db,
-    statuses: createStatusRepository(db.direct),
+    statuses: repository,
     idempotency: createIdempotencyRepository(),
     cursors,
     clock,
     idempotencyTtlMs: idempotencyTtlHours * 3_600_000,
+    onCommitted,
   })
+  const updater = createStatusUpdater({
+    db,
+    statuses: repository,
+    logger,
+    clock,
+    batchSize: updaterOptions.batchSize ?? 500,
+    flushMs: updaterOptions.flushMs ?? 5,
+    maxQueue: updaterOptions.maxQueue ?? 100_000,
+    onCommitted,
+    metrics,
+  })
+
+  metrics.gauge('status_updater_queue_depth', 'Updates waiting in the batched updater', () => updater.depth())
+  metrics.gauge(
+    'status_events_per_second',
+    'Events delivered to live subscribers per second (10 s mean)',
+    () => events.stats().events_per_second,
+  )
+  metrics.gauge(
+    'status_event_lag',
+    'Events committed but not yet delivered to the slowest sink',
+    () => events.stats().lag,
+  )
+  metrics.gauge(
+    'status_subscribers',
+    'Live subscriptions (Socket.IO and SSE)',
+    () => events.stats().subscribers,
+  )
+
   return {
     statuses,
     filters: createStatusFilterService({ db, cursors }),
     apiKeys: createApiKeyService({ db, keys: createKeyRepository(), clock }),
+    updater,
+    events,
+    /** The status repository, for the realtime layer's snapshots. */
+    repository,
+    metrics,
   }
 }
 

@@ -25,6 +25,8 @@ export interface StatusServiceDeps {
   idempotencyTtlMs: number
   /** Lost races in a row before a write gives up with `write-conflict`; each one means another write committed. */
   maxWriteAttempts?: number
+  /** Called after every committed write, so the event manager delivers at once. */
+  onCommitted?: () => void
 }
 
 export interface WriteOptions {
@@ -56,8 +58,12 @@ export interface Page<T> {
 class StaleWrite extends Error {}
 
 export function createStatusService(deps: StatusServiceDeps) {
-  const { db, statuses, idempotency, cursors, clock, maxWriteAttempts = 50 } = deps
-  const transaction = db.write
+  const { db, statuses, idempotency, cursors, clock, maxWriteAttempts = 50, onCommitted } = deps
+  const transaction = async <T>(fn: (tx: Db) => Promise<T>): Promise<T> => {
+    const result = await db.write(fn)
+    onCommitted?.()
+    return result
+  }
 
   /** Runs `write` once per Idempotency-Key: the stored result answers a repeat with the same request. */
   async function once<T>(
@@ -122,7 +128,11 @@ export function createStatusService(deps: StatusServiceDeps) {
   }
 
   return {
-    async create(tenantId: string, input: Omit<CreateInput, 'status_id'> & { status_id?: string }, options: WriteOptions = {}) {
+    async create(
+      tenantId: string,
+      input: Omit<CreateInput, 'status_id'> & { status_id?: string },
+      options: WriteOptions = {},
+    ) {
       return transaction((tx) =>
         once(tx, tenantId, options, ['create', input], async () => {
           const statusId = input.status_id ?? randomUUID()
@@ -159,7 +169,10 @@ export function createStatusService(deps: StatusServiceDeps) {
         const change = applyUpdate(current, input, clock())
         if (change) return { status: await commit(tx, tenantId, change, current), applied: true }
         // Nothing visible changed, but this report was applied: later reports older than it must still lose.
-        if (input.reported_at && !(current.last_reported_at && input.reported_at <= current.last_reported_at)) {
+        if (
+          input.reported_at &&
+          !(current.last_reported_at && input.reported_at <= current.last_reported_at)
+        ) {
           const noted = { ...current, last_reported_at: input.reported_at }
           if (!(await statuses.replace(tx, tenantId, noted, current))) throw new StaleWrite()
         }
@@ -167,7 +180,13 @@ export function createStatusService(deps: StatusServiceDeps) {
       })
     },
 
-    async recordError(tenantId: string, statusId: string, error: ErrorInfo, shouldRetry: boolean, options: WriteOptions = {}) {
+    async recordError(
+      tenantId: string,
+      statusId: string,
+      error: ErrorInfo,
+      shouldRetry: boolean,
+      options: WriteOptions = {},
+    ) {
       return mutate(tenantId, statusId, options, ['error', statusId, error, shouldRetry], (tx, current) =>
         commit(tx, tenantId, applyError(current, error, shouldRetry, clock()), current),
       )
@@ -184,16 +203,26 @@ export function createStatusService(deps: StatusServiceDeps) {
         if (!(await statuses.remove(tx, tenantId, statusId, current.version))) throw new StaleWrite()
         const now = clock()
         const last = { ...toRecord(current), version: current.version + 1, updated_at: now }
-        await statuses.appendEvent(tx, tenantId, { type: 'status.deleted', status: last, changes: {}, occurredAt: now })
+        await statuses.appendEvent(tx, tenantId, {
+          type: 'status.deleted',
+          status: last,
+          changes: {},
+          occurredAt: now,
+        })
       })
     },
 
     /** The status's events, oldest first; still readable after the status is deleted. */
-    async history(tenantId: string, statusId: string, page: { limit: number; cursor?: string }): Promise<Page<StatusEvent>> {
+    async history(
+      tenantId: string,
+      statusId: string,
+      page: { limit: number; cursor?: string },
+    ): Promise<Page<StatusEvent>> {
       const scope = `history:${statusId}`
       const afterSeq = page.cursor === undefined ? 0 : Number(cursors.decode(scope, page.cursor)[0])
       const rows = await statuses.events(db.read, tenantId, { afterSeq, limit: page.limit + 1 }, statusId)
-      if (rows.length === 0 && afterSeq === 0 && !statuses.get(tenantId, statusId)) throw statusNotFound(statusId)
+      if (rows.length === 0 && afterSeq === 0 && !statuses.get(tenantId, statusId))
+        throw statusNotFound(statusId)
       const items = rows.slice(0, page.limit)
       const has_more = rows.length > page.limit
       const next_cursor = has_more ? cursors.encode(scope, [items[items.length - 1]!.seq]) : null
@@ -202,7 +231,10 @@ export function createStatusService(deps: StatusServiceDeps) {
 
     /** The tenant's feed in `seq` order, for consumers catching up. */
     async events(tenantId: string, page: { afterSeq: number; limit: number }) {
-      const rows = await statuses.events(db.read, tenantId, { afterSeq: page.afterSeq, limit: page.limit + 1 })
+      const rows = await statuses.events(db.read, tenantId, {
+        afterSeq: page.afterSeq,
+        limit: page.limit + 1,
+      })
       const items = rows.slice(0, page.limit)
       return {
         items,

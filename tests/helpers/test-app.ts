@@ -6,13 +6,15 @@ import pino from 'pino'
 import supertest from 'supertest'
 import { createApp } from '../../src/app'
 import { openDatabase, type Database, type PrismaClient } from '../../src/db/prisma'
-import { createServices, type Services } from '../../src/services'
+import { createServices, type ServiceOptions, type Services } from '../../src/services'
 import type { Scope } from '../../src/services/api-key-service'
 
 export interface TestAppOptions {
   rateLimit?: { rps: number; burst: number }
   clock?: () => Date
   idempotencyTtlHours?: number
+  updater?: ServiceOptions['updater']
+  events?: ServiceOptions['events']
 }
 
 export interface TestApp {
@@ -34,14 +36,19 @@ export interface TestApp {
 export async function buildTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const dir = mkdtempSync(path.join(tmpdir(), 'status-tracker-test-'))
   const db = await openDatabase({ url: `file:${path.join(dir, 'status.db')}` })
+  const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' })
   const services = await createServices({
     db,
+    logger,
     clock: options.clock,
     idempotencyTtlHours: options.idempotencyTtlHours,
+    updater: options.updater,
+    events: options.events,
   })
+  await services.events.start()
   const app = createApp({
     services,
-    logger: pino({ level: process.env.LOG_LEVEL ?? 'silent' }),
+    logger,
     rateLimit: options.rateLimit ?? { rps: 100_000, burst: 200_000 },
     checkReady: db.ping,
   })
@@ -56,6 +63,8 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     adminKey: await makeKey('default', ['admin']),
     makeKey,
     async close() {
+      await services.updater.stop()
+      await services.events.stop()
       await db.close()
       rmSync(dir, { recursive: true, force: true })
     },

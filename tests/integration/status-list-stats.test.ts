@@ -377,7 +377,7 @@ describe('GET /api/stats', () => {
     const res = await api.stats()
 
     expect(res.status).toBe(200)
-    expect(res.body).toEqual({
+    expect(res.body).toMatchObject({
       total: 8,
       by_status: {
         pending: 2,
@@ -397,7 +397,7 @@ describe('GET /api/stats', () => {
 
     const res = await api.stats()
 
-    expect(res.body).toEqual({
+    expect(res.body).toMatchObject({
       total: 0,
       by_status: {
         pending: 0,

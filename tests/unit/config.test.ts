@@ -17,6 +17,10 @@ test('when nothing is set, then every variable takes its documented default', ()
     PORT: 3000,
     HOST: '0.0.0.0',
     DATABASE_URL: 'file:./data/status.db',
+    EVENT_POLL_MS: 100,
+    UPDATER_BATCH_SIZE: 500,
+    UPDATER_FLUSH_MS: 5,
+    UPDATER_MAX_QUEUE: 100000,
     SQLITE_SYNCHRONOUS: 'NORMAL',
     LOG_LEVEL: 'info',
     RATE_LIMIT_RPS: 1000,
@@ -50,6 +54,10 @@ test('when values are given, then they are parsed into their types', () => {
     RATE_LIMIT_BURST: 50,
     SHUTDOWN_GRACE_MS: 0,
     IDEMPOTENCY_TTL_HOURS: 48,
+    UPDATER_BATCH_SIZE: 500,
+    UPDATER_FLUSH_MS: 5,
+    UPDATER_MAX_QUEUE: 100000,
+    EVENT_POLL_MS: 100,
   })
 })
 

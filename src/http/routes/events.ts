@@ -1,10 +1,19 @@
 import { Router } from 'express'
+import type { StatusEventManager } from '../../services/status-event-manager'
 import type { StatusFilterService } from '../../services/status-filter-service'
 import type { StatusService } from '../../services/status-service'
+import type { StatusUpdater } from '../../services/status-updater'
 import { requireScope, tenantOf } from '../auth'
 import { EventsQuerySchema } from '../schemas/status'
 
-export function eventRoutes({ statuses, filters }: { statuses: StatusService; filters: StatusFilterService }) {
+export interface EventRouteDeps {
+  statuses: StatusService
+  filters: StatusFilterService
+  updater: StatusUpdater
+  events: StatusEventManager
+}
+
+export function eventRoutes({ statuses, filters, updater, events }: EventRouteDeps) {
   const router = Router()
 
   router.get('/events', requireScope('status:read'), async (req, res) => {
@@ -13,7 +22,17 @@ export function eventRoutes({ statuses, filters }: { statuses: StatusService; fi
   })
 
   router.get('/stats', requireScope('status:read'), async (req, res) => {
-    res.json(await filters.stats(tenantOf(req)))
+    // Counts are the tenant's; the queue, event rate and subscribers are this instance's.
+    const counts = await filters.stats(tenantOf(req))
+    const feed = events.stats()
+    res.json({
+      ...counts,
+      queue_depth: updater.depth(),
+      events_per_second: feed.events_per_second,
+      subscribers: feed.subscribers,
+      updater: updater.stats(),
+      events: feed,
+    })
   })
 
   return router

@@ -71,7 +71,14 @@ export const ErrorInfoSchema = z.strictObject({
 })
 
 export const ErrorReportSchema = z.strictObject({
-  error_info: z.union([z.string().min(1).max(1024).transform((message) => ({ message })), ErrorInfoSchema]),
+  error_info: z.union([
+    z
+      .string()
+      .min(1)
+      .max(1024)
+      .transform((message) => ({ message })),
+    ErrorInfoSchema,
+  ]),
   should_retry: z.boolean().default(false),
 })
 
@@ -106,3 +113,25 @@ export const IfMatchSchema = z
   .transform((v) => (v === '*' ? undefined : Number(v.replace(/\D/g, ''))))
 
 export const IdempotencyKeySchema = z.string().min(1).max(255)
+
+export const BatchItemSchema = z
+  .strictObject({
+    status_id: StatusIdSchema,
+    new_status: StatusValueSchema.optional(),
+    progress_percentage: ProgressSchema.optional(),
+    message: MessageSchema.optional(),
+  })
+  .refine(
+    (item) =>
+      item.new_status !== undefined || item.progress_percentage !== undefined || item.message !== undefined,
+    {
+      message: 'at least one of new_status, progress_percentage, message is required',
+    },
+  )
+
+/** Items are checked one by one (a bad item is reported by index, the others go ahead). */
+export const BatchBodySchema = z.strictObject({ updates: z.array(z.unknown()).min(1).max(1000) })
+
+export const BatchQuerySchema = z.strictObject({
+  wait: single(z.enum(['true', 'false']).transform((v) => v === 'true')).optional(),
+})

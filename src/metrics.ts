@@ -1,0 +1,42 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+
+/** One registry per service container, so several in one process (tests) never collide. */
+export function createMetrics() {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
+  const registers = [registry]
+  return {
+    registry,
+    updaterFlushSeconds: new Histogram({
+      name: 'status_updater_flush_seconds',
+      help: 'Time to write one batch of the batched updater',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers,
+    }),
+    updaterBatchStatuses: new Histogram({
+      name: 'status_updater_batch_statuses',
+      help: 'Statuses written per batch of the batched updater',
+      buckets: [1, 5, 10, 50, 100, 250, 500, 1000],
+      registers,
+    }),
+    updaterItems: new Counter({
+      name: 'status_updater_items_total',
+      help: 'Updates handled by the batched updater, by result',
+      labelNames: ['result'] as const,
+      registers,
+    }),
+    /** Values read from the services at scrape time. */
+    gauge(name: string, help: string, read: () => number): void {
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(read())
+        },
+      })
+    },
+  }
+}
+
+export type Metrics = ReturnType<typeof createMetrics>

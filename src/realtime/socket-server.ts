@@ -1,0 +1,232 @@
+import { randomUUID } from 'node:crypto'
+import type { Server as HttpServer } from 'node:http'
+import type { Logger } from 'pino'
+import { Server, type Socket } from 'socket.io'
+import { z } from 'zod'
+import type { ApiKeyRow } from '../db/key-repository'
+import type { StatusRepository } from '../db/status-repository'
+import { PRIORITY_VALUES, STATUS_VALUES } from '../domain/transitions'
+import { AppError, forbidden, unauthenticated } from '../errors'
+import { zodIssues } from '../http/error-handler'
+import { StatusIdSchema } from '../http/schemas/common'
+import { hasScope, type ApiKeyService } from '../services/api-key-service'
+import type { StatusEvent } from '../domain/status-record'
+import { matcherFor, type StatusEventManager, type Subscribed } from '../services/status-event-manager'
+
+export const SubscribeSchema = z.strictObject({
+  status_ids: z.array(StatusIdSchema).min(1).max(1000).optional(),
+  filter: z
+    .strictObject({
+      status: z.array(z.enum(STATUS_VALUES)).optional(),
+      priority: z.array(z.enum(PRIORITY_VALUES)).optional(),
+      kind: z.string().min(1).max(64).optional(),
+    })
+    .optional(),
+  since_seq: z.number().int().min(0).optional(),
+  /** How many statuses a filter snapshot carries (the first page, newest first). */
+  snapshot_limit: z.number().int().min(1).max(500).default(100),
+})
+
+const UnsubscribeSchema = z.strictObject({ subscription_id: z.string().min(1) })
+
+export interface SocketServerOptions {
+  apiKeys: ApiKeyService
+  events: StatusEventManager
+  statuses: StatusRepository
+  logger: Logger
+  /** Packets queued for one socket before it is disconnected as a slow consumer. */
+  maxBufferedPackets?: number
+  maxSubscriptionsPerSocket?: number
+}
+
+type Ack = (answer: unknown) => void
+
+const problem = (err: unknown) => {
+  if (err instanceof z.ZodError)
+    return { code: 'validation-failed', message: 'The request is not valid', errors: zodIssues(err) }
+  if (err instanceof AppError) return { code: err.code, message: err.message }
+  return { code: 'internal-error', message: 'Something went wrong on our side' }
+}
+
+/**
+ * Socket.IO namespace `/status`: API-key auth at handshake, one room per tenant, and subscriptions by
+ * ids or filter that start from a snapshot or a `since_seq` replay and continue live without a gap.
+ */
+export function attachSocketServer(httpServer: HttpServer, options: SocketServerOptions) {
+  const {
+    apiKeys,
+    events,
+    statuses,
+    logger,
+    maxBufferedPackets = 5000,
+    maxSubscriptionsPerSocket = 100,
+  } = options
+  const io = new Server(httpServer, { serveClient: false, cors: { origin: true } })
+  const namespace = io.of('/status')
+  const connections = new Map<string, { socket: Socket; subscriptions: Map<string, Subscribed<unknown>> }>()
+
+  const buffered = (socket: Socket) =>
+    (socket.conn as unknown as { writeBuffer: unknown[] }).writeBuffer.length
+
+  // Events bound for sockets collect here and go out together once per tick: one emit per event to all
+  // the sockets that want it, so Socket.IO encodes each event once however many subscribers there are.
+  const outbox = new Map<StatusEvent, Set<string>>()
+  let flushQueued = false
+
+  function enqueue(event: StatusEvent, socketId: string): void {
+    let targets = outbox.get(event)
+    if (!targets) outbox.set(event, (targets = new Set()))
+    targets.add(socketId)
+    if (!flushQueued) {
+      flushQueued = true
+      queueMicrotask(flushOutbox)
+    }
+  }
+
+  function flushOutbox(): void {
+    flushQueued = false
+    const touched = new Set<string>()
+    for (const [event, targets] of outbox) {
+      namespace.to([...targets]).emit('status.event', event)
+      for (const id of targets) touched.add(id)
+    }
+    outbox.clear()
+    // A socket that cannot keep up is cut loose rather than buffered without bound.
+    for (const id of touched) {
+      const connection = connections.get(id)
+      if (connection && buffered(connection.socket) > maxBufferedPackets) overflow(connection.socket)
+    }
+  }
+
+  function overflow(socket: Socket): void {
+    const connection = connections.get(socket.id)
+    if (!connection) return
+    connections.delete(socket.id)
+    logger.warn({ socket: socket.id, queued: buffered(socket) }, 'disconnecting a slow consumer')
+    for (const [id, subscription] of [...connection.subscriptions]) {
+      socket.emit('status.overflow', { subscription_id: id, reason: 'slow-consumer' })
+      subscription.close('slow-consumer')
+    }
+    socket.disconnect(true)
+  }
+
+  namespace.use(async (socket, next) => {
+    const auth = socket.handshake.auth as { token?: unknown }
+    const header = socket.handshake.headers['x-api-key']
+    const token =
+      typeof auth?.token === 'string' ? auth.token : typeof header === 'string' ? header : undefined
+    const key = token === undefined ? null : await apiKeys.authenticate(token).catch(() => null)
+    const refusal = !key ? unauthenticated() : !hasScope(key, 'status:read') ? forbidden('status:read') : null
+    if (refusal) {
+      const err = new Error(refusal.code) as Error & { data: unknown }
+      err.data = { code: refusal.code, message: refusal.message }
+      return next(err)
+    }
+    socket.data.key = key
+    next()
+  })
+
+  namespace.on('connection', (socket: Socket) => {
+    const key = socket.data.key as ApiKeyRow
+    const tenantId = key.tenant_id
+    void socket.join(`tenant:${tenantId}`)
+    const subscriptions = new Map<string, Subscribed<unknown>>()
+    connections.set(socket.id, { socket, subscriptions })
+
+    socket.on('subscribe', async (payload: unknown, ack?: Ack) => {
+      const reply: Ack = typeof ack === 'function' ? ack : () => undefined
+      try {
+        const request = SubscribeSchema.parse(payload ?? {})
+        if (subscriptions.size >= maxSubscriptionsPerSocket) {
+          throw new AppError(
+            'too-many-subscriptions',
+            429,
+            `At most ${maxSubscriptionsPerSocket} subscriptions per connection`,
+          )
+        }
+        const id = randomUUID()
+        const selector = { ids: request.status_ids, filter: request.filter }
+        const subscription = await events.subscribe(tenantId, {
+          from:
+            request.since_seq !== undefined
+              ? { sinceSeq: request.since_seq }
+              : {
+                  snapshot: () => statuses.snapshot(tenantId, { ...selector, limit: request.snapshot_limit }),
+                },
+          match: matcherFor(selector),
+          send: (event) => {
+            enqueue(event, socket.id)
+            return true
+          },
+          onClose: (reason) => {
+            // Closed by the event manager itself (too far behind while catching up): drop the connection.
+            if (reason === 'slow-consumer') overflow(socket)
+            subscriptions.delete(id)
+          },
+        })
+        if (socket.disconnected) return subscription.close('unsubscribed')
+        if (subscription.resync) {
+          socket.emit('status.resync', {
+            since_seq: request.since_seq,
+            seq: subscription.seq,
+            reason: 'since_seq is outside the stored events',
+          })
+          reply({
+            ok: false,
+            error: { code: 'resync-required', message: 'Take a fresh snapshot: subscribe without since_seq' },
+            seq: subscription.seq,
+          })
+          return
+        }
+        subscriptions.set(id, subscription)
+        // Whatever is already queued for this socket goes first, so this subscription's replay and
+        // live events follow each other in order.
+        flushOutbox()
+        reply({
+          ok: true,
+          subscription_id: id,
+          seq: subscription.seq,
+          ...(subscription.snapshot && { snapshot: subscription.snapshot }),
+          replayed: subscription.replayed,
+        })
+        subscription.start()
+      } catch (err) {
+        if (!(err instanceof z.ZodError || err instanceof AppError)) logger.error({ err }, 'subscribe failed')
+        reply({ ok: false, error: problem(err) })
+      }
+    })
+
+    socket.on('unsubscribe', (payload: unknown, ack?: Ack) => {
+      const reply: Ack = typeof ack === 'function' ? ack : () => undefined
+      const parsed = UnsubscribeSchema.safeParse(payload)
+      if (!parsed.success) return reply({ ok: false, error: problem(parsed.error) })
+      const subscription = subscriptions.get(parsed.data.subscription_id)
+      if (!subscription)
+        return reply({
+          ok: false,
+          error: { code: 'subscription-not-found', message: 'No such subscription on this connection' },
+        })
+      subscription.close('unsubscribed')
+      reply({ ok: true })
+    })
+
+    socket.on('disconnect', () => {
+      connections.delete(socket.id)
+      for (const subscription of [...subscriptions.values()]) subscription.close('unsubscribed')
+    })
+  })
+
+  let closing: Promise<void> | undefined
+  return {
+    io,
+    connections: () => namespace.sockets.size,
+    /** Disconnects every client; safe to call twice. */
+    close: () =>
+      (closing ??= new Promise<void>((resolve) => {
+        namespace.disconnectSockets(true)
+        void io.close(() => resolve())
+      })),
+  }
+}
+
+export type SocketServer = ReturnType<typeof attachSocketServer>

@@ -1,0 +1,446 @@
+import type { Logger } from 'pino'
+import type { DeadLetterInput, EventRepository } from '../db/event-repository'
+import type { StatusEvent } from '../domain/status-record'
+
+/** Somewhere events go: delivered per tenant in `seq` order, at least once; throwing means "retry". */
+export interface EventSink {
+  name: string
+  /** A durable sink resumes from its stored checkpoint after a restart; others start at the head. */
+  durable: boolean
+  deliver(tenantId: string, events: StatusEvent[]): Promise<void> | void
+  /** False when nobody would receive this tenant's events: the sink then skips them unread. */
+  wants?(tenantId: string): boolean
+}
+
+export type CloseReason = 'unsubscribed' | 'slow-consumer' | 'stopped'
+
+export interface SubscribeOptions<T> {
+  /** Where the stream starts: after a known `seq` (replay), at a snapshot, or at the head (live only). */
+  from: { sinceSeq: number } | { snapshot: () => { seq: number; items: T[] } } | 'head'
+  match: (event: StatusEvent) => boolean
+  /** Hands one event to the subscriber; false means its buffer is full. */
+  send: (event: StatusEvent) => boolean
+  onClose?: (reason: CloseReason) => void
+}
+
+export interface Subscribed<T> {
+  /** The stream is gone: `since_seq` is older than the stored events, or too far behind to replay. */
+  resync: boolean
+  /** The snapshot's `seq`, or the last replayed `seq`. */
+  seq: number
+  snapshot?: T[]
+  replayed: number
+  /** Sends the replay, then whatever arrived meanwhile, then goes live. Call after acknowledging. */
+  start(): void
+  close(reason?: CloseReason): void
+}
+
+export interface EventManagerOptions {
+  events: EventRepository
+  logger: Logger
+  clock?: () => Date
+  /** How often to look for events written by other processes (in-process writes call notify()). */
+  pollMs?: number
+  batchSize?: number
+  maxAttempts?: number
+  backoffBaseMs?: number
+  /** A subscriber further behind than this many events is told to resync rather than replayed. */
+  maxReplay?: number
+  /** Events held for a subscriber that is still catching up; past this it is dropped as slow. */
+  maxCatchUpBuffer?: number
+}
+
+interface LiveSubscriber {
+  match: (event: StatusEvent) => boolean
+  send: (event: StatusEvent) => boolean
+  lastSeq: number
+  catchingUp: StatusEvent[] | null
+  close: (reason: CloseReason) => void
+}
+
+interface SinkState {
+  sink: EventSink
+  cursors: Map<string, number>
+  attempts: number
+  running: Promise<void> | null
+  again: boolean
+  retryTimer: NodeJS.Timeout | null
+}
+
+/**
+ * Reads committed events from the outbox in `seq` order and fans them out to sinks, each with its own
+ * cursor per tenant, so a failing or slow sink never holds up another. A failing delivery is retried
+ * with exponential backoff; after `maxAttempts` its events are dead-lettered and the sink moves on.
+ * Live subscribers (Socket.IO, SSE) hang off the built-in `live` sink: each replays from the store or
+ * takes a snapshot, then continues with live events, with no gap and no duplicate.
+ */
+export function createStatusEventManager(options: EventManagerOptions) {
+  const {
+    events,
+    logger,
+    clock = () => new Date(),
+    pollMs = 100,
+    batchSize = 500,
+    maxAttempts = 5,
+    backoffBaseMs = 100,
+    maxReplay = 10_000,
+    maxCatchUpBuffer = 10_000,
+  } = options
+
+  const subscribers = new Map<string, Set<LiveSubscriber>>()
+  let subscriberCount = 0
+  let pollTimer: NodeJS.Timeout | null = null
+  let started = false
+  let stopped = false
+  let stopping: Promise<void> | undefined
+  let wakeScheduled = false
+  const delivered = { total: 0, deadLettered: 0 }
+  const rate = createRateMeter(10)
+
+  const liveSink: EventSink = {
+    name: 'live',
+    durable: false,
+    wants: (tenantId) => subscribers.has(tenantId),
+    deliver(tenantId, batch) {
+      rate.add(batch.length)
+      const set = subscribers.get(tenantId)
+      if (!set) return
+      for (const sub of set) {
+        if (sub.catchingUp) {
+          sub.catchingUp.push(...batch)
+          if (sub.catchingUp.length > maxCatchUpBuffer) sub.close('slow-consumer')
+          continue
+        }
+        forward(sub, batch)
+      }
+    },
+  }
+
+  function forward(sub: LiveSubscriber, batch: StatusEvent[]): void {
+    for (const event of batch) {
+      if (event.seq <= sub.lastSeq) continue
+      sub.lastSeq = event.seq
+      if (sub.match(event) && !sub.send(event)) return sub.close('slow-consumer')
+    }
+  }
+
+  const stateOf = (sink: EventSink): SinkState => ({
+    sink,
+    cursors: new Map(),
+    attempts: 0,
+    running: null,
+    again: false,
+    retryTimer: null,
+  })
+  const sinks: SinkState[] = [stateOf(liveSink)]
+
+  function addSink(sink: EventSink): void {
+    if (started) throw new Error('Add sinks before start()')
+    sinks.push(stateOf(sink))
+  }
+
+  async function deliverTenant(state: SinkState, tenantId: string, head: number): Promise<boolean> {
+    const { sink, cursors } = state
+    let cursor = cursors.get(tenantId) ?? 0
+    if (sink.wants && !sink.wants(tenantId)) {
+      // Nobody to hand them to: they count as delivered, and still in the live event rate.
+      delivered.total += head - cursor
+      if (sink === liveSink) rate.add(head - cursor)
+      cursors.set(tenantId, head)
+      return true
+    }
+    for (let page = 0; cursor < head; page++) {
+      // From the second page on, let sockets flush what the previous page queued.
+      if (page > 0) await new Promise((resolve) => setImmediate(resolve))
+      const batch = events.after(tenantId, cursor, batchSize)
+      if (batch.length === 0) break
+      try {
+        await sink.deliver(tenantId, batch)
+        state.attempts = 0
+      } catch (err) {
+        state.attempts += 1
+        if (state.attempts < maxAttempts) {
+          logger.warn(
+            { err, sink: sink.name, tenantId, attempt: state.attempts },
+            'event delivery failed, will retry',
+          )
+          return false
+        }
+        logger.error(
+          { err, sink: sink.name, tenantId, events: batch.length },
+          'event delivery failed for good, dead-lettering',
+        )
+        const message = err instanceof Error ? err.message : String(err)
+        const letters: DeadLetterInput[] = batch.map((event) => ({
+          sink: sink.name,
+          tenantId,
+          event,
+          error: message,
+          attempts: state.attempts,
+        }))
+        await events.deadLetter(letters, clock())
+        delivered.deadLettered += batch.length
+        state.attempts = 0
+      }
+      cursor = batch[batch.length - 1]!.seq
+      cursors.set(tenantId, cursor)
+      delivered.total += batch.length
+      if (sink.durable) await events.saveCheckpoint(sink.name, tenantId, cursor, clock())
+    }
+    return true
+  }
+
+  async function pumpOnce(state: SinkState): Promise<void> {
+    for (const [tenantId, head] of events.heads()) {
+      if ((state.cursors.get(tenantId) ?? 0) >= head) continue
+      if (!(await deliverTenant(state, tenantId, head))) {
+        // Back off this sink only; the others keep going.
+        const delay = backoffBaseMs * 2 ** (state.attempts - 1)
+        state.retryTimer = setTimeout(() => {
+          state.retryTimer = null
+          pump(state)
+        }, delay)
+        state.retryTimer.unref()
+        return
+      }
+    }
+  }
+
+  function pump(state: SinkState): void {
+    if (stopped || state.retryTimer) return
+    if (state.running) {
+      state.again = true
+      return
+    }
+    state.running = (async () => {
+      do {
+        state.again = false
+        try {
+          await pumpOnce(state)
+        } catch (err) {
+          logger.error({ err, sink: state.sink.name }, 'event pump failed')
+        }
+      } while (state.again && !stopped && !state.retryTimer)
+      state.running = null
+    })()
+  }
+
+  const pumpAll = () => sinks.forEach(pump)
+
+  /** Ends every live subscription (their transports close them on their side). */
+  function closeSubscribers(): void {
+    for (const set of [...subscribers.values()]) for (const sub of [...set]) sub.close('stopped')
+  }
+
+  return {
+    addSink,
+
+    /**
+     * Loads checkpoints (durable sinks, which start from the first stored event when they have none) or
+     * the current heads (others), then starts delivering.
+     */
+    async start(): Promise<void> {
+      if (started) return
+      started = true
+      const heads = events.heads()
+      for (const state of sinks) {
+        state.cursors = state.sink.durable ? events.checkpoints(state.sink.name) : new Map(heads)
+      }
+      pollTimer = setInterval(pumpAll, pollMs)
+      pollTimer.unref()
+      pumpAll()
+    },
+
+    /** New events were committed: deliver them now rather than at the next poll. */
+    notify(): void {
+      if (wakeScheduled || !started || stopped) return
+      wakeScheduled = true
+      setImmediate(() => {
+        wakeScheduled = false
+        pumpAll()
+      })
+    },
+
+    async subscribe<T>(tenantId: string, opts: SubscribeOptions<T>): Promise<Subscribed<T>> {
+      let closed = false
+      const sub: LiveSubscriber = {
+        match: opts.match,
+        send: opts.send,
+        lastSeq: 0,
+        catchingUp: [],
+        close: (reason) => {
+          if (closed) return
+          closed = true
+          set.delete(sub)
+          subscriberCount -= 1
+          if (set.size === 0) subscribers.delete(tenantId)
+          opts.onClose?.(reason)
+        },
+      }
+      // Registered before reading anything, so events committed from here on are caught in the buffer.
+      const set = subscribers.get(tenantId) ?? new Set<LiveSubscriber>()
+      subscribers.set(tenantId, set)
+      set.add(sub)
+      subscriberCount += 1
+
+      const result = (extra: Partial<Subscribed<T>>): Subscribed<T> => ({
+        resync: false,
+        seq: sub.lastSeq,
+        replayed: 0,
+        start: () => {
+          if (closed) return
+          const buffered = sub.catchingUp ?? []
+          sub.catchingUp = null
+          forward(sub, buffered)
+        },
+        close: (reason = 'unsubscribed') => sub.close(reason),
+        ...extra,
+      })
+
+      if (opts.from === 'head') {
+        sub.lastSeq = events.head(tenantId)
+        return result({ seq: sub.lastSeq })
+      }
+      if ('snapshot' in opts.from) {
+        const { seq, items } = opts.from.snapshot()
+        sub.lastSeq = seq
+        return result({ seq, snapshot: items })
+      }
+
+      const since = opts.from.sinceSeq
+      const head = events.head(tenantId)
+      const oldest = events.oldestSeq(tenantId)
+      const gone =
+        since > head || head - since > maxReplay || (oldest !== null ? oldest > since + 1 : head > since)
+      if (gone) {
+        sub.close('unsubscribed')
+        return result({ resync: true, seq: head })
+      }
+      const replay: StatusEvent[] = []
+      let cursor = since
+      for (;;) {
+        const page = events.after(tenantId, cursor, batchSize)
+        if (page.length === 0) break
+        cursor = page[page.length - 1]!.seq
+        for (const event of page) if (opts.match(event)) replay.push(event)
+      }
+      sub.lastSeq = cursor
+      return result({
+        seq: cursor,
+        replayed: replay.length,
+        start: () => {
+          let next = 0
+          // A page at a time, letting the transport flush in between: a replay may be far larger than a
+          // subscriber's send buffer. Live events meanwhile wait in the catch-up buffer.
+          const sendPage = () => {
+            if (closed) return
+            for (const end = Math.min(next + batchSize, replay.length); next < end; next++) {
+              if (!opts.send(replay[next]!)) return sub.close('slow-consumer')
+            }
+            if (next < replay.length) return void setImmediate(sendPage)
+            const buffered = sub.catchingUp ?? []
+            sub.catchingUp = null
+            forward(sub, buffered)
+          }
+          sendPage()
+        },
+      })
+    },
+
+    stats() {
+      let lag = 0
+      const heads = events.heads()
+      for (const state of sinks) {
+        // No cursor yet (a tenant new since start, a durable sink without a checkpoint) means "from seq 0".
+        for (const [tenantId, head] of heads) lag = Math.max(lag, head - (state.cursors.get(tenantId) ?? 0))
+      }
+      return {
+        events_per_second: rate.perSecond(),
+        delivered_total: delivered.total,
+        dead_lettered_total: delivered.deadLettered,
+        lag,
+        subscribers: subscriberCount,
+      }
+    },
+
+    closeSubscribers,
+
+    /**
+     * Closes subscribers, stops polling, and delivers what was committed before returning: one last
+     * pass over every sink that is not backing off. Idempotent.
+     */
+    stop(): Promise<void> {
+      stopping ??= (async () => {
+        stopped = true
+        // Never started: there are no cursors to deliver from.
+        if (!started) return
+        if (pollTimer) clearInterval(pollTimer)
+        closeSubscribers()
+        await Promise.all(sinks.map((state) => state.running))
+        for (const state of sinks) {
+          if (state.retryTimer) clearTimeout(state.retryTimer)
+          else
+            await pumpOnce(state).catch((err) =>
+              logger.error({ err, sink: state.sink.name }, 'final delivery failed'),
+            )
+        }
+      })()
+      return stopping
+    },
+  }
+}
+
+export type StatusEventManager = ReturnType<typeof createStatusEventManager>
+
+/** Events per second over the last `seconds` whole seconds, in constant memory. */
+function createRateMeter(seconds: number) {
+  const buckets = new Array<number>(seconds).fill(0)
+  let current = Math.floor(Date.now() / 1000)
+  const advance = () => {
+    const now = Math.floor(Date.now() / 1000)
+    for (let t = current + 1; t <= Math.min(now, current + seconds); t++) buckets[t % seconds] = 0
+    if (now - current > seconds) buckets.fill(0)
+    current = now
+  }
+  return {
+    add(n: number) {
+      advance()
+      buckets[current % seconds]! += n
+    },
+    perSecond(): number {
+      advance()
+      const sum = buckets.reduce((a, b) => a + b, 0)
+      return Math.round((sum / seconds) * 10) / 10
+    },
+  }
+}
+
+export interface EventSelector {
+  ids?: string[]
+  filter?: { status?: string[]; priority?: string[]; kind?: string }
+}
+
+/**
+ * Which events a subscriber sees: its ids, or statuses its filter selects before or after the change,
+ * so a status leaving the filter (processing → completed under `status: [processing]`) is seen too.
+ */
+export function matcherFor(selector: EventSelector): (event: StatusEvent) => boolean {
+  if (selector.ids) {
+    const ids = new Set(selector.ids)
+    return (event) => ids.has(event.status_id)
+  }
+  const { status, priority, kind } = selector.filter ?? {}
+  const selects = (values: Record<'status' | 'priority' | 'kind', unknown>) =>
+    (!status?.length || status.includes(values.status as string)) &&
+    (!priority?.length || priority.includes(values.priority as string)) &&
+    (kind === undefined || values.kind === kind)
+  return (event) => {
+    const after = event.status
+    const before = (field: 'status' | 'priority' | 'kind') =>
+      field in event.changes ? event.changes[field]![0] : after[field]
+    return (
+      selects(after) ||
+      selects({ status: before('status'), priority: before('priority'), kind: before('kind') })
+    )
+  }
+}

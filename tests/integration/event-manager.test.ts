@@ -1,0 +1,832 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { createEventRepository } from '../../src/db/event-repository'
+import { openDatabase, type Database } from '../../src/db/prisma'
+import type { StatusEvent } from '../../src/domain/status-record'
+import { createServices, type ServiceOptions, type Services } from '../../src/services'
+import type { CloseReason, EventSink } from '../../src/services/status-event-manager'
+
+jest.setTimeout(60_000)
+
+let dir: string
+let cleanups: (() => Promise<void>)[] = []
+
+beforeEach(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'status-tracker-events-'))
+})
+
+afterEach(async () => {
+  // Taken first, so a cleanup that fails is not run again after the next test.
+  const pending = cleanups.reverse()
+  cleanups = []
+  for (const cleanup of pending) await cleanup()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+const fileUrl = () => `file:${path.join(dir, 'events.db')}`
+
+interface Opened {
+  db: Database
+  services: Services
+}
+
+/** Services over the test's database file; `sinks` are added before the manager starts (unless `start` is false). */
+async function open(
+  options: { events?: ServiceOptions['events']; sinks?: EventSink[]; start?: boolean } = {},
+): Promise<Opened> {
+  const db = await openDatabase({ url: fileUrl() })
+  const services = await createServices({ db, events: options.events })
+  for (const sink of options.sinks ?? []) services.events.addSink(sink)
+  if (options.start !== false) await services.events.start()
+  cleanups.push(async () => {
+    await services.events.stop()
+    await services.updater.stop()
+    await db.close()
+  })
+  return { db, services }
+}
+
+interface Delivery {
+  tenantId: string
+  seqs: number[]
+}
+
+/** A sink that remembers every call and every event it was handed; `fail` decides whether a call throws. */
+function recordingSink(
+  name = 'recorder',
+  options: { durable?: boolean; fail?: (batch: StatusEvent[]) => Error | undefined } = {},
+) {
+  const calls: Delivery[] = []
+  const received: (StatusEvent & { tenantId: string })[] = []
+  const failures: Delivery[] = []
+  const sink: EventSink = {
+    name,
+    durable: options.durable ?? false,
+    deliver(tenantId, batch) {
+      const call = { tenantId, seqs: batch.map((event) => event.seq) }
+      const error = options.fail?.(batch)
+      if (error) {
+        failures.push(call)
+        throw error
+      }
+      calls.push(call)
+      for (const event of batch) received.push({ ...event, tenantId })
+    },
+  }
+  return {
+    sink,
+    calls,
+    failures,
+    received,
+    seqsOf: (tenantId: string) => received.filter((e) => e.tenantId === tenantId).map((e) => e.seq),
+  }
+}
+
+/** Polls `check` until it holds; fails naming `what` after a generous timeout. */
+async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
+
+let statusCounter = 0
+
+/** Creates a tenant (through a key) and returns writers for it. */
+async function tenantOf(services: Services, name: string) {
+  await services.apiKeys.create(name, ['status:read', 'status:write'])
+  return {
+    name,
+    async create(overrides: { status?: 'pending' | 'processing'; priority?: 'low' | 'high' } = {}) {
+      statusCounter += 1
+      const id = `job-${statusCounter}`
+      await services.statuses.create(name, { status_id: id, kind: 'video.transcode', ...overrides })
+      return id
+    },
+    async progress(id: string, progress: number) {
+      await services.statuses.update(name, id, { progress_percentage: progress })
+    },
+    /** Every stored event of the tenant, as the feed serves it. */
+    async stored(): Promise<StatusEvent[]> {
+      return (await services.statuses.events(name, { afterSeq: 0, limit: 10_000 })).items
+    },
+  }
+}
+
+const wire = (events: StatusEvent[]) => JSON.parse(JSON.stringify(events)) as unknown[]
+const withoutTenant = (events: (StatusEvent & { tenantId: string })[]) =>
+  events.map(({ tenantId: _tenant, ...event }) => event)
+
+describe('delivery to sinks', () => {
+  test('when two tenants write concurrently, then a sink receives each tenant’s events in seq order exactly as committed', async () => {
+    const recorder = recordingSink()
+    const { services } = await open({ sinks: [recorder.sink] })
+    const a = await tenantOf(services, 'tenant-a')
+    const b = await tenantOf(services, 'tenant-b')
+
+    await Promise.all(
+      [a, b].flatMap((tenant) =>
+        range(1, 20).map(async (n) => {
+          const id = await tenant.create()
+          await tenant.progress(id, n)
+        }),
+      ),
+    )
+
+    await until(() => recorder.received.length >= 80, 'all 80 events reached the sink')
+    for (const tenant of [a, b]) {
+      const stored = await tenant.stored()
+      expect(stored.map((e) => e.seq)).toEqual(range(1, 40))
+      const delivered = withoutTenant(recorder.received.filter((e) => e.tenantId === tenant.name))
+      expect(wire(delivered)).toEqual(wire(stored))
+    }
+    for (const call of recorder.calls) {
+      expect(call.seqs).toEqual(range(call.seqs[0]!, call.seqs[0]! + call.seqs.length - 1))
+    }
+    expect(recorder.received).toHaveLength(80)
+  })
+
+  test('when a sink throws, then it is retried with exponential backoff until it succeeds while another sink is not held up', async () => {
+    let failing = true
+    const flaky = recordingSink('flaky', {
+      fail: () => (failing ? new Error('receiver unavailable') : undefined),
+    })
+    const steady = recordingSink('steady')
+    // An odd base, so the retry timers can be told apart from every other timer in the process.
+    const backoffBaseMs = 37
+    const timers = jest.spyOn(global, 'setTimeout')
+    try {
+      const { services } = await open({
+        events: { backoffBaseMs, maxAttempts: 20 },
+        sinks: [flaky.sink, steady.sink],
+      })
+      const tenant = await tenantOf(services, 'tenant-a')
+      for (let n = 0; n < 3; n++) await tenant.create()
+
+      await until(() => flaky.failures.length >= 3, 'the flaky sink failed three times')
+      await until(() => steady.received.length === 3, 'the steady sink received all three events')
+      expect(flaky.received).toHaveLength(0)
+
+      // More events while the flaky sink is backing off still reach the steady one.
+      await tenant.create()
+      await until(() => steady.received.length === 4, 'the steady sink received the fourth event')
+
+      failing = false
+      await until(() => flaky.received.length === 4, 'the flaky sink caught up')
+      expect(flaky.seqsOf('tenant-a')).toEqual([1, 2, 3, 4])
+      expect(steady.seqsOf('tenant-a')).toEqual([1, 2, 3, 4])
+      // Every failed call was a retry of the first undelivered event.
+      for (const failure of flaky.failures) expect(failure.seqs[0]).toBe(1)
+      const retryDelays = timers.mock.calls
+        .map(([, delay]) => delay)
+        .filter((delay): delay is number => typeof delay === 'number' && delay % backoffBaseMs === 0)
+      expect(retryDelays.slice(0, 3)).toEqual([backoffBaseMs, backoffBaseMs * 2, backoffBaseMs * 4])
+      expect(retryDelays).toHaveLength(flaky.failures.length)
+      expect(services.events.stats().dead_lettered_total).toBe(0)
+    } finally {
+      timers.mockRestore()
+    }
+  })
+
+  test('when a sink always throws, then after maxAttempts the events are dead-lettered with the error and the sink moves on', async () => {
+    const broken = recordingSink('broken', {
+      fail: (batch) => new Error(`cannot take seq ${batch[0]!.seq}`),
+    })
+    const { db, services } = await open({
+      events: { maxAttempts: 3, backoffBaseMs: 5 },
+      sinks: [broken.sink],
+    })
+    const tenant = await tenantOf(services, 'tenant-a')
+    const repository = createEventRepository(db)
+
+    await tenant.create()
+    await until(
+      async () => (await repository.deadLetters('broken')).length === 1,
+      'the first event was dead-lettered',
+    )
+    await tenant.create()
+    await until(
+      async () => (await repository.deadLetters('broken')).length === 2,
+      'the second event was dead-lettered too',
+    )
+
+    const stored = await tenant.stored()
+    const letters = await repository.deadLetters('broken')
+    expect(letters).toEqual([
+      expect.objectContaining({
+        sink: 'broken',
+        tenantId: 'tenant-a',
+        seq: 1,
+        eventId: stored[0]!.event_id,
+        error: 'cannot take seq 1',
+        attempts: 3,
+      }),
+      expect.objectContaining({
+        seq: 2,
+        eventId: stored[1]!.event_id,
+        error: 'cannot take seq 2',
+        attempts: 3,
+      }),
+    ])
+    expect(broken.failures.map((f) => f.seqs)).toEqual([[1], [1], [1], [2], [2], [2]])
+    expect(await db.read.deadLetter.count({ where: { sink: 'broken' } })).toBe(2)
+    expect(services.events.stats()).toMatchObject({ dead_lettered_total: 2, lag: 0 })
+  })
+
+  test('when only some events make a sink throw, then those are dead-lettered and later events are delivered', async () => {
+    const picky = recordingSink('picky', {
+      fail: (batch) =>
+        batch.some((event) => event.status.priority === 'high')
+          ? new Error('no high priority here')
+          : undefined,
+    })
+    const { db, services } = await open({
+      events: { maxAttempts: 2, backoffBaseMs: 5 },
+      sinks: [picky.sink],
+    })
+    const tenant = await tenantOf(services, 'tenant-a')
+
+    await tenant.create({ priority: 'high' })
+    await until(async () => (await db.read.deadLetter.count()) === 1, 'the poison event was dead-lettered')
+    await tenant.create({ priority: 'low' })
+    await tenant.create({ priority: 'low' })
+
+    await until(() => picky.received.length === 2, 'the later events were delivered')
+    expect(picky.seqsOf('tenant-a')).toEqual([2, 3])
+    const [letter] = await db.read.deadLetter.findMany()
+    expect(letter).toMatchObject({ sink: 'picky', seq: 1n, error: 'no high priority here', attempts: 2 })
+  })
+
+  test('when a durable sink’s process crashes and a new manager opens the same database, then it resumes after its checkpoint', async () => {
+    // The first "process": delivers seq 1-3, then hangs inside the delivery of the next events.
+    let hang: (err: Error) => void = () => undefined
+    const first = recordingSink('archive', { durable: true })
+    const hangingSink: EventSink = {
+      name: 'archive',
+      durable: true,
+      deliver(tenantId, batch) {
+        if (batch[0]!.seq > 3) return new Promise<void>((_resolve, reject) => (hang = reject))
+        return first.sink.deliver(tenantId, batch)
+      },
+    }
+    const db1 = await openDatabase({ url: fileUrl() })
+    const services1 = await createServices({ db: db1, events: { pollMs: 20, maxAttempts: 100 } })
+    services1.events.addSink(hangingSink)
+    await services1.events.start()
+    const tenant = await tenantOf(services1, 'tenant-a')
+    for (let n = 0; n < 3; n++) await tenant.create()
+    await until(
+      async () =>
+        (
+          await db1.read.sinkCheckpoint.findUnique({
+            where: { sink_tenantId: { sink: 'archive', tenantId: 'tenant-a' } },
+          })
+        )?.lastSeq === 3n,
+      'the checkpoint reached seq 3',
+    )
+    for (let n = 0; n < 2; n++) await tenant.create()
+    await until(() => services1.events.stats().lag === 2, 'the delivery of seq 4-5 is in flight')
+
+    // The "restart": another manager on the same file, as a new process would build it.
+    const second = recordingSink('archive', { durable: true })
+    await open({ sinks: [second.sink] })
+    await until(
+      () => second.received.length >= 2,
+      'the new manager delivered the events after the checkpoint',
+    )
+    expect(first.seqsOf('tenant-a')).toEqual([1, 2, 3])
+    expect(second.seqsOf('tenant-a')).toEqual([4, 5])
+    await until(
+      async () =>
+        (
+          await db1.read.sinkCheckpoint.findUnique({
+            where: { sink_tenantId: { sink: 'archive', tenantId: 'tenant-a' } },
+          })
+        )?.lastSeq === 5n,
+      'the new manager advanced the checkpoint',
+    )
+
+    // End the first "process" for good: its stuck delivery fails and is never checkpointed.
+    hang(new Error('process died'))
+    await services1.events.stop()
+    await db1.close()
+  })
+
+  test('when a durable sink has no checkpoint, then it starts from the first stored event while a non-durable one starts at the head', async () => {
+    const { services } = await open()
+    const tenant = await tenantOf(services, 'tenant-a')
+    for (let n = 0; n < 3; n++) await tenant.create()
+
+    const durable = recordingSink('archive', { durable: true })
+    const transient = recordingSink('transient')
+    const { services: restarted } = await open({ sinks: [durable.sink, transient.sink] })
+    await until(() => durable.received.length === 3, 'the durable sink received the stored events')
+    await tenantOf(restarted, 'tenant-a').then((t) => t.create())
+
+    await until(
+      () => durable.received.length === 4 && transient.received.length === 1,
+      'the new event arrived',
+    )
+    expect(durable.seqsOf('tenant-a')).toEqual([1, 2, 3, 4])
+    expect(transient.seqsOf('tenant-a')).toEqual([4])
+  })
+
+  test('when notify() is called, then new events are delivered without waiting for the poll', async () => {
+    const recorder = recordingSink()
+    // A poll this slow never fires during the test: only notify() can deliver.
+    const { services } = await open({ events: { pollMs: 600_000 }, sinks: [recorder.sink] })
+    const tenant = await tenantOf(services, 'tenant-a')
+
+    // Written on another connection, which does not notify this manager.
+    const { services: other } = await open({ start: false })
+    await tenantOf(other, 'tenant-a').then((t) => t.create())
+    services.events.notify()
+    services.events.notify()
+
+    await until(() => recorder.received.length === 1, 'the event was delivered')
+    // In-process writes notify by themselves.
+    await tenant.create()
+    await until(() => recorder.received.length === 2, 'the in-process write was delivered')
+    expect(recorder.seqsOf('tenant-a')).toEqual([1, 2])
+  })
+
+  test('when another process writes events on its own connection, then polling picks them up', async () => {
+    const recorder = recordingSink()
+    const { services } = await open({ events: { pollMs: 20 }, sinks: [recorder.sink] })
+    await tenantOf(services, 'tenant-a')
+
+    // A second connection with its own services, whose manager never runs.
+    const { services: writer } = await open({ start: false })
+    const tenant = await tenantOf(writer, 'tenant-a')
+    for (let n = 0; n < 5; n++) await tenant.create()
+
+    await until(() => recorder.received.length === 5, 'the other connection’s events were delivered')
+    expect(wire(withoutTenant(recorder.received))).toEqual(wire(await tenant.stored()))
+  })
+
+  test('when addSink is called after start, then it throws', async () => {
+    const { services } = await open()
+    expect(() => services.events.addSink(recordingSink().sink)).toThrow('Add sinks before start()')
+  })
+
+  test('when start() is called twice, then events are still delivered once', async () => {
+    const recorder = recordingSink()
+    const { services } = await open({ sinks: [recorder.sink] })
+    await services.events.start()
+    const tenant = await tenantOf(services, 'tenant-a')
+    await tenant.create()
+    await tenant.create()
+    await until(() => services.events.stats().lag === 0 && recorder.received.length >= 2, 'delivered')
+    expect(recorder.seqsOf('tenant-a')).toEqual([1, 2])
+  })
+})
+
+describe('stats()', () => {
+  test('when a sink is behind, then lag counts the undelivered events; then delivered and dead-lettered totals and the rate add up', async () => {
+    let release: () => void = () => undefined
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    const gated: EventSink = { name: 'gated', durable: false, deliver: () => gate }
+    const broken = recordingSink('broken', { fail: () => new Error('down') })
+    const { services } = await open({
+      events: { maxAttempts: 1, backoffBaseMs: 5 },
+      sinks: [gated, broken.sink],
+    })
+    // Cleanups run last-first: the gate opens before stop() waits for the gated delivery.
+    cleanups.push(async () => release())
+    const tenant = await tenantOf(services, 'tenant-a')
+    expect(services.events.stats()).toEqual({
+      events_per_second: 0,
+      delivered_total: 0,
+      dead_lettered_total: 0,
+      lag: 0,
+      subscribers: 0,
+    })
+
+    for (let n = 0; n < 5; n++) await tenant.create()
+    await until(() => services.events.stats().dead_lettered_total === 5, 'the broken sink dead-lettered all')
+    await until(() => services.events.stats().delivered_total === 10, 'live and broken sinks are done')
+    expect(services.events.stats().lag).toBe(5)
+
+    release()
+    await until(() => services.events.stats().lag === 0, 'the gated sink caught up')
+    // Five events through three sinks (live, gated, broken); the live sink saw 5 events in the last 10 s.
+    expect(services.events.stats()).toMatchObject({
+      delivered_total: 15,
+      dead_lettered_total: 5,
+      lag: 0,
+      events_per_second: 0.5,
+    })
+  })
+
+  test('when subscriptions open and close, then subscribers counts the open ones', async () => {
+    const { services } = await open()
+    await tenantOf(services, 'tenant-a')
+    const options = { from: 'head' as const, match: () => true, send: () => true }
+
+    const one = await services.events.subscribe('tenant-a', options)
+    const two = await services.events.subscribe('tenant-a', options)
+    const three = await services.events.subscribe('tenant-b', options)
+    expect(services.events.stats().subscribers).toBe(3)
+
+    one.close()
+    one.close()
+    three.close()
+    expect(services.events.stats().subscribers).toBe(1)
+    two.close()
+    expect(services.events.stats().subscribers).toBe(0)
+  })
+})
+
+describe('stop()', () => {
+  test('when stop() is called, then what was committed before it is delivered, subscribers are closed, and a second call is harmless', async () => {
+    const recorder = recordingSink()
+    const { services } = await open({ events: { pollMs: 600_000 }, sinks: [recorder.sink] })
+    await tenantOf(services, 'tenant-a')
+    const reasons: CloseReason[] = []
+    const subscription = await services.events.subscribe('tenant-a', {
+      from: 'head',
+      match: () => true,
+      send: () => true,
+      onClose: (reason) => reasons.push(reason),
+    })
+    subscription.start()
+
+    // Committed on another connection: nothing notifies the manager; only stop() can deliver these.
+    const { services: other } = await open({ start: false })
+    const writer = await tenantOf(other, 'tenant-a')
+    for (let n = 0; n < 3; n++) await writer.create()
+
+    const first = services.events.stop()
+    const second = services.events.stop()
+    expect(second).toBe(first)
+    await Promise.all([first, second])
+    await expect(services.events.stop()).resolves.toBeUndefined()
+
+    expect(recorder.seqsOf('tenant-a')).toEqual([1, 2, 3])
+    expect(reasons).toEqual(['stopped'])
+    expect(services.events.stats().subscribers).toBe(0)
+
+    // After stop, nothing more is delivered, notified or polled.
+    await writer.create()
+    services.events.notify()
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(recorder.seqsOf('tenant-a')).toEqual([1, 2, 3])
+  })
+
+  test('when stop() is called while a sink is backing off, then it returns without waiting for the retry', async () => {
+    const broken = recordingSink('broken', { fail: () => new Error('down') })
+    const { services } = await open({
+      events: { maxAttempts: 10, backoffBaseMs: 600_000 },
+      sinks: [broken.sink],
+    })
+    const tenant = await tenantOf(services, 'tenant-a')
+    await tenant.create()
+    await until(() => broken.failures.length === 1, 'the first attempt failed')
+
+    await services.events.stop()
+
+    expect(broken.failures).toHaveLength(1)
+    expect(services.events.stats().dead_lettered_total).toBe(0)
+  })
+})
+
+describe('subscribe()', () => {
+  /** A subscriber that records what it is sent and why it was closed. */
+  function subscriber(options: { capacity?: number } = {}) {
+    const sent: StatusEvent[] = []
+    const closed: CloseReason[] = []
+    return {
+      sent,
+      closed,
+      seqs: () => sent.map((event) => event.seq),
+      send: (event: StatusEvent) => {
+        sent.push(event)
+        return options.capacity === undefined || sent.length < options.capacity
+      },
+      onClose: (reason: CloseReason) => closed.push(reason),
+    }
+  }
+
+  async function withEvents(count: number, events: ServiceOptions['events'] = {}) {
+    const { db, services } = await open({ events })
+    const tenant = await tenantOf(services, 'tenant-a')
+    const ids: string[] = []
+    for (let n = 0; n < count; n++) ids.push(await tenant.create())
+    await until(() => services.events.stats().lag === 0, 'the live sink is at the head')
+    return { db, services, tenant, ids }
+  }
+
+  test('when subscribing from a snapshot, then the snapshot and its seq come back and only later events follow', async () => {
+    const { services, tenant, ids } = await withEvents(3)
+    const sub = subscriber()
+
+    const subscription = await services.events.subscribe('tenant-a', {
+      from: { snapshot: () => services.repository.snapshot('tenant-a', { ids: [ids[0]!], limit: 10 }) },
+      match: () => true,
+      ...sub,
+    })
+    expect(subscription).toMatchObject({ resync: false, seq: 3, replayed: 0 })
+    expect(subscription.snapshot).toEqual([expect.objectContaining({ status_id: ids[0], version: 1 })])
+    subscription.start()
+
+    await tenant.progress(ids[0]!, 50)
+    await until(() => sub.sent.length === 1, 'the live event arrived')
+    expect(sub.seqs()).toEqual([4])
+    expect(sub.sent[0]).toMatchObject({ status_id: ids[0], version: 2 })
+  })
+
+  test('when events are committed between subscribe() and start(), then start() sends them in order and then goes live', async () => {
+    const { services, tenant, ids } = await withEvents(1)
+    const sub = subscriber()
+    const subscription = await services.events.subscribe('tenant-a', {
+      from: { snapshot: () => services.repository.snapshot('tenant-a', { limit: 10 }) },
+      match: () => true,
+      ...sub,
+    })
+    expect(subscription.seq).toBe(1)
+
+    for (let n = 1; n <= 3; n++) await tenant.progress(ids[0]!, n * 10)
+    await until(() => services.events.stats().lag === 0, 'the live sink handled the events')
+    expect(sub.sent).toHaveLength(0)
+
+    subscription.start()
+    expect(sub.seqs()).toEqual([2, 3, 4])
+    await tenant.progress(ids[0]!, 90)
+    await until(() => sub.sent.length === 4, 'the live event arrived')
+    expect(sub.seqs()).toEqual([2, 3, 4, 5])
+  })
+
+  test('when subscribing since a seq, then the matching stored events after it are replayed, counted, and live ones follow', async () => {
+    const { services, tenant, ids } = await withEvents(4)
+    const sub = subscriber()
+    const wanted = new Set([ids[1], ids[3]])
+
+    const subscription = await services.events.subscribe('tenant-a', {
+      from: { sinceSeq: 1 },
+      match: (event) => wanted.has(event.status_id),
+      ...sub,
+    })
+    expect(subscription).toMatchObject({ resync: false, seq: 4, replayed: 2 })
+    expect(subscription.snapshot).toBeUndefined()
+    subscription.start()
+    expect(sub.seqs()).toEqual([2, 4])
+
+    await tenant.progress(ids[2]!, 10)
+    await tenant.progress(ids[3]!, 10)
+    await until(() => sub.sent.length === 3, 'the live event arrived')
+    expect(sub.seqs()).toEqual([2, 4, 6])
+  })
+
+  test('when a replay is longer than a page, then it is sent page by page and live events follow it in order', async () => {
+    const { services, tenant, ids } = await withEvents(7, { batchSize: 2 })
+    const sub = subscriber()
+    const subscription = await services.events.subscribe('tenant-a', {
+      from: { sinceSeq: 0 },
+      match: () => true,
+      ...sub,
+    })
+    expect(subscription).toMatchObject({ seq: 7, replayed: 7 })
+
+    subscription.start()
+    // The first page goes at once; the rest on later turns of the event loop.
+    expect(sub.seqs()).toEqual([1, 2])
+    await tenant.progress(ids[0]!, 10)
+    await until(() => sub.sent.length === 8, 'the replay and the live event arrived')
+    expect(sub.seqs()).toEqual(range(1, 8))
+  })
+
+  test('when a subscription is closed during a paged replay, then the rest of the replay is not sent', async () => {
+    const { services } = await withEvents(6, { batchSize: 2 })
+    const sub = subscriber()
+    const subscription = await services.events.subscribe('tenant-a', {
+      from: { sinceSeq: 0 },
+      match: () => true,
+      ...sub,
+    })
+
+    subscription.start()
+    subscription.close()
+    await new Promise((resolve) => setImmediate(resolve))
+    await new Promise((resolve) => setImmediate(resolve))
+
+    expect(sub.seqs()).toEqual([1, 2])
+    expect(sub.closed).toEqual(['unsubscribed'])
+  })
+
+  test('when subscribing since the head, then nothing is replayed and live events follow', async () => {
+    const { services, tenant, ids } = await withEvents(2)
+    const sub = subscriber()
+    const subscription = await services.events.subscribe('tenant-a', {
+      from: { sinceSeq: 2 },
+      match: () => true,
+      ...sub,
+    })
+    expect(subscription).toMatchObject({ resync: false, seq: 2, replayed: 0 })
+    subscription.start()
+    await tenant.progress(ids[0]!, 10)
+    await until(() => sub.sent.length === 1, 'the live event arrived')
+    expect(sub.seqs()).toEqual([3])
+  })
+
+  test('when subscribing at the head, then only events committed afterwards are sent', async () => {
+    const { services, tenant, ids } = await withEvents(3)
+    const sub = subscriber()
+    const subscription = await services.events.subscribe('tenant-a', {
+      from: 'head',
+      match: () => true,
+      ...sub,
+    })
+    expect(subscription).toMatchObject({ resync: false, seq: 3, replayed: 0 })
+    subscription.start()
+
+    await tenant.progress(ids[1]!, 10)
+    await until(() => sub.sent.length === 1, 'the live event arrived')
+    expect(sub.seqs()).toEqual([4])
+  })
+
+  test('when a tenant has no events yet, then a subscription from seq 0 goes live without a resync', async () => {
+    const { services } = await open()
+    const tenant = await tenantOf(services, 'tenant-a')
+    const sub = subscriber()
+    const subscription = await services.events.subscribe('tenant-a', {
+      from: { sinceSeq: 0 },
+      match: () => true,
+      ...sub,
+    })
+    expect(subscription).toMatchObject({ resync: false, seq: 0, replayed: 0 })
+    subscription.start()
+    await tenant.create()
+    await until(() => sub.sent.length === 1, 'the first event arrived')
+    expect(sub.seqs()).toEqual([1])
+  })
+
+  test('when since_seq is beyond the head, then the subscriber must resync and is not registered', async () => {
+    const { services } = await withEvents(2)
+    const sub = subscriber()
+    const subscription = await services.events.subscribe('tenant-a', {
+      from: { sinceSeq: 3 },
+      match: () => true,
+      ...sub,
+    })
+    expect(subscription).toMatchObject({ resync: true, seq: 2, replayed: 0 })
+    expect(services.events.stats().subscribers).toBe(0)
+  })
+
+  test('when the events after since_seq were purged, then the subscriber must resync', async () => {
+    const { db, services } = await withEvents(5)
+    // Retention removed seq 1-3: a subscriber that saw only seq 1 would miss 2 and 3.
+    await db.write(
+      (tx) => tx.$executeRaw`DELETE FROM status_events WHERE tenant_id = 'tenant-a' AND seq <= 3`,
+    )
+    const sub = subscriber()
+
+    const stale = await services.events.subscribe('tenant-a', {
+      from: { sinceSeq: 1 },
+      match: () => true,
+      ...sub,
+    })
+    expect(stale).toMatchObject({ resync: true, seq: 5 })
+
+    // One that saw seq 3 misses nothing.
+    const fresh = await services.events.subscribe('tenant-a', {
+      from: { sinceSeq: 3 },
+      match: () => true,
+      ...sub,
+    })
+    expect(fresh).toMatchObject({ resync: false, seq: 5, replayed: 2 })
+    fresh.close()
+  })
+
+  test('when every stored event was purged, then a subscriber behind the head must resync', async () => {
+    const { db, services } = await withEvents(3)
+    await db.write((tx) => tx.$executeRaw`DELETE FROM status_events WHERE tenant_id = 'tenant-a'`)
+    const sub = subscriber()
+
+    const behind = await services.events.subscribe('tenant-a', {
+      from: { sinceSeq: 2 },
+      match: () => true,
+      ...sub,
+    })
+    expect(behind).toMatchObject({ resync: true, seq: 3 })
+    const atHead = await services.events.subscribe('tenant-a', {
+      from: { sinceSeq: 3 },
+      match: () => true,
+      ...sub,
+    })
+    expect(atHead).toMatchObject({ resync: false, seq: 3, replayed: 0 })
+    atHead.close()
+  })
+
+  test('when since_seq is further behind than maxReplay, then the subscriber must resync', async () => {
+    const { services } = await withEvents(10, { maxReplay: 5 })
+    const sub = subscriber()
+
+    const tooFar = await services.events.subscribe('tenant-a', {
+      from: { sinceSeq: 4 },
+      match: () => true,
+      ...sub,
+    })
+    expect(tooFar).toMatchObject({ resync: true, seq: 10 })
+    const justEnough = await services.events.subscribe('tenant-a', {
+      from: { sinceSeq: 5 },
+      match: () => true,
+      ...sub,
+    })
+    expect(justEnough).toMatchObject({ resync: false, seq: 10, replayed: 5 })
+    justEnough.close()
+  })
+
+  test('when a subscriber refuses an event, then it is closed as a slow consumer and sent nothing more', async () => {
+    const { services, tenant, ids } = await withEvents(1)
+    const sub = subscriber({ capacity: 2 })
+    const subscription = await services.events.subscribe('tenant-a', {
+      from: 'head',
+      match: () => true,
+      ...sub,
+    })
+    subscription.start()
+
+    for (let n = 1; n <= 4; n++) await tenant.progress(ids[0]!, n)
+    await until(() => services.events.stats().lag === 0, 'the live sink handled the events')
+
+    expect(sub.seqs()).toEqual([2, 3])
+    expect(sub.closed).toEqual(['slow-consumer'])
+    expect(services.events.stats().subscribers).toBe(0)
+  })
+
+  test('when a subscriber refuses a replayed event, then it is closed as a slow consumer', async () => {
+    const { services } = await withEvents(5)
+    const sub = subscriber({ capacity: 2 })
+    const subscription = await services.events.subscribe('tenant-a', {
+      from: { sinceSeq: 0 },
+      match: () => true,
+      ...sub,
+    })
+    expect(subscription.replayed).toBe(5)
+    subscription.start()
+
+    expect(sub.seqs()).toEqual([1, 2])
+    expect(sub.closed).toEqual(['slow-consumer'])
+  })
+
+  test('when more events arrive before start() than the catch-up buffer holds, then the subscriber is closed as slow', async () => {
+    const { services, tenant, ids } = await withEvents(1, { maxCatchUpBuffer: 2 })
+    const sub = subscriber()
+    const subscription = await services.events.subscribe('tenant-a', {
+      from: 'head',
+      match: () => true,
+      ...sub,
+    })
+
+    for (let n = 1; n <= 3; n++) await tenant.progress(ids[0]!, n)
+    await until(() => sub.closed.length === 1, 'the subscriber was closed')
+
+    expect(sub.closed).toEqual(['slow-consumer'])
+    subscription.start()
+    expect(sub.sent).toHaveLength(0)
+  })
+
+  test('when a subscription is closed, then it receives nothing more and its onClose says unsubscribed', async () => {
+    const { services, tenant, ids } = await withEvents(1)
+    const sub = subscriber()
+    const other = subscriber()
+    const subscription = await services.events.subscribe('tenant-a', {
+      from: 'head',
+      match: () => true,
+      ...sub,
+    })
+    const witness = await services.events.subscribe('tenant-a', { from: 'head', match: () => true, ...other })
+    subscription.start()
+    witness.start()
+
+    await tenant.progress(ids[0]!, 10)
+    await until(() => sub.sent.length === 1, 'the first event arrived')
+    subscription.close()
+    await tenant.progress(ids[0]!, 20)
+    await until(() => other.sent.length === 2, 'the witness received the second event')
+
+    expect(sub.seqs()).toEqual([2])
+    expect(sub.closed).toEqual(['unsubscribed'])
+    expect(other.closed).toEqual([])
+  })
+
+  test('when a subscription belongs to another tenant, then it receives none of this tenant’s events', async () => {
+    const { services, tenant, ids } = await withEvents(1)
+    await tenantOf(services, 'tenant-b')
+    const mine = subscriber()
+    const theirs = subscriber()
+    const a = await services.events.subscribe('tenant-a', { from: 'head', match: () => true, ...mine })
+    const b = await services.events.subscribe('tenant-b', { from: 'head', match: () => true, ...theirs })
+    a.start()
+    b.start()
+
+    await tenant.progress(ids[0]!, 10)
+    await until(() => mine.sent.length === 1, 'the tenant’s own subscriber got the event')
+    await until(() => services.events.stats().lag === 0, 'every sink is at the head')
+    expect(theirs.sent).toHaveLength(0)
+  })
+})

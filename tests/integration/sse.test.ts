@@ -1,0 +1,409 @@
+import express from 'express'
+import { mkdtempSync, rmSync } from 'node:fs'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { loadConfig } from '../../src/config'
+import { createEventRepository } from '../../src/db/event-repository'
+import { openDatabase, type Database } from '../../src/db/prisma'
+import { authenticate } from '../../src/http/auth'
+import { errorHandler } from '../../src/http/error-handler'
+import { sseRoutes } from '../../src/realtime/sse'
+import { startServer } from '../../src/server'
+import { createServices } from '../../src/services'
+import type { Scope } from '../../src/services/api-key-service'
+import type { EventJson, StatusJson } from '../helpers/status-api'
+
+jest.setTimeout(120_000)
+
+let dir: string
+let server: Awaited<ReturnType<typeof startServer>>
+let baseUrl: string
+/** A second connection to the server's database file, to purge events as retention would. */
+let db: Database
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), 'status-tracker-sse-'))
+  const url = `file:${path.join(dir, 's.db')}`
+  // A key up front, so startServer finds a non-empty database and prints no bootstrap key.
+  const seeding = await openDatabase({ url })
+  await (await createServices({ db: seeding })).apiKeys.create('default', ['admin'])
+  await seeding.close()
+  server = await startServer(
+    loadConfig({ PORT: '0', HOST: '127.0.0.1', DATABASE_URL: url, LOG_LEVEL: 'silent' }),
+  )
+  baseUrl = `http://127.0.0.1:${server.port}`
+  db = await openDatabase({ url })
+})
+
+afterAll(async () => {
+  await server?.stop()
+  await db?.close()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+const streams: Stream[] = []
+const servers: http.Server[] = []
+afterEach(async () => {
+  for (const stream of streams.splice(0)) stream.close()
+  for (const extra of servers.splice(0)) {
+    extra.closeAllConnections()
+    await new Promise((resolve) => extra.close(resolve))
+  }
+  // Every test starts with no subscriber left over from the one before.
+  await until(() => subscribers() === 0, 'the closed streams were unsubscribed')
+})
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
+
+async function until(check: () => boolean, what: string, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`)
+    await sleep(5)
+  }
+}
+
+let tenantCounter = 0
+
+async function freshTenant(scopes: Scope[] = ['status:read', 'status:write']) {
+  tenantCounter += 1
+  const name = `sse-tenant-${tenantCounter}`
+  const { secret: key } = await server.services.apiKeys.create(name, scopes)
+  let statusCounter = 0
+  const send = async (method: string, route: string, body: unknown) => {
+    const res = await fetch(`${baseUrl}${route}`, {
+      method,
+      headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+    })
+    expect(res.status).toBeLessThan(300)
+    return (await res.json()) as StatusJson
+  }
+  return {
+    name,
+    key,
+    create: () => {
+      statusCounter += 1
+      return send('POST', '/api/status', { status_id: `${name}-job-${statusCounter}` })
+    },
+    update: (id: string, body: Record<string, unknown>) => send('PUT', `/api/status/${id}`, body),
+    head: () => createEventRepository(db).head(name),
+  }
+}
+
+interface Frame {
+  id?: string
+  event?: string
+  data?: string
+  retry?: string
+  comments: string[]
+}
+
+interface Stream {
+  status: number
+  headers: http.IncomingHttpHeaders
+  frames: Frame[]
+  /** The `status.event` frames' envelopes. */
+  events(): EventJson[]
+  body(): string
+  ended(): boolean
+  response: http.IncomingMessage
+  close(): void
+}
+
+/** Opens `GET /api/events/stream` with a real HTTP client and parses the frames as they arrive. */
+function openStream(
+  options: { key?: string; query?: string; headers?: Record<string, string>; port?: number } = {},
+): Promise<Stream> {
+  const headers: Record<string, string> = { ...options.headers }
+  if (options.key) headers.Authorization = `Bearer ${options.key}`
+  return new Promise<Stream>((resolve, reject) => {
+    const request = http.get(
+      {
+        host: '127.0.0.1',
+        port: options.port ?? server.port,
+        path: `/api/events/stream${options.query ?? ''}`,
+        headers,
+        agent: false,
+      },
+      (response) => {
+        let text = ''
+        let pending = ''
+        let ended = false
+        const frames: Frame[] = []
+        response.setEncoding('utf8')
+        response.on('data', (chunk: string) => {
+          text += chunk
+          pending += chunk
+          let end: number
+          while ((end = pending.indexOf('\n\n')) >= 0) {
+            const block = pending.slice(0, end)
+            pending = pending.slice(end + 2)
+            const frame: Frame = { comments: [] }
+            for (const line of block.split('\n')) {
+              if (line.startsWith(':')) frame.comments.push(line.slice(1).trim())
+              else {
+                const colon = line.indexOf(':')
+                const field = line.slice(0, colon) as 'id' | 'event' | 'data' | 'retry'
+                frame[field] = line.slice(colon + 1).replace(/^ /, '')
+              }
+            }
+            frames.push(frame)
+          }
+        })
+        response.on('end', () => (ended = true))
+        response.on('error', () => (ended = true))
+        const stream: Stream = {
+          status: response.statusCode ?? 0,
+          headers: response.headers,
+          frames,
+          events: () =>
+            frames.filter((f) => f.event === 'status.event').map((f) => JSON.parse(f.data!) as EventJson),
+          body: () => text,
+          ended: () => ended,
+          response,
+          close: () => request.destroy(),
+        }
+        streams.push(stream)
+        resolve(stream)
+      },
+    )
+    request.on('error', reject)
+  })
+}
+
+const subscribers = () => server.services.events.stats().subscribers
+
+describe('GET /api/events/stream', () => {
+  test('when since_seq is given, then the events after it are replayed, then live events follow, each with id = seq', async () => {
+    const tenant = await freshTenant()
+    const status = await tenant.create()
+    await tenant.update(status.status_id, { progress_percentage: 10 })
+    await tenant.update(status.status_id, { progress_percentage: 20 })
+
+    const stream = await openStream({ key: tenant.key, query: '?since_seq=1' })
+    expect(stream.status).toBe(200)
+    expect(stream.headers['content-type']).toMatch(/^text\/event-stream/)
+    expect(stream.headers['cache-control']).toContain('no-cache')
+    await until(() => stream.events().length === 2, 'the replay arrived')
+    await tenant.update(status.status_id, { new_status: 'processing' })
+    await until(() => stream.events().length === 3, 'the live event arrived')
+
+    expect(stream.frames[0]).toMatchObject({ retry: '2000', comments: ['subscribed at seq 3'] })
+    const eventFrames = stream.frames.filter((f) => f.event === 'status.event')
+    expect(eventFrames.map((f) => f.id)).toEqual(['2', '3', '4'])
+    expect(stream.events().map((e) => [e.seq, e.type, e.status_id])).toEqual([
+      [2, 'status.progress', status.status_id],
+      [3, 'status.progress', status.status_id],
+      [4, 'status.updated', status.status_id],
+    ])
+    expect(stream.events()[2]).toMatchObject({
+      event_id: expect.any(String),
+      version: 4,
+      changes: { status: ['pending', 'processing'] },
+      status: { status: 'processing' },
+    })
+  })
+
+  test('when Last-Event-ID is sent with since_seq, then Last-Event-ID wins', async () => {
+    const tenant = await freshTenant()
+    for (let n = 0; n < 4; n++) await tenant.create()
+
+    const stream = await openStream({
+      key: tenant.key,
+      query: '?since_seq=0',
+      headers: { 'Last-Event-ID': '3' },
+    })
+    await until(() => stream.events().length === 1, 'the replay arrived')
+    await sleep(50)
+
+    expect(stream.events().map((e) => e.seq)).toEqual([4])
+  })
+
+  test('when Last-Event-ID is not a number, then it is ignored and since_seq applies', async () => {
+    const tenant = await freshTenant()
+    for (let n = 0; n < 3; n++) await tenant.create()
+
+    const stream = await openStream({
+      key: tenant.key,
+      query: '?since_seq=1',
+      headers: { 'Last-Event-ID': 'not-a-seq' },
+    })
+    await until(() => stream.events().length === 2, 'the replay arrived')
+    expect(stream.events().map((e) => e.seq)).toEqual([2, 3])
+  })
+
+  test('when neither since_seq nor Last-Event-ID is given, then only events from now on are sent', async () => {
+    const tenant = await freshTenant()
+    const status = await tenant.create()
+
+    const stream = await openStream({ key: tenant.key })
+    await until(() => stream.frames.length >= 1, 'the stream opened')
+    await tenant.update(status.status_id, { message: 'live' })
+    await until(() => stream.events().length === 1, 'the live event arrived')
+
+    expect(stream.frames[0]!.comments).toEqual(['subscribed at seq 1'])
+    expect(stream.events().map((e) => e.seq)).toEqual([2])
+  })
+
+  test('when another tenant writes, then the stream carries none of it', async () => {
+    const mine = await freshTenant()
+    const theirs = await freshTenant()
+    const own = await mine.create()
+    const stream = await openStream({ key: mine.key, query: '?since_seq=0' })
+
+    const other = await theirs.create()
+    await theirs.update(other.status_id, { message: 'secret' })
+    await mine.update(own.status_id, { message: 'mine' })
+    await until(() => stream.events().length >= 2, 'my events arrived')
+    await sleep(50)
+
+    expect(stream.events().map((e) => [e.seq, e.status_id])).toEqual([
+      [1, own.status_id],
+      [2, own.status_id],
+    ])
+  })
+
+  test('when the client goes away, then its subscription is closed', async () => {
+    const tenant = await freshTenant()
+    const before = subscribers()
+    const stream = await openStream({ key: tenant.key })
+    await until(() => stream.frames.length >= 1, 'the stream opened')
+    expect(subscribers()).toBe(before + 1)
+
+    stream.close()
+    await until(() => subscribers() === before, 'the subscription was closed')
+  })
+})
+
+describe('resync', () => {
+  test('when the events after since_seq were purged, then a status.resync event is sent and the stream ends', async () => {
+    const tenant = await freshTenant()
+    for (let n = 0; n < 4; n++) await tenant.create()
+    await db.write(
+      (tx) => tx.$executeRaw`DELETE FROM status_events WHERE tenant_id = ${tenant.name} AND seq <= 2`,
+    )
+
+    const stream = await openStream({ key: tenant.key, query: '?since_seq=1' })
+    await until(() => stream.ended(), 'the stream ended')
+
+    expect(stream.status).toBe(200)
+    expect(stream.frames).toEqual([
+      { event: 'status.resync', data: JSON.stringify({ since_seq: 1, seq: 4 }), comments: [] },
+    ])
+  })
+
+  test('when since_seq is beyond the head, then a status.resync event is sent and the stream ends', async () => {
+    const tenant = await freshTenant()
+    await tenant.create()
+
+    const stream = await openStream({ key: tenant.key, query: '?since_seq=5' })
+    await until(() => stream.ended(), 'the stream ended')
+
+    expect(stream.frames).toEqual([
+      { event: 'status.resync', data: JSON.stringify({ since_seq: 5, seq: 1 }), comments: [] },
+    ])
+  })
+})
+
+describe('errors', () => {
+  async function problemOf(stream: Stream) {
+    await until(() => stream.ended(), 'the response ended')
+    expect(stream.headers['content-type']).toMatch(/^application\/problem\+json/)
+    return JSON.parse(stream.body()) as { code: string; status: number; errors?: { path: string }[] }
+  }
+
+  test('when no key is given, then 401 unauthenticated', async () => {
+    const stream = await openStream({ query: '?since_seq=0' })
+    expect(stream.status).toBe(401)
+    expect(await problemOf(stream)).toMatchObject({ code: 'unauthenticated', status: 401 })
+  })
+
+  test('when the key lacks status:read, then 403', async () => {
+    const writer = await freshTenant(['status:write'])
+    const stream = await openStream({ key: writer.key })
+    expect(stream.status).toBe(403)
+    expect(await problemOf(stream)).toMatchObject({ code: 'insufficient-scope' })
+  })
+
+  test.each([['abc'], ['-1'], ['1.5']])('when since_seq is %s, then 400 validation-failed', async (value) => {
+    const tenant = await freshTenant()
+    const stream = await openStream({ key: tenant.key, query: `?since_seq=${value}` })
+    expect(stream.status).toBe(400)
+    const problem = await problemOf(stream)
+    expect(problem).toMatchObject({ code: 'validation-failed' })
+    expect(problem.errors!.map((e) => e.path)).toContain('since_seq')
+  })
+
+  test('when an unknown query parameter is given, then 400 validation-failed', async () => {
+    const tenant = await freshTenant()
+    const stream = await openStream({ key: tenant.key, query: '?after_seq=1' })
+    expect(stream.status).toBe(400)
+    expect(await problemOf(stream)).toMatchObject({ code: 'validation-failed' })
+  })
+})
+
+describe('the stream on its own app', () => {
+  /** sseRoutes behind the real auth middleware, with knobs the server's config does not expose. */
+  async function listenWith(options: { heartbeatMs?: number; maxBufferedBytes?: number }) {
+    const app = express()
+    app.use(
+      '/api',
+      authenticate(server.services.apiKeys),
+      sseRoutes({ events: server.services.events, ...options }),
+    )
+    app.use(errorHandler)
+    const listening = app.listen(0, '127.0.0.1')
+    servers.push(listening)
+    await new Promise<void>((resolve) => listening.once('listening', resolve))
+    return (listening.address() as AddressInfo).port
+  }
+
+  test('when the stream is idle, then heartbeat comments keep it open', async () => {
+    const port = await listenWith({ heartbeatMs: 50 })
+    const tenant = await freshTenant()
+
+    const stream = await openStream({ key: tenant.key, port })
+    await until(
+      () => stream.frames.filter((f) => f.comments.includes('ping')).length >= 3,
+      'three heartbeats arrived',
+    )
+
+    expect(stream.ended()).toBe(false)
+    expect(stream.events()).toHaveLength(0)
+  })
+
+  test('when a client stops reading, then it is sent status.overflow and the stream ends', async () => {
+    const port = await listenWith({ maxBufferedBytes: 64 * 1024 })
+    const tenant = await freshTenant()
+    const ids: string[] = []
+    for (let n = 0; n < 200; n++) ids.push((await tenant.create()).status_id)
+    const stream = await openStream({ key: tenant.key, port })
+    await until(() => stream.frames.length >= 1, 'the stream opened')
+    const before = subscribers()
+    stream.response.pause()
+
+    for (let round = 0; subscribers() === before; round++) {
+      if (round >= 500) throw new Error('the slow client was never dropped')
+      const { accepted } = server.services.updater.submit(
+        tenant.name,
+        ids.map((id) => ({ status_id: id, message: `round ${round}` })),
+      )
+      await Promise.all(accepted.map((item) => item.result))
+    }
+    stream.response.resume()
+    await until(() => stream.ended(), 'the stream ended')
+
+    expect(stream.frames.at(-1)).toMatchObject({
+      event: 'status.overflow',
+      data: JSON.stringify({ reason: 'slow-consumer' }),
+    })
+    // What it did get is a gap-free prefix of the feed.
+    const seqs = stream.events().map((e) => e.seq)
+    expect(seqs).toEqual(range(201, 200 + seqs.length))
+    expect(seqs.at(-1)!).toBeLessThan(tenant.head())
+  })
+})

@@ -1,0 +1,681 @@
+import pino from 'pino'
+import type { StatusEvent } from '../../src/domain/status-record'
+import { AppError } from '../../src/errors'
+import {
+  createStatusUpdater,
+  type BatchItem,
+  type ItemResult,
+  type StatusUpdater,
+  type StatusUpdaterOptions,
+} from '../../src/services/status-updater'
+import { makeStatus } from '../helpers/factories'
+import { buildTestApp, type TestApp } from '../helpers/test-app'
+
+// The batched write path against a real SQLite file: each test builds an updater over the app's own
+// database and status repository (as createServices does) with the batch size, flush delay and queue
+// bound it needs. A flush delay of a minute means "never on time": those tests flush by size or by hand.
+let t: TestApp
+const started: StatusUpdater[] = []
+
+beforeAll(async () => {
+  t = await buildTestApp()
+})
+afterEach(async () => {
+  await Promise.all(started.splice(0).map((updater) => updater.stop()))
+})
+afterAll(() => t.close())
+
+function newUpdater(options: Partial<StatusUpdaterOptions> = {}): StatusUpdater {
+  const updater = createStatusUpdater({
+    db: t.db,
+    statuses: t.services.repository,
+    logger: pino({ level: 'silent' }),
+    batchSize: 500,
+    flushMs: 60_000,
+    maxQueue: 10_000,
+    ...options,
+  })
+  started.push(updater)
+  return updater
+}
+
+let tenantCounter = 0
+/** A tenant of its own (its row exists, so it can take events), so feeds and counts are the test's alone. */
+async function newTenant(): Promise<string> {
+  tenantCounter += 1
+  const tenant = `updater-${tenantCounter}-${Math.random().toString(36).slice(2, 8)}`
+  await t.makeKey(tenant)
+  return tenant
+}
+
+async function createStatuses(tenant: string, count: number, status: 'pending' | 'processing' = 'pending') {
+  const ids: string[] = []
+  for (let i = 0; i < count; i++) {
+    const { result } = await t.services.statuses.create(tenant, { ...makeStatus(), status })
+    ids.push(result.status_id)
+  }
+  return ids
+}
+
+/** Submits items that must all be accepted and returns their result promises in order. */
+function submitAll(updater: StatusUpdater, tenant: string, items: BatchItem[]): Promise<ItemResult>[] {
+  const submitted = updater.submit(tenant, items)
+  expect(submitted.rejected).toEqual([])
+  expect(submitted.accepted.map((a) => a.index)).toEqual(items.map((_, i) => i))
+  return submitted.accepted.map((a) => a.result)
+}
+
+const history = async (tenant: string, id: string): Promise<StatusEvent[]> =>
+  (await t.services.statuses.history(tenant, id, { limit: 500 })).items
+const feed = async (tenant: string): Promise<StatusEvent[]> =>
+  (await t.services.statuses.events(tenant, { afterSeq: 0, limit: 1000 })).items
+const current = (tenant: string, id: string) => t.services.statuses.get(tenant, id)
+/** The record as an event carries it: dates as RFC 3339 strings. */
+const asJson = (value: unknown) => JSON.parse(JSON.stringify(value)) as unknown
+
+/** True once the promise has settled; checked after the event loop has had a turn. */
+async function hasSettled(promise: Promise<unknown>): Promise<boolean> {
+  let settled = false
+  void promise.then(
+    () => (settled = true),
+    () => (settled = true),
+  )
+  await new Promise((resolve) => setImmediate(resolve))
+  return settled
+}
+
+function thrown(fn: () => unknown): AppError {
+  try {
+    fn()
+  } catch (err) {
+    if (err instanceof AppError) return err
+    throw err
+  }
+  throw new Error('expected an AppError, nothing was thrown')
+}
+
+describe('coalescing', () => {
+  test('when progress-only items for one status queue up, then they merge into one write where the last value wins and fully overwritten items answer stale', async () => {
+    const tenant = await newTenant()
+    const [id] = await createStatuses(tenant, 1, 'processing')
+    const updater = newUpdater()
+
+    const results = submitAll(updater, tenant, [
+      { status_id: id!, progress_percentage: 10 },
+      { status_id: id!, progress_percentage: 20 },
+      { status_id: id!, progress_percentage: 30, message: 'third' },
+    ])
+    await updater.flush()
+
+    expect(await Promise.all(results)).toEqual([
+      { result: 'stale', status_id: id },
+      { result: 'stale', status_id: id },
+      { result: 'applied', status_id: id, version: 2 },
+    ])
+    expect(await current(tenant, id!)).toMatchObject({
+      progress_percentage: 30,
+      message: 'third',
+      version: 2,
+    })
+    const events = await history(tenant, id!)
+    expect(events.map((e) => [e.type, e.version])).toEqual([
+      ['status.created', 1],
+      ['status.progress', 2],
+    ])
+    expect(events[1]!.changes).toMatchObject({ progress_percentage: [0, 30], message: [null, 'third'] })
+  })
+
+  test('when a later item overwrites only some fields of an earlier one, then the earlier one answers applied with the merged version', async () => {
+    const tenant = await newTenant()
+    const [id] = await createStatuses(tenant, 1, 'processing')
+    const updater = newUpdater()
+
+    const results = submitAll(updater, tenant, [
+      { status_id: id!, progress_percentage: 10, message: 'kept' },
+      { status_id: id!, progress_percentage: 20 },
+    ])
+    await updater.flush()
+
+    expect(await Promise.all(results)).toEqual([
+      { result: 'applied', status_id: id, version: 2 },
+      { result: 'applied', status_id: id, version: 2 },
+    ])
+    expect(await current(tenant, id!)).toMatchObject({ progress_percentage: 20, message: 'kept', version: 2 })
+  })
+
+  test('when several later items together overwrite every field of an earlier one, then the earlier one answers stale', async () => {
+    const tenant = await newTenant()
+    const [id] = await createStatuses(tenant, 1, 'processing')
+    const updater = newUpdater()
+
+    const results = submitAll(updater, tenant, [
+      { status_id: id!, progress_percentage: 10, message: 'first' },
+      { status_id: id!, progress_percentage: 20 },
+      { status_id: id!, message: 'third' },
+    ])
+    await updater.flush()
+
+    expect(await Promise.all(results)).toEqual([
+      { result: 'stale', status_id: id },
+      { result: 'applied', status_id: id, version: 2 },
+      { result: 'applied', status_id: id, version: 2 },
+    ])
+    expect(await current(tenant, id!)).toMatchObject({ progress_percentage: 20, message: 'third' })
+  })
+
+  test('when progress items are separated by a transition, then they are not merged across it', async () => {
+    const tenant = await newTenant()
+    const [id] = await createStatuses(tenant, 1, 'pending')
+    const updater = newUpdater()
+
+    const results = submitAll(updater, tenant, [
+      { status_id: id!, progress_percentage: 5 },
+      { status_id: id!, new_status: 'processing' },
+      { status_id: id!, progress_percentage: 60 },
+    ])
+    await updater.flush()
+
+    expect(await Promise.all(results)).toEqual([
+      { result: 'applied', status_id: id, version: 2 },
+      { result: 'applied', status_id: id, version: 3 },
+      { result: 'applied', status_id: id, version: 4 },
+    ])
+    const events = await history(tenant, id!)
+    expect(events.map((e) => e.changes.progress_percentage ?? null)).toEqual([null, [0, 5], null, [5, 60]])
+  })
+
+  test('when an item changes nothing, then it answers applied at the current version and writes no event', async () => {
+    const tenant = await newTenant()
+    const created = await t.services.statuses.create(tenant, { ...makeStatus(), message: 'same' })
+    const id = created.result.status_id
+    const updater = newUpdater()
+
+    const [result] = submitAll(updater, tenant, [{ status_id: id, message: 'same' }])
+    await updater.flush()
+
+    expect(await result).toEqual({ result: 'applied', status_id: id, version: 1 })
+    expect(await history(tenant, id)).toHaveLength(1)
+  })
+})
+
+describe('transitions in one batch', () => {
+  test('when one batch moves a status through pending, processing, progress and completed, then every step is an event in order with versions 2, 3, 4 and gap-free seq', async () => {
+    const tenant = await newTenant()
+    const [id] = await createStatuses(tenant, 1, 'pending')
+    const updater = newUpdater()
+
+    const results = submitAll(updater, tenant, [
+      { status_id: id!, new_status: 'processing' },
+      { status_id: id!, progress_percentage: 50, message: 'half way' },
+      { status_id: id!, new_status: 'completed' },
+    ])
+    await updater.flush()
+
+    expect((await Promise.all(results)).map((r) => r.result === 'applied' && r.version)).toEqual([2, 3, 4])
+    const events = await feed(tenant)
+    expect(events.map((e) => [e.type, e.version, e.status.status])).toEqual([
+      ['status.created', 1, 'pending'],
+      ['status.updated', 2, 'processing'],
+      ['status.progress', 3, 'processing'],
+      ['status.updated', 4, 'completed'],
+    ])
+    expect(events.map((e) => e.seq)).toEqual([1, 2, 3, 4])
+    expect(events[1]!.changes.status).toEqual(['pending', 'processing'])
+    expect(events[3]!.changes.status).toEqual(['processing', 'completed'])
+    expect(await current(tenant, id!)).toMatchObject({
+      status: 'completed',
+      progress_percentage: 100,
+      message: 'half way',
+      version: 4,
+      started_at: expect.any(Date),
+      completed_at: expect.any(Date),
+    })
+  })
+
+  test('when an illegal transition sits in the middle of a batch, then only that item fails with invalid-transition and the later items still apply', async () => {
+    const tenant = await newTenant()
+    const [id] = await createStatuses(tenant, 1, 'pending')
+    const updater = newUpdater()
+
+    const results = submitAll(updater, tenant, [
+      { status_id: id!, new_status: 'processing' },
+      { status_id: id!, new_status: 'pending' },
+      { status_id: id!, progress_percentage: 40 },
+      { status_id: id!, new_status: 'completed' },
+    ])
+    await updater.flush()
+
+    expect(await Promise.all(results)).toEqual([
+      { result: 'applied', status_id: id, version: 2 },
+      {
+        result: 'error',
+        status_id: id,
+        error: { code: 'invalid-transition', message: expect.stringContaining('processing to pending') },
+      },
+      { result: 'applied', status_id: id, version: 3 },
+      { result: 'applied', status_id: id, version: 4 },
+    ])
+    expect((await history(tenant, id!)).map((e) => e.version)).toEqual([1, 2, 3, 4])
+  })
+
+  test('when a batch changes a status that is already terminal, then its items fail with status-terminal and nothing is written', async () => {
+    const tenant = await newTenant()
+    const [id] = await createStatuses(tenant, 1, 'processing')
+    await t.services.statuses.update(tenant, id!, { new_status: 'completed' })
+    const updater = newUpdater()
+
+    const [result] = submitAll(updater, tenant, [{ status_id: id!, message: 'too late' }])
+    await updater.flush()
+
+    expect(await result).toMatchObject({ result: 'error', error: { code: 'status-terminal' } })
+    expect(await current(tenant, id!)).toMatchObject({ version: 2, message: null })
+  })
+
+  test('when one batch holds many statuses, then each applied change has its event, written together with contiguous seq and one commit time', async () => {
+    const tenant = await newTenant()
+    const ids = await createStatuses(tenant, 5, 'processing')
+    const updater = newUpdater()
+    const before = (await feed(tenant)).length
+
+    const results = submitAll(
+      updater,
+      tenant,
+      ids.map((id, i) => ({ status_id: id, progress_percentage: 10 * (i + 1), message: `step ${i}` })),
+    )
+    await updater.flush()
+
+    expect((await Promise.all(results)).every((r) => r.result === 'applied' && r.version === 2)).toBe(true)
+    const written = (await feed(tenant)).slice(before)
+    expect(written.map((e) => e.seq)).toEqual([6, 7, 8, 9, 10])
+    expect(new Set(written.map((e) => e.occurred_at.toISOString())).size).toBe(1)
+    for (const [i, id] of ids.entries()) {
+      const event = written.find((e) => e.status_id === id)!
+      expect(event).toMatchObject({ type: 'status.progress', version: 2 })
+      expect(event.status).toEqual(asJson(await current(tenant, id)))
+      expect(event.status).toMatchObject({ progress_percentage: 10 * (i + 1), message: `step ${i}` })
+    }
+    expect(updater.stats()).toMatchObject({ flushes: 1, updates_written: 5, mean_batch_statuses: 5 })
+  })
+})
+
+describe('what submit refuses', () => {
+  test('when items name unknown statuses or another tenant’s, then they are rejected at submit by index and only the known ones are queued', async () => {
+    const tenant = await newTenant()
+    const other = await newTenant()
+    const [mine] = await createStatuses(tenant, 1, 'processing')
+    const [theirs] = await createStatuses(other, 1, 'processing')
+    const updater = newUpdater()
+
+    const submitted = updater.submit(tenant, [
+      { status_id: 'no-such-status', progress_percentage: 1 },
+      { status_id: mine!, progress_percentage: 2 },
+      { status_id: theirs!, progress_percentage: 3 },
+    ])
+
+    expect(submitted.rejected).toEqual([
+      { index: 0, error: { code: 'status-not-found', message: 'Status no-such-status not found' } },
+      { index: 2, error: { code: 'status-not-found', message: `Status ${theirs} not found` } },
+    ])
+    expect(submitted.accepted.map((a) => a.index)).toEqual([1])
+    expect(updater.depth()).toBe(1)
+    await updater.flush()
+    expect(await submitted.accepted[0]!.result).toEqual({ result: 'applied', status_id: mine, version: 2 })
+    expect(await current(other, theirs!)).toMatchObject({ progress_percentage: 0, version: 1 })
+  })
+
+  test('when a submit would overflow the queue, then it throws queue-full 503 and queues none of its items', async () => {
+    const tenant = await newTenant()
+    const ids = await createStatuses(tenant, 4, 'processing')
+    const updater = newUpdater({ maxQueue: 3 })
+    const first = submitAll(updater, tenant, [
+      { status_id: ids[0]!, progress_percentage: 10 },
+      { status_id: ids[1]!, progress_percentage: 10 },
+    ])
+
+    const error = thrown(() =>
+      updater.submit(tenant, [
+        { status_id: ids[2]!, progress_percentage: 20 },
+        { status_id: ids[3]!, progress_percentage: 20 },
+      ]),
+    )
+
+    expect(error).toMatchObject({ code: 'queue-full', status: 503, extra: { retry_after: 1 } })
+    expect(updater.depth()).toBe(2)
+    // Unknown ids take no room: one known item and any number of unknown ones still fit.
+    const fits = updater.submit(tenant, [
+      { status_id: 'unknown-a', progress_percentage: 1 },
+      { status_id: ids[2]!, progress_percentage: 30 },
+      { status_id: 'unknown-b', progress_percentage: 1 },
+    ])
+    expect(fits.accepted).toHaveLength(1)
+    expect(updater.depth()).toBe(3)
+    await updater.flush()
+    await Promise.all([...first, fits.accepted[0]!.result])
+    expect(await current(tenant, ids[2]!)).toMatchObject({ progress_percentage: 30 })
+    expect(await current(tenant, ids[3]!)).toMatchObject({ progress_percentage: 0, version: 1 })
+  })
+})
+
+describe('when a batch is flushed', () => {
+  test('when fewer items than the batch size wait and the delay has not passed, then nothing is written until a flush', async () => {
+    const tenant = await newTenant()
+    const [id] = await createStatuses(tenant, 1, 'processing')
+    const updater = newUpdater({ batchSize: 10 })
+
+    const [result] = submitAll(updater, tenant, [{ status_id: id!, progress_percentage: 70 }])
+
+    expect(await hasSettled(result!)).toBe(false)
+    expect(updater.depth()).toBe(1)
+    expect(await current(tenant, id!)).toMatchObject({ progress_percentage: 0 })
+    await updater.flush()
+    expect(await result).toMatchObject({ result: 'applied', version: 2 })
+    expect(updater.depth()).toBe(0)
+  })
+
+  test('when more items than the batch size are submitted, then they are written in batches of that size without waiting for the delay', async () => {
+    const tenant = await newTenant()
+    const ids = await createStatuses(tenant, 7, 'processing')
+    const updater = newUpdater({ batchSize: 3 })
+
+    const results = submitAll(
+      updater,
+      tenant,
+      ids.map((id) => ({ status_id: id, progress_percentage: 42 })),
+    )
+
+    const answers = await Promise.all(results)
+    expect(answers.every((a) => a.result === 'applied' && a.version === 2)).toBe(true)
+    expect(updater.stats()).toMatchObject({ flushes: 3, updates_written: 7, queue_depth: 0 })
+    for (const id of ids) expect(await current(tenant, id)).toMatchObject({ progress_percentage: 42 })
+  })
+
+  test('when items arrive one submit at a time until the batch size is reached, then the batch flushes by itself', async () => {
+    const tenant = await newTenant()
+    const ids = await createStatuses(tenant, 3, 'processing')
+    const updater = newUpdater({ batchSize: 3 })
+
+    const first = submitAll(updater, tenant, [{ status_id: ids[0]!, progress_percentage: 1 }])
+    const second = submitAll(updater, tenant, [{ status_id: ids[1]!, progress_percentage: 2 }])
+    expect(await hasSettled(first[0]!)).toBe(false)
+    const third = submitAll(updater, tenant, [{ status_id: ids[2]!, progress_percentage: 3 }])
+
+    const answers = await Promise.all([...first, ...second, ...third])
+    expect(answers.map((a) => a.result)).toEqual(['applied', 'applied', 'applied'])
+    expect(updater.stats()).toMatchObject({ flushes: 1, mean_batch_statuses: 3 })
+  })
+
+  test('when the flush delay passes, then queued items are written without an explicit flush', async () => {
+    const tenant = await newTenant()
+    const [id] = await createStatuses(tenant, 1, 'processing')
+    const updater = newUpdater({ batchSize: 100, flushMs: 20 })
+
+    const [result] = submitAll(updater, tenant, [{ status_id: id!, progress_percentage: 55 }])
+
+    expect(await result).toEqual({ result: 'applied', status_id: id, version: 2 })
+    expect(await current(tenant, id!)).toMatchObject({ progress_percentage: 55 })
+  })
+
+  test('when flush is called with nothing queued, then later items are still flushed on time and on size', async () => {
+    const tenant = await newTenant()
+    const ids = await createStatuses(tenant, 3, 'processing')
+    const updater = newUpdater({ batchSize: 2, flushMs: 10 })
+
+    await updater.flush()
+    const [onTime] = submitAll(updater, tenant, [{ status_id: ids[0]!, progress_percentage: 10 }])
+    expect(await onTime).toMatchObject({ result: 'applied', version: 2 })
+    await updater.flush()
+    const onSize = submitAll(updater, tenant, [
+      { status_id: ids[1]!, progress_percentage: 20 },
+      { status_id: ids[2]!, progress_percentage: 30 },
+    ])
+
+    expect((await Promise.all(onSize)).map((r) => r.result)).toEqual(['applied', 'applied'])
+    expect(updater.stats()).toMatchObject({ flushes: 2, queue_depth: 0 })
+  })
+
+  test('when items are submitted while a batch is being written, then they are written after it by the same flush', async () => {
+    const tenant = await newTenant()
+    const ids = await createStatuses(tenant, 2, 'processing')
+    const updater = newUpdater({ batchSize: 100, flushMs: 5 })
+
+    const first = submitAll(updater, tenant, [{ status_id: ids[0]!, progress_percentage: 10 }])
+    const flushing = updater.flush()
+    const second = submitAll(updater, tenant, [{ status_id: ids[1]!, progress_percentage: 20 }])
+    await flushing
+
+    expect(await Promise.all([...first, ...second])).toEqual([
+      { result: 'applied', status_id: ids[0], version: 2 },
+      { result: 'applied', status_id: ids[1], version: 2 },
+    ])
+    expect(updater.depth()).toBe(0)
+  })
+
+  test('when a status is deleted between submit and flush, then its item answers status-not-found and the others apply', async () => {
+    const tenant = await newTenant()
+    const [gone, kept] = await createStatuses(tenant, 2, 'processing')
+    const updater = newUpdater()
+    const [goneResult, keptResult] = submitAll(updater, tenant, [
+      { status_id: gone!, progress_percentage: 10 },
+      { status_id: kept!, progress_percentage: 20 },
+    ])
+
+    await t.services.statuses.remove(tenant, gone!)
+    await updater.flush()
+
+    expect(await goneResult).toEqual({
+      result: 'error',
+      status_id: gone,
+      error: { code: 'status-not-found', message: `Status ${gone} not found` },
+    })
+    expect(await keptResult).toEqual({ result: 'applied', status_id: kept, version: 2 })
+    await expect(current(tenant, gone!)).rejects.toMatchObject({ code: 'status-not-found' })
+    expect((await history(tenant, gone!)).map((e) => e.type)).toEqual(['status.created', 'status.deleted'])
+  })
+
+  test('when one tenant’s write fails inside the batch transaction, then the other tenant’s items are still written and the broken tenant’s answer internal-error', async () => {
+    const healthy = await newTenant()
+    const broken = await newTenant()
+    const healthyIds = await createStatuses(healthy, 2, 'processing')
+    const [brokenId] = await createStatuses(broken, 1, 'processing')
+    const updater = newUpdater()
+    const healthyResults = submitAll(
+      updater,
+      healthy,
+      healthyIds.map((id) => ({ status_id: id, progress_percentage: 33 })),
+    )
+    const [brokenResult] = submitAll(updater, broken, [{ status_id: brokenId!, progress_percentage: 66 }])
+
+    // Without its tenant row the broken tenant cannot allocate event seq numbers: its write throws for real.
+    await t.db.write((tx) => tx.$executeRaw`DELETE FROM tenants WHERE id = ${broken}`)
+    await updater.flush()
+
+    expect(await Promise.all(healthyResults)).toEqual(
+      healthyIds.map((id) => ({ result: 'applied', status_id: id, version: 2 })),
+    )
+    expect(await brokenResult).toEqual({
+      result: 'error',
+      status_id: brokenId,
+      error: { code: 'internal-error', message: 'The update could not be stored' },
+    })
+    for (const id of healthyIds) expect(await current(healthy, id)).toMatchObject({ progress_percentage: 33 })
+    expect(await current(broken, brokenId!)).toMatchObject({ progress_percentage: 0, version: 1 })
+    expect((await feed(healthy)).map((e) => e.seq)).toEqual([1, 2, 3, 4])
+    expect(await feed(broken)).toHaveLength(1)
+  })
+})
+
+describe('stop', () => {
+  test('when stopped, then everything queued is written, later submits are refused with shutting-down 503, and stopping again is harmless', async () => {
+    const tenant = await newTenant()
+    const ids = await createStatuses(tenant, 3, 'processing')
+    const updater = newUpdater({ batchSize: 100 })
+    const results = submitAll(
+      updater,
+      tenant,
+      ids.map((id) => ({ status_id: id, message: 'flushed on stop' })),
+    )
+
+    await updater.stop()
+
+    expect(await Promise.all(results)).toEqual(
+      ids.map((id) => ({ result: 'applied', status_id: id, version: 2 })),
+    )
+    for (const id of ids) expect(await current(tenant, id)).toMatchObject({ message: 'flushed on stop' })
+    const refused = thrown(() => updater.submit(tenant, [{ status_id: ids[0]!, message: 'after stop' }]))
+    expect(refused).toMatchObject({ code: 'shutting-down', status: 503, extra: { retry_after: 1 } })
+    await expect(updater.stop()).resolves.toBeUndefined()
+    expect(updater.depth()).toBe(0)
+    expect(await current(tenant, ids[0]!)).toMatchObject({ message: 'flushed on stop', version: 2 })
+  })
+
+  test('when draining for shutdown, then what is queued is written and later submits are still accepted and written without waiting for the delay', async () => {
+    const tenant = await newTenant()
+    const ids = await createStatuses(tenant, 2, 'processing')
+    const updater = newUpdater({ batchSize: 100 })
+    const [queued] = submitAll(updater, tenant, [{ status_id: ids[0]!, progress_percentage: 10 }])
+
+    await updater.drain()
+    expect(await queued).toMatchObject({ result: 'applied', version: 2 })
+    const [late] = submitAll(updater, tenant, [{ status_id: ids[1]!, progress_percentage: 20 }])
+
+    expect(await late).toMatchObject({ result: 'applied', version: 2 })
+    expect(await current(tenant, ids[1]!)).toMatchObject({ progress_percentage: 20 })
+  })
+
+  test('when stop is called twice at once while items wait, then both calls resolve after the items are written once', async () => {
+    const tenant = await newTenant()
+    const [id] = await createStatuses(tenant, 1, 'processing')
+    const updater = newUpdater()
+    const [result] = submitAll(updater, tenant, [{ status_id: id!, progress_percentage: 12 }])
+
+    await Promise.all([updater.stop(), updater.stop()])
+
+    expect(await result).toMatchObject({ result: 'applied', version: 2 })
+    expect(updater.stats()).toMatchObject({ flushes: 1, updates_written: 1 })
+    expect(await history(tenant, id!)).toHaveLength(2)
+  })
+})
+
+describe('stats', () => {
+  test('when nothing has been flushed yet, then stats report the queue and zero means', async () => {
+    const tenant = await newTenant()
+    const ids = await createStatuses(tenant, 2, 'processing')
+    const updater = newUpdater({ maxQueue: 50 })
+    submitAll(updater, tenant, [
+      { status_id: ids[0]!, progress_percentage: 1 },
+      { status_id: ids[0]!, progress_percentage: 2 },
+      { status_id: ids[1]!, progress_percentage: 3 },
+    ])
+
+    expect(updater.depth()).toBe(3)
+    expect(updater.stats()).toEqual({
+      queue_depth: 3,
+      queue_capacity: 50,
+      flushes: 0,
+      updates_written: 0,
+      last_flush_ms: 0,
+      mean_flush_ms: 0,
+      mean_batch_statuses: 0,
+    })
+  })
+
+  test('when batches have been flushed, then stats count flushes, items and statuses per batch', async () => {
+    const tenant = await newTenant()
+    const ids = await createStatuses(tenant, 3, 'processing')
+    const updater = newUpdater()
+    const first = submitAll(updater, tenant, [
+      { status_id: ids[0]!, progress_percentage: 1 },
+      { status_id: ids[0]!, progress_percentage: 2 },
+      { status_id: ids[1]!, progress_percentage: 3 },
+    ])
+    await updater.flush()
+    const second = submitAll(updater, tenant, [{ status_id: ids[2]!, progress_percentage: 4 }])
+    await updater.flush()
+    await Promise.all([...first, ...second])
+
+    const stats = updater.stats()
+    expect(stats).toEqual({
+      queue_depth: 0,
+      queue_capacity: 10_000,
+      flushes: 2,
+      updates_written: 4,
+      last_flush_ms: expect.any(Number),
+      mean_flush_ms: expect.any(Number),
+      mean_batch_statuses: 1.5,
+    })
+    expect(stats.last_flush_ms).toBeGreaterThanOrEqual(0)
+    expect(stats.mean_flush_ms).toBeGreaterThanOrEqual(0)
+  })
+
+  test('when the wired updater flushes, then the service metrics count its batches and items by result', async () => {
+    const tenant = await newTenant()
+    const ids = await createStatuses(tenant, 2, 'processing')
+    const { updater, metrics } = t.services
+    const itemsBefore = await metrics.updaterItems.get()
+    const count = (values: typeof itemsBefore.values, result: string) =>
+      values.find((v) => v.labels.result === result)?.value ?? 0
+
+    const results = submitAll(updater, tenant, [
+      { status_id: ids[0]!, progress_percentage: 1 },
+      { status_id: ids[0]!, progress_percentage: 2 },
+      { status_id: ids[1]!, new_status: 'pending' },
+    ])
+    await updater.flush()
+    await Promise.all(results)
+
+    const itemsAfter = await metrics.updaterItems.get()
+    expect(count(itemsAfter.values, 'applied') - count(itemsBefore.values, 'applied')).toBe(1)
+    expect(count(itemsAfter.values, 'stale') - count(itemsBefore.values, 'stale')).toBe(1)
+    expect(count(itemsAfter.values, 'error') - count(itemsBefore.values, 'error')).toBe(1)
+    const text = await metrics.registry.metrics()
+    expect(text).toMatch(/^status_updater_flush_seconds_count [1-9]\d*$/m)
+    expect(text).toMatch(/^status_updater_batch_statuses_sum [1-9]\d*$/m)
+    expect(text).toMatch(/^status_updater_queue_depth 0$/m)
+  })
+})
+
+describe('batches racing single writes', () => {
+  test('when single PUTs and batched updates hit the same statuses concurrently, then versions and event counts add up with no change lost', async () => {
+    const tenant = await newTenant()
+    const ids = await createStatuses(tenant, 3, 'processing')
+    const updater = newUpdater({ batchSize: 4, flushMs: 1 })
+    const rounds = 15
+
+    const puts: Promise<{ id: string; version: number }>[] = []
+    const batched: Promise<ItemResult>[] = []
+    for (let i = 0; i < rounds; i++) {
+      for (const id of ids) {
+        puts.push(
+          t.services.statuses
+            .update(tenant, id, { message: `put ${i}` })
+            .then(({ result }) => ({ id, version: result.status.version })),
+        )
+        batched.push(...submitAll(updater, tenant, [{ status_id: id, message: `batch ${i}` }]))
+      }
+      if (i % 3 === 0) await new Promise((resolve) => setImmediate(resolve))
+    }
+    const putResults = await Promise.all(puts)
+    const batchResults = await Promise.all(batched)
+
+    expect(batchResults.every((r) => r.result === 'applied' || r.result === 'stale')).toBe(true)
+    for (const id of ids) {
+      const putVersions = putResults.filter((r) => r.id === id).map((r) => r.version)
+      const batchVersions = new Set(
+        batchResults.flatMap((r) => (r.result === 'applied' && r.status_id === id ? [r.version] : [])),
+      )
+      const final = await current(tenant, id)
+      const events = await history(tenant, id)
+
+      expect(putVersions).toHaveLength(rounds)
+      expect(new Set(putVersions).size).toBe(rounds)
+      expect(putVersions.filter((v) => batchVersions.has(v))).toEqual([])
+      expect(final.version).toBe(1 + rounds + batchVersions.size)
+      expect(events.map((e) => e.version)).toEqual(Array.from({ length: final.version }, (_, v) => v + 1))
+      expect(events.at(-1)!.status).toEqual(asJson(final))
+      const puts = events.filter((e) => /^put /.test(String(e.changes.message?.[1])))
+      expect(puts.map((e) => e.version).sort((a, b) => a - b)).toEqual([...putVersions].sort((a, b) => a - b))
+    }
+    const seqs = (await feed(tenant)).map((e) => e.seq)
+    expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1))
+  })
+})
