@@ -1,24 +1,15 @@
 import { existsSync } from 'node:fs'
 import {
-  killAllProcesses,
   lastLine,
   runKeysCli,
   startServerProcess,
-  tempDatabase,
   type ServerProcess,
+  useTempDatabases,
 } from '../helpers/server-process'
 
 jest.setTimeout(60_000)
 
-const databases: ReturnType<typeof tempDatabase>[] = []
-const newDatabase = () => {
-  const database = tempDatabase()
-  databases.push(database)
-  return database
-}
-
-afterEach(killAllProcesses)
-afterAll(() => databases.forEach((database) => database.cleanup()))
+const newDatabase = useTempDatabases()
 
 const get = (server: ServerProcess, path: string, key: string) =>
   fetch(`${server.baseUrl}${path}`, { headers: { Authorization: `Bearer ${key}` } })

@@ -1,21 +1,8 @@
-import {
-  killAllProcesses,
-  runServerToExit,
-  startServerProcess,
-  tempDatabase,
-} from '../helpers/server-process'
+import { runServerToExit, startServerProcess, useTempDatabases } from '../helpers/server-process'
 
 jest.setTimeout(60_000)
 
-const databases: ReturnType<typeof tempDatabase>[] = []
-const newDatabase = () => {
-  const database = tempDatabase()
-  databases.push(database)
-  return database
-}
-
-afterEach(killAllProcesses)
-afterAll(() => databases.forEach((database) => database.cleanup()))
+const newDatabase = useTempDatabases()
 
 test('when the server first starts on an empty database, then it prints an admin key once and that key works', async () => {
   const { url } = newDatabase()

@@ -1,18 +1,10 @@
 import http from 'node:http'
 import { makeStatus } from '../helpers/factories'
-import { killAllProcesses, startServerProcess, tempDatabase, waitForLog } from '../helpers/server-process'
+import { startServerProcess, waitForLog, useTempDatabases, startSlowPost } from '../helpers/server-process'
 
 jest.setTimeout(60_000)
 
-const databases: ReturnType<typeof tempDatabase>[] = []
-const newDatabase = () => {
-  const database = tempDatabase()
-  databases.push(database)
-  return database
-}
-
-afterEach(killAllProcesses)
-afterAll(() => databases.forEach((database) => database.cleanup()))
+const newDatabase = useTempDatabases()
 
 const json = (key: string, method: string, body?: unknown): RequestInit => ({
   method,
@@ -50,44 +42,12 @@ test('when the process is SIGKILLed right after a 200 on PUT, then the update is
   })
 })
 
-/** A POST whose headers are sent now and whose body is sent when `finish` is called. */
-function startSlowPost(port: number, key: string, body: unknown) {
-  const payload = JSON.stringify(body)
-  const request = http.request({
-    host: '127.0.0.1',
-    port,
-    method: 'POST',
-    path: '/api/status',
-    agent: false,
-    headers: {
-      Authorization: `Bearer ${key}`,
-      'Content-Type': 'application/json',
-      'Content-Length': Buffer.byteLength(payload),
-      // The server answers 100 Continue once it has parsed the headers: the request is then in flight.
-      Expect: '100-continue',
-    },
-  })
-  const inFlight = new Promise<void>((resolve, reject) =>
-    request.once('continue', resolve).once('error', reject),
-  )
-  const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
-    request.once('response', (res) => {
-      let text = ''
-      res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk))
-      res.once('end', () => resolve({ status: res.statusCode ?? 0, body: text }))
-    })
-    request.once('error', reject)
-  })
-  request.flushHeaders()
-  return { inFlight, response, finish: () => request.end(payload) }
-}
-
 test('when SIGTERM arrives during a request, then new connections are refused, the request completes and the process exits 0', async () => {
   const { url } = newDatabase()
   const server = await startServerProcess({ DATABASE_URL: url })
   const key = server.adminKey!
   const input = makeStatus()
-  const slow = startSlowPost(server.port, key, input)
+  const slow = startSlowPost(server.port, key, '/api/status', input)
   await slow.inFlight
 
   server.child.kill('SIGTERM')

@@ -1,11 +1,10 @@
-import http from 'node:http'
 import { makeStatus } from '../helpers/factories'
 import {
-  killAllProcesses,
   startServerProcess,
-  tempDatabase,
   waitForLog,
   type ServerProcess,
+  useTempDatabases,
+  startSlowPost,
 } from '../helpers/server-process'
 
 jest.setTimeout(60_000)
@@ -13,15 +12,7 @@ jest.setTimeout(60_000)
 // A flush delay of a minute: whatever is written before the process exits was flushed by the shutdown.
 const NEVER_ON_TIME = { UPDATER_FLUSH_MS: '60000' }
 
-const databases: ReturnType<typeof tempDatabase>[] = []
-const newDatabase = () => {
-  const database = tempDatabase()
-  databases.push(database)
-  return database
-}
-
-afterEach(killAllProcesses)
-afterAll(() => databases.forEach((database) => database.cleanup()))
+const newDatabase = useTempDatabases()
 
 const json = (key: string, method: string, body?: unknown): RequestInit => ({
   method,
@@ -126,38 +117,6 @@ test('when SIGTERM arrives while a ?wait=true batch waits for its commit, then t
     version: 2,
   })
 })
-
-/** A POST whose headers are sent now and whose body is sent when `finish` is called. */
-function startSlowPost(port: number, key: string, path: string, body: unknown) {
-  const payload = JSON.stringify(body)
-  const request = http.request({
-    host: '127.0.0.1',
-    port,
-    method: 'POST',
-    path,
-    agent: false,
-    headers: {
-      Authorization: `Bearer ${key}`,
-      'Content-Type': 'application/json',
-      'Content-Length': Buffer.byteLength(payload),
-      // The server answers 100 Continue once it has parsed the headers: the request is then in flight.
-      Expect: '100-continue',
-    },
-  })
-  const inFlight = new Promise<void>((resolve, reject) =>
-    request.once('continue', resolve).once('error', reject),
-  )
-  const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
-    request.once('response', (res) => {
-      let text = ''
-      res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk))
-      res.once('end', () => resolve({ status: res.statusCode ?? 0, body: text }))
-    })
-    request.once('error', reject)
-  })
-  request.flushHeaders()
-  return { inFlight, response, finish: () => request.end(payload) }
-}
 
 test('when SIGTERM arrives while a ?wait=true batch is still being received, then it is applied and answered 200 and the process exits 0', async () => {
   const { url } = newDatabase()

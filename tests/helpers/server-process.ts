@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import http from 'node:http'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -188,3 +189,50 @@ export const runServerToExit = (env: Record<string, string>) =>
   runToCompletion(process.execPath, [serverEntry], { HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env })
 
 export const lastLine = (text: string): string => text.trimEnd().split('\n').at(-1) ?? ''
+
+/**
+ * For an e2e file: a fresh database per call, every spawned process killed after each test and the
+ * databases removed after the file.
+ */
+export function useTempDatabases(): () => ReturnType<typeof tempDatabase> {
+  const databases: ReturnType<typeof tempDatabase>[] = []
+  afterEach(killAllProcesses)
+  afterAll(() => databases.forEach((database) => database.cleanup()))
+  return () => {
+    const database = tempDatabase()
+    databases.push(database)
+    return database
+  }
+}
+
+/** A POST whose headers are sent now and whose body is sent when `finish` is called. */
+export function startSlowPost(port: number, key: string, path: string, body: unknown) {
+  const payload = JSON.stringify(body)
+  const request = http.request({
+    host: '127.0.0.1',
+    port,
+    method: 'POST',
+    path,
+    agent: false,
+    headers: {
+      Authorization: `Bearer ${key}`,
+      'Content-Type': 'application/json',
+      'Content-Length': Buffer.byteLength(payload),
+      // The server answers 100 Continue once it has parsed the headers: the request is then in flight.
+      Expect: '100-continue',
+    },
+  })
+  const inFlight = new Promise<void>((resolve, reject) =>
+    request.once('continue', resolve).once('error', reject),
+  )
+  const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
+    request.once('response', (res) => {
+      let text = ''
+      res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk))
+      res.once('end', () => resolve({ status: res.statusCode ?? 0, body: text }))
+    })
+    request.once('error', reject)
+  })
+  request.flushHeaders()
+  return { inFlight, response, finish: () => request.end(payload) }
+}
