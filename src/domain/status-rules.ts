@@ -118,7 +118,8 @@ function diff(before: StoredStatus, after: StoredStatus): Changes {
     const [a, b] = [before[key], after[key]]
     if (a === b) continue
     // Objects (metadata, tags, error_info, dates) compare by value.
-    if (typeof a !== 'object' || typeof b !== 'object' || JSON.stringify(a) !== JSON.stringify(b)) changes[key] = [a, b]
+    if (typeof a !== 'object' || typeof b !== 'object' || JSON.stringify(a) !== JSON.stringify(b))
+      changes[key] = [a, b]
   }
   return changes
 }

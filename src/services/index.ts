@@ -87,7 +87,7 @@ export async function createServices({
 
   return {
     statuses,
-    filters: createStatusFilterService({ db, cursors }),
+    filters: createStatusFilterService({ db, cursors, updater }),
     apiKeys: createApiKeyService({ db, keys: createKeyRepository(), clock }),
     updater,
     events,

@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto'
-import type { Database, Prisma } from '../db/prisma'
+import { Prisma, type Database, type PrismaClient } from '../db/prisma'
 import { rowToStatus } from '../db/status-repository'
 import type { StatusRecord } from '../domain/status-record'
 import { toRecord } from '../domain/status-record'
 import { PRIORITY_VALUES, STATUS_VALUES, type PriorityValue, type StatusValue } from '../domain/transitions'
-import { invalidCursor } from '../errors'
+import { AppError, invalidCursor } from '../errors'
 import type { CursorCodec } from './cursor-codec'
 import type { Page } from './status-service'
+import type { StatusUpdater } from './status-updater'
 
 export const SORT_KEYS = ['created_at', 'updated_at', 'priority', 'progress_percentage', 'status_id'] as const
 export type SortKey = (typeof SORT_KEYS)[number]
@@ -16,7 +17,33 @@ export interface StatusFilter {
   priority?: PriorityValue[]
   kind?: string
   resource_id?: string
+  /** Any of these tags. */
+  tag?: string[]
+  progress_gte?: number
+  progress_lte?: number
+  created_after?: Date
+  created_before?: Date
+  updated_after?: Date
+  updated_before?: Date
+  /** A substring of status_id, message or resource_id. */
+  q?: string
 }
+
+/** The filter keys a caller may combine (AND across keys, OR within a list). */
+export const FILTER_KEYS = [
+  'status',
+  'priority',
+  'kind',
+  'resource_id',
+  'tag',
+  'progress_gte',
+  'progress_lte',
+  'created_after',
+  'created_before',
+  'updated_after',
+  'updated_before',
+  'q',
+] as const satisfies readonly (keyof StatusFilter)[]
 
 export interface ListQuery extends StatusFilter {
   sort: { key: SortKey; descending: boolean }
@@ -38,13 +65,101 @@ type RowKey = Record<Column, unknown>
 
 const isDateColumn = (column: Column) => column === 'createdAt' || column === 'updatedAt'
 
-export function buildWhere(tenantId: string, filter: StatusFilter): Prisma.StatusWhereInput {
+/** Time bounds are exclusive after and before: `created_after=T` means strictly later than T. */
+const range = <T>(after: T | undefined, before: T | undefined) =>
+  after === undefined && before === undefined
+    ? undefined
+    : { ...(after !== undefined && { gt: after }), ...(before !== undefined && { lt: before }) }
+
+/**
+ * Prisma's `contains` is SQLite's LIKE, which has no escape character: a `%` or `_` in a needle would be
+ * a wildcard. Such needles are matched with instr() instead (ASCII case-insensitively, as LIKE is) and
+ * come back as the ids of the matching statuses.
+ */
+const hasWildcard = (s: string) => /[%_]/.test(s)
+const MAX_LITERAL_IDS = 30_000
+
+async function literalMatches(
+  prisma: PrismaClient,
+  tenantId: string,
+  filter: StatusFilter,
+): Promise<StatusFilter & { literalIds?: string[] }> {
+  const tagLiteral = filter.tag?.some(hasWildcard) ?? false
+  const qLiteral = filter.q !== undefined && hasWildcard(filter.q)
+  if (!tagLiteral && !qLiteral) return filter
+  const found = (column: Prisma.Sql, needle: string) =>
+    Prisma.sql`instr(lower(coalesce(${column}, '')), lower(${needle})) > 0`
+  const conditions: Prisma.Sql[] = [Prisma.sql`tenant_id = ${tenantId}`]
+  if (tagLiteral)
+    conditions.push(
+      Prisma.sql`(${Prisma.join(
+        filter.tag!.map((tag) => found(Prisma.raw('tags'), JSON.stringify(tag))),
+        ' OR ',
+      )})`,
+    )
+  if (qLiteral)
+    conditions.push(
+      Prisma.sql`(${Prisma.join(
+        ['status_id', 'message', 'resource_id'].map((c) => found(Prisma.raw(c), filter.q!)),
+        ' OR ',
+      )})`,
+    )
+  const rows = await prisma.$queryRaw<{ status_id: string }[]>(
+    Prisma.sql`SELECT status_id FROM statuses WHERE ${Prisma.join(conditions, ' AND ')} LIMIT ${MAX_LITERAL_IDS + 1}`,
+  )
+  // The ids become bound parameters: past SQLite's limit the search has to be narrowed.
+  if (rows.length > MAX_LITERAL_IDS) {
+    throw new AppError(
+      'search-too-broad',
+      422,
+      `A search containing % or _ may match at most ${MAX_LITERAL_IDS} statuses; narrow it`,
+    )
+  }
+  return {
+    ...filter,
+    ...(tagLiteral && { tag: undefined }),
+    ...(qLiteral && { q: undefined }),
+    literalIds: rows.map((r) => r.status_id),
+  }
+}
+
+export function buildWhere(
+  tenantId: string,
+  filter: StatusFilter & { literalIds?: string[] },
+): Prisma.StatusWhereInput {
+  const and: Prisma.StatusWhereInput[] = []
+  if (filter.literalIds) and.push({ statusId: { in: filter.literalIds } })
+  // Tags are stored as a JSON array; a JSON-quoted tag can only match a whole element.
+  if (filter.tag?.length)
+    and.push({ OR: filter.tag.map((tag) => ({ tags: { contains: JSON.stringify(tag) } })) })
+  if (filter.q !== undefined) {
+    and.push({
+      OR: [
+        { statusId: { contains: filter.q } },
+        { message: { contains: filter.q } },
+        { resourceId: { contains: filter.q } },
+      ],
+    })
+  }
+  const progress =
+    filter.progress_gte === undefined && filter.progress_lte === undefined
+      ? undefined
+      : {
+          ...(filter.progress_gte !== undefined && { gte: filter.progress_gte }),
+          ...(filter.progress_lte !== undefined && { lte: filter.progress_lte }),
+        }
+  const created = range(filter.created_after, filter.created_before)
+  const updated = range(filter.updated_after, filter.updated_before)
   return {
     tenantId,
     ...(filter.status && { status: { in: filter.status } }),
     ...(filter.priority && { priority: { in: filter.priority } }),
     ...(filter.kind !== undefined && { kind: filter.kind }),
     ...(filter.resource_id !== undefined && { resourceId: filter.resource_id }),
+    ...(progress && { progress }),
+    ...(created && { createdAt: created }),
+    ...(updated && { updatedAt: updated }),
+    ...(and.length > 0 && { AND: and }),
   }
 }
 
@@ -55,7 +170,17 @@ function after(column: Column, descending: boolean, [value, id]: unknown[]): Pri
   return { OR: [{ [column]: { [op]: value } }, { [column]: value, statusId: { [op]: id } }] }
 }
 
-export function createStatusFilterService({ db, cursors }: { db: Database; cursors: CursorCodec }) {
+const LIVE_STATUSES: StatusValue[] = ['pending', 'starting', 'processing', 'retry_pending']
+const CANCEL_PAGE = 1000
+
+export interface FilterServiceDeps {
+  db: Database
+  cursors: CursorCodec
+  /** Bulk cancel writes through the batched updater. */
+  updater: StatusUpdater
+}
+
+export function createStatusFilterService({ db, cursors, updater }: FilterServiceDeps) {
   const prisma = db.read
   /** A cursor only fits the same filters and sort it was made for. */
   function scopeOf(query: ListQuery): string {
@@ -77,7 +202,7 @@ export function createStatusFilterService({ db, cursors }: { db: Database; curso
       const column = COLUMN[query.sort.key]
       const direction = query.sort.descending ? 'desc' : 'asc'
       const scope = scopeOf(query)
-      const where = buildWhere(tenantId, query)
+      const where = buildWhere(tenantId, await literalMatches(prisma, tenantId, query))
       const paged =
         query.cursor === undefined
           ? where
@@ -106,8 +231,36 @@ export function createStatusFilterService({ db, cursors }: { db: Database; curso
       }
     },
 
+    /**
+     * Cancels every live status the filter selects, a page at a time through the batched updater (one
+     * transaction and one event per status). Statuses that finish meanwhile are left as they are.
+     */
+    async cancelMatching(tenantId: string, filter: StatusFilter): Promise<number> {
+      const live = (filter.status ?? LIVE_STATUSES).filter((s) => LIVE_STATUSES.includes(s))
+      if (live.length === 0) return 0
+      const where = buildWhere(tenantId, await literalMatches(prisma, tenantId, { ...filter, status: live }))
+      let cancelled = 0
+      let afterId: string | undefined
+      for (;;) {
+        const page = await prisma.status.findMany({
+          where: afterId === undefined ? where : { AND: [where, { statusId: { gt: afterId } }] },
+          select: { statusId: true },
+          orderBy: { statusId: 'asc' },
+          take: CANCEL_PAGE,
+        })
+        if (page.length === 0) return cancelled
+        afterId = page[page.length - 1]!.statusId
+        const submitted = updater.submit(
+          tenantId,
+          page.map(({ statusId }) => ({ status_id: statusId, new_status: 'cancelled' as const })),
+        )
+        const results = await Promise.all(submitted.accepted.map((item) => item.result))
+        cancelled += results.filter((r) => r.result === 'applied').length
+      }
+    },
+
     async stats(tenantId: string, filter: StatusFilter = {}) {
-      const where = buildWhere(tenantId, filter)
+      const where = buildWhere(tenantId, await literalMatches(prisma, tenantId, filter))
       const [byStatus, byPriority] = await Promise.all([
         prisma.status.groupBy({ by: ['status'], where, _count: { _all: true } }),
         prisma.status.groupBy({ by: ['priority'], where, _count: { _all: true } }),

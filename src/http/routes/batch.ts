@@ -2,16 +2,42 @@ import { Router } from 'express'
 import type { BatchItem, StatusUpdater } from '../../services/status-updater'
 import { requireScope, tenantOf } from '../auth'
 import { zodIssues } from '../error-handler'
-import { BatchBodySchema, BatchItemSchema, BatchQuerySchema } from '../schemas/status'
+import { AppError } from '../../errors'
+import type { StatusFilterService } from '../../services/status-filter-service'
+import { BatchBodySchema, BatchItemSchema, BatchQuerySchema, FilterQuerySchema } from '../schemas/status'
 
 interface Rejected {
   index: number
   error: { code: string; message: string; errors?: { path: string; message: string }[] }
 }
 
-/** `POST /api/status/batch`: up to 1,000 updates through the batched updater. */
-export function batchRoutes({ updater }: { updater: StatusUpdater }) {
+/** Bulk operations: `POST /api/status/batch` (up to 1,000 updates) and `POST /api/status/cancel` (by filter). */
+export function batchRoutes({ updater, filters }: { updater: StatusUpdater; filters: StatusFilterService }) {
   const router = Router()
+
+  // The filter comes as listing's query parameters, or as a JSON body of the same names; not both.
+  router.post('/cancel', requireScope('status:write'), async (req, res) => {
+    const body = (req.body ?? {}) as Record<string, unknown>
+    const fromBody = typeof body === 'object' && !Array.isArray(body) && Object.keys(body).length > 0
+    if (fromBody && Object.keys(req.query).length > 0) {
+      throw new AppError(
+        'validation-failed',
+        400,
+        'Give the filter as query parameters or as a body, not both',
+        {},
+        [{ path: '', message: 'both query parameters and a body were given' }],
+      )
+    }
+    const filter = FilterQuerySchema.parse(fromBody ? body : req.query)
+    if (Object.keys(filter).length === 0) {
+      throw new AppError(
+        'filter-required',
+        400,
+        'Bulk cancel needs at least one filter (it never cancels everything)',
+      )
+    }
+    res.json({ cancelled: await filters.cancelMatching(tenantOf(req), filter) })
+  })
 
   router.post('/batch', requireScope('status:write'), async (req, res) => {
     const { wait = false } = BatchQuerySchema.parse(req.query)

@@ -4,7 +4,7 @@ import type { StatusFilterService } from '../../services/status-filter-service'
 import type { StatusService } from '../../services/status-service'
 import type { StatusUpdater } from '../../services/status-updater'
 import { requireScope, tenantOf } from '../auth'
-import { EventsQuerySchema } from '../schemas/status'
+import { EventsQuerySchema, FilterQuerySchema } from '../schemas/status'
 
 export interface EventRouteDeps {
   statuses: StatusService
@@ -23,7 +23,7 @@ export function eventRoutes({ statuses, filters, updater, events }: EventRouteDe
 
   router.get('/stats', requireScope('status:read'), async (req, res) => {
     // Counts are the tenant's; the queue, event rate and subscribers are this instance's.
-    const counts = await filters.stats(tenantOf(req))
+    const counts = await filters.stats(tenantOf(req), FilterQuerySchema.parse(req.query))
     const feed = events.stats()
     res.json({
       ...counts,

@@ -89,16 +89,73 @@ const SortSchema = z
   .pipe(z.object({ key: z.enum(SORT_KEYS), descending: z.boolean() }))
   .transform((s) => s as { key: SortKey; descending: boolean })
 
-export const ListQuerySchema = z.strictObject({
+const TimeSchema = single(z.iso.datetime({ offset: true }).transform((v) => new Date(v)))
+const PercentSchema = single(z.coerce.number().min(0).max(100))
+
+/** The filters of listing, counting and bulk cancel (AND across parameters, OR within a comma list). */
+const FilterShape = {
   status: csvOf(STATUS_VALUES).optional(),
   priority: csvOf(PRIORITY_VALUES).optional(),
   kind: single(z.string().min(1).max(64)).optional(),
   resource_id: single(z.string().min(1).max(128)).optional(),
-  sort: single(SortSchema),
-  limit: single(LimitSchema(500, 50)),
-  cursor: single(CursorSchema).optional(),
-  include_total: single(z.enum(['true', 'false']).transform((v) => v === 'true')).optional(),
-})
+  tag: z
+    .preprocess(
+      (raw) => (Array.isArray(raw) ? raw.join(',') : raw),
+      z
+        .string()
+        .transform((s) =>
+          s
+            .split(',')
+            .map((v) => v.trim())
+            .filter(Boolean),
+        )
+        .pipe(z.array(z.string().min(1).max(64)).min(1).max(20)),
+    )
+    .optional(),
+  progress_gte: PercentSchema.optional(),
+  progress_lte: PercentSchema.optional(),
+  created_after: TimeSchema.optional(),
+  created_before: TimeSchema.optional(),
+  updated_after: TimeSchema.optional(),
+  updated_before: TimeSchema.optional(),
+  q: single(z.string().min(1).max(128)).optional(),
+}
+
+type FilterBounds = {
+  progress_gte?: number
+  progress_lte?: number
+  created_after?: Date
+  created_before?: Date
+  updated_after?: Date
+  updated_before?: Date
+}
+
+/** Bounds that can match nothing are a mistake worth saying so. */
+function checkBounds(f: FilterBounds, ctx: z.RefinementCtx) {
+  const pairs: [keyof FilterBounds, keyof FilterBounds][] = [
+    ['progress_gte', 'progress_lte'],
+    ['created_after', 'created_before'],
+    ['updated_after', 'updated_before'],
+  ]
+  for (const [low, high] of pairs) {
+    const [a, b] = [f[low], f[high]]
+    if (a === undefined || b === undefined) continue
+    const empty = low === 'progress_gte' ? Number(a) > Number(b) : Number(a) >= Number(b)
+    if (empty) ctx.addIssue({ code: 'custom', path: [low], message: `must be below ${high}` })
+  }
+}
+
+export const FilterQuerySchema = z.strictObject(FilterShape).superRefine(checkBounds)
+
+export const ListQuerySchema = z
+  .strictObject({
+    ...FilterShape,
+    sort: single(SortSchema),
+    limit: single(LimitSchema(500, 50)),
+    cursor: single(CursorSchema).optional(),
+    include_total: single(z.enum(['true', 'false']).transform((v) => v === 'true')).optional(),
+  })
+  .superRefine(checkBounds)
 
 export const EventsQuerySchema = z.strictObject({
   after_seq: single(z.coerce.number().int().min(0).default(0)),
