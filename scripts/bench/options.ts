@@ -4,7 +4,7 @@ export const usage = `Usage: npm run bench -- [options]
   --warmup S          seconds of unmeasured load before each scenario (default 2)
   --connections N     concurrent HTTP connections (default 50)
   --only A,B          run only these scenarios (the hello-world ceiling always runs): hello, get,
-                      put, create, batch, fanout, latency
+                      put, create, batch, fanout, latency, filters
   --log-level L       the service's LOG_LEVEL (default info, as shipped)
   --db sqlite         database under test (postgres is not built yet)
   --out NAME          write bench/results/NAME.json and NAME.md (default latest)
@@ -18,6 +18,9 @@ export const usage = `Usage: npm run bench -- [options]
   --fanout-rate R     updates/s into the service during the fan-out (default: the raw Socket.IO
                       ceiling's deliveries/s divided by the subscribers, i.e. the same input rate)
   --latency-rate R    single updates/s for the update→subscriber latency (default 200)
+
+  Filters at scale (filters):
+  --filter-rows N     statuses seeded into the filters' own database (default 1000000)
 
 Exits non-zero only when the benchmark could not be set up or run; missed targets are reported, not enforced.`
 
@@ -41,6 +44,7 @@ export interface BenchOptions {
   subscribers: number[]
   fanoutRate?: number
   latencyRate: number
+  filterRows: number
 }
 
 export class UsageError extends Error {}
@@ -74,6 +78,7 @@ export function parseArgs(argv: string[]): BenchOptions {
     updates: 50_000,
     subscribers: [100, 1000],
     latencyRate: 200,
+    filterRows: 1_000_000,
   }
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = splitFlag(argv[i]!)
@@ -138,6 +143,9 @@ export function parseArgs(argv: string[]): BenchOptions {
         break
       case '--latency-rate':
         options.latencyRate = positive(flag, value())
+        break
+      case '--filter-rows':
+        options.filterRows = positive(flag, value(), { integer: true })
         break
       case '--no-build':
         options.build = false

@@ -1,5 +1,6 @@
 import { runBatchIngest } from './batch'
 import { runFanout } from './fanout'
+import { runFilters } from './filters'
 import { authHeaders, type ServiceTarget } from './fixtures'
 import { runLatency } from './latency'
 import { measureHttp, type LoadSettings, type Measurement } from './load'
@@ -148,5 +149,11 @@ export const scenarios: Scenario[] = [
     name: 'latency',
     title: 'Update → subscriber latency',
     run: runLatency,
+  },
+  {
+    kind: 'section',
+    name: 'filters',
+    title: 'Filters at scale (GET /api/status over a seeded database)',
+    run: runFilters,
   },
 ]

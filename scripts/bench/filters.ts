@@ -1,0 +1,338 @@
+// Filters at scale: a fresh SQLite file seeded with `--filter-rows` statuses (scripts/seed.ts), the built
+// server started on it, and GET /api/status with realistic complex filters timed one request at a time.
+// Each filter's plan is EXPLAIN QUERY PLAN of the SQL Prisma sends for it (same WHERE, ORDER BY and
+// LIMIT shape, written out here), run read-only on the same file with the same values.
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import BetterSqlite3 from 'better-sqlite3'
+import { SEED_TAGS, seedStatuses, seedStatusId } from '../seed'
+import { cpuWindow, percentile } from './cpu'
+import { authHeaders } from './fixtures'
+import { freePort, HOST, logTail, startServer } from './processes'
+import { round, target, thousands, type SectionResult } from './report'
+import type { BenchContext } from './scenarios'
+
+const TENANT = 'default'
+const WARMUP = 20
+const SAMPLES = 200
+/** A slow filter stops early, after at least MIN_SAMPLES, so the section ends in reasonable time. */
+const MAX_MEASURE_MS = 30_000
+const MIN_SAMPLES = 20
+const DEEP_PAGES = 20
+const TARGET_P95_MS = 20
+const DAY_MS = 86_400_000
+
+const COLUMNS = [
+  'tenant_id', 'status_id', 'kind', 'resource_id', 'status', 'priority', 'priority_rank', 'progress',
+  'message', 'steps_completed', 'steps_total', 'error_info', 'retry_count', 'max_retries', 'metadata',
+  'tags', 'version', 'created_at', 'updated_at', 'started_at', 'completed_at', 'estimated_completion_at',
+  'last_reported_at',
+].join(', ') // prettier-ignore
+
+const iso = (ms: number) => new Date(ms).toISOString().replace('Z', '+00:00')
+const like = (column: string) => `${column} LIKE ('%' || ? || '%')`
+const inList = (column: string, n: number) => `${column} IN (${Array(n).fill('?').join(',')})`
+
+interface Sql {
+  sql: string
+  params: unknown[]
+}
+
+/** Prisma's findMany: WHERE (…) ORDER BY key, status_id LIMIT limit+1 OFFSET 0. */
+const findMany = (where: string[], params: unknown[], orderBy: string, limit: number): Sql => ({
+  sql: `SELECT ${COLUMNS} FROM statuses WHERE (${where.join(' AND ')}) ORDER BY ${orderBy} LIMIT ? OFFSET ?`,
+  params: [...params, limit + 1, 0],
+})
+
+/** Prisma's count: COUNT(*) over a sub-select of the key columns. */
+const count = (where: string[], params: unknown[]): Sql => ({
+  sql: `SELECT COUNT(*) FROM (SELECT tenant_id, status_id FROM statuses WHERE (${where.join(' AND ')}) LIMIT ? OFFSET ?) AS sub`,
+  params: [...params, -1, 0],
+})
+
+interface FilterQuery {
+  id: string
+  /** The query string of GET /api/status. */
+  query: string
+  /** Follow next_cursor this many pages first and time the last one. */
+  pages?: number
+  /** The SQL for the plan; `position` is the (value, id) of the cursor for paged queries. */
+  sql(position?: [string, string]): Sql[]
+}
+
+export interface FilterResult {
+  id: string
+  query: string
+  samples: number
+  ms: { p50: number | null; p95: number | null; p99: number | null; max: number | null }
+  /** From the last response. */
+  items: number
+  hasMore: boolean
+  total?: number
+  non2xx: number
+  plans: { sql: string; params: unknown[]; plan: string[] }[]
+  planSummary: string
+  met: boolean | null
+}
+
+function filterQueries(now: number, q: string, tag: string, kind: string): FilterQuery[] {
+  const after = iso(now - 15 * DAY_MS)
+  return [
+    {
+      id: 'a',
+      query: `status=processing,retry_pending&priority=high,critical&updated_after=${encodeURIComponent(after)}&sort=-updated_at&limit=50`,
+      sql: () => [
+        findMany(
+          ['tenant_id = ?', inList('status', 2), inList('priority', 2), 'updated_at > ?'],
+          [TENANT, 'processing', 'retry_pending', 'high', 'critical', after],
+          'updated_at DESC, status_id DESC',
+          50,
+        ),
+      ],
+    },
+    {
+      id: 'b',
+      query: `q=${encodeURIComponent(q)}&limit=50`,
+      sql: () => [
+        findMany(
+          ['tenant_id = ?', `(${like('status_id')} OR ${like('message')} OR ${like('resource_id')})`],
+          [TENANT, q, q, q],
+          'updated_at DESC, status_id DESC',
+          50,
+        ),
+      ],
+    },
+    {
+      id: 'c',
+      query: `tag=${encodeURIComponent(tag)}&sort=-created_at&limit=50`,
+      sql: () => [
+        findMany(
+          ['tenant_id = ?', like('tags')],
+          [TENANT, JSON.stringify(tag)],
+          'created_at DESC, status_id DESC',
+          50,
+        ),
+      ],
+    },
+    {
+      id: 'd',
+      query: 'status=completed&sort=-updated_at&limit=100',
+      pages: DEEP_PAGES,
+      sql: (position) => [
+        findMany(
+          ['tenant_id = ?', 'status IN (?)', '(updated_at < ? OR (updated_at = ? AND status_id < ?))'],
+          [TENANT, 'completed', position?.[0] ?? iso(now), position?.[0] ?? iso(now), position?.[1] ?? ''],
+          'updated_at DESC, status_id DESC',
+          100,
+        ),
+      ],
+    },
+    {
+      id: 'e',
+      query: 'include_total=true&status=completed&priority=normal',
+      sql: () => {
+        const where = ['tenant_id = ?', 'status IN (?)', 'priority IN (?)']
+        const params = [TENANT, 'completed', 'normal']
+        return [findMany(where, params, 'updated_at DESC, status_id DESC', 50), count(where, params)]
+      },
+    },
+    {
+      id: 'f',
+      query: `kind=${encodeURIComponent(kind)}&progress_gte=10&progress_lte=90&sort=progress_percentage`,
+      sql: () => [
+        findMany(
+          ['tenant_id = ?', 'kind = ?', 'progress >= ?', 'progress <= ?'],
+          [TENANT, kind, 10, 90],
+          'progress ASC, status_id ASC',
+          50,
+        ),
+      ],
+    },
+  ]
+}
+
+/** EXPLAIN QUERY PLAN as indented lines, children under their parent. */
+function explain(db: BetterSqlite3.Database, { sql, params }: Sql): string[] {
+  const rows = db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as {
+    id: number
+    parent: number
+    detail: string
+  }[]
+  const depth = new Map<number, number>([[0, -1]])
+  return rows.map((row) => {
+    const d = (depth.get(row.parent) ?? -1) + 1
+    depth.set(row.id, d)
+    return `${'  '.repeat(d)}${row.detail}`
+  })
+}
+
+export async function runFilters(ctx: BenchContext): Promise<SectionResult> {
+  const rows = ctx.options.filterRows
+  const dbFile = path.join(ctx.tmpDir, 'filters.db')
+  const now = Date.now()
+  process.stdout.write(`seeding ${thousands(rows)} statuses … `)
+  const seeded = seedStatuses({ file: dbFile, count: rows, tenantId: TENANT, seed: 1, now })
+  process.stdout.write(`${(seeded.ms / 1000).toFixed(1)} s (${thousands(seeded.rowsPerSec)} rows/s) … `)
+
+  // Values that exist in the data: a tag, a kind, and part of one status's resource id.
+  const reader = new BetterSqlite3(dbFile, { readonly: true, fileMustExist: true })
+  let server: Awaited<ReturnType<typeof startServer>> | undefined
+  try {
+    const probe = reader
+      .prepare<[string, string], { resource_id: string }>(
+        'SELECT resource_id FROM statuses WHERE tenant_id = ? AND status_id = ?',
+      )
+      .get(TENANT, seedStatusId(Math.max(1, Math.floor(rows / 2))))
+    const q = probe?.resource_id.slice(-6) ?? '123456'
+    const tag = SEED_TAGS[4]!
+    const kind = 'video.transcode'
+    const queries = filterQueries(now, q, tag, kind)
+
+    const port = await freePort()
+    server = await startServer({
+      name: 'filters-service',
+      nodeArgs: [path.join(ctx.rootDir, 'dist', 'src', 'server.js')],
+      cwd: ctx.rootDir,
+      port,
+      logFile: path.join(ctx.tmpDir, 'filters-service.log'),
+      readyPath: '/health',
+      readyTimeoutMs: 120_000,
+      env: {
+        ...process.env,
+        NODE_ENV: 'production',
+        HOST,
+        PORT: String(port),
+        DATABASE_URL: `file:${dbFile}`,
+        LOG_LEVEL: ctx.options.logLevel,
+        RATE_LIMIT_RPS: '1000000',
+        RATE_LIMIT_BURST: '2000000',
+      },
+    })
+    const { logFile, url } = server
+    const apiKey = readFileSync(logFile, 'utf8').match(/\b(st_[A-Za-z0-9_-]+)/)?.[1]
+    if (!apiKey) throw new Error(`the filters service printed no admin key:\n${logTail(logFile)}`)
+    const headers = authHeaders(apiKey)
+
+    type Page = {
+      items: { status_id: string; updated_at: string }[]
+      next_cursor: string | null
+      has_more: boolean
+      total?: number
+    }
+    const get = async (query: string): Promise<{ status: number; body: Page | null; ms: number }> => {
+      const started = performance.now()
+      const res = await fetch(`${url}/api/status?${query}`, { headers })
+      const text = await res.text()
+      const ms = performance.now() - started
+      return { status: res.status, body: res.ok ? (JSON.parse(text) as Page) : null, ms }
+    }
+
+    const results: FilterResult[] = []
+    const cpu = cpuWindow({ server: server.cpuMs })
+    for (const f of queries) {
+      let query = f.query
+      let position: [string, string] | undefined
+      for (let page = 1; page < (f.pages ?? 1); page++) {
+        const { status, body } = await get(query)
+        const last = body?.items.at(-1)
+        if (status !== 200 || !body?.next_cursor || !last)
+          throw new Error(`filter (${f.id}) page ${page}: HTTP ${status}, no next page`)
+        query = `${f.query}&cursor=${encodeURIComponent(body.next_cursor)}`
+        position = [iso(Date.parse(last.updated_at)), last.status_id]
+      }
+      const samples: number[] = []
+      let non2xx = 0
+      let lastBody: Page | null = null
+      const deadline = performance.now() + MAX_MEASURE_MS
+      for (let i = 0; i < WARMUP + SAMPLES; i++) {
+        const { status, body, ms } = await get(query)
+        if (status !== 200) non2xx++
+        lastBody = body ?? lastBody
+        if (i >= WARMUP) samples.push(ms)
+        if (samples.length >= MIN_SAMPLES && performance.now() > deadline) break
+      }
+      const plans = f.sql(position).map((s) => ({ ...s, plan: explain(reader, s) }))
+      const p95 = percentile(samples, 95)
+      results.push({
+        id: f.id,
+        query: f.pages ? `${f.query} (page ${f.pages})` : f.query,
+        samples: samples.length,
+        ms: {
+          p50: percentile(samples, 50),
+          p95,
+          p99: percentile(samples, 99),
+          max: percentile(samples, 100),
+        },
+        items: lastBody?.items.length ?? 0,
+        hasMore: lastBody?.has_more ?? false,
+        ...(lastBody?.total !== undefined && { total: lastBody.total }),
+        non2xx,
+        plans,
+        planSummary: plans.map((p) => p.plan.map((line) => line.trim()).join('; ')).join(' ‖ count: '),
+        met: p95 === null || non2xx > 0 ? null : p95 <= TARGET_P95_MS,
+      })
+      process.stdout.write(`(${f.id}) p95 ${round(p95 ?? NaN, 1)} ms … `)
+    }
+    const cpuUse = cpu()
+
+    const ms = (v: number | null) => (v === null ? '–' : String(round(v, 1)))
+    const cell = (s: string) => s.replace(/\|/g, '\\|')
+    const decoded = (s: string) => decodeURIComponent(s)
+    return {
+      name: 'filters',
+      title: `Filters at scale: GET /api/status over ${thousands(rows)} statuses`,
+      summary: results.map((r) => `(${r.id}) p95 ${ms(r.ms.p95)} ms`).join(', '),
+      table: {
+        columns: [
+          'query',
+          'p50 ms',
+          'p95 ms',
+          'p99 ms',
+          'samples',
+          'plan summary',
+          `p95 ≤ ${TARGET_P95_MS} ms`,
+        ],
+        rows: results.map((r) => [
+          cell(`(${r.id}) \`${decoded(r.query)}\``),
+          ms(r.ms.p50),
+          ms(r.ms.p95),
+          ms(r.ms.p99),
+          String(r.samples),
+          cell(r.planSummary),
+          r.met === null ? 'not measured' : r.met ? 'met' : 'missed',
+        ]),
+      },
+      notes: [
+        `One request at a time, ${SAMPLES} per filter after ${WARMUP} warm-up (fewer when a filter takes over ` +
+          `${MAX_MEASURE_MS / 1000} s), from the bench process to the built server on a fresh file seeded by ` +
+          `scripts/seed.ts (seed 1, ${(seeded.ms / 1000).toFixed(1)} s at ${thousands(seeded.rowsPerSec)} rows/s). ` +
+          `(d) follows next_cursor to page ${DEEP_PAGES} and times that page. Server CPU ${Math.round(cpuUse.server ?? 0)} %, ` +
+          `other programs ${Math.round(cpuUse.other ?? 0)} %.`,
+        'Plans: EXPLAIN QUERY PLAN of the SQL Prisma sends (its WHERE/ORDER BY/LIMIT shape written out, with the ' +
+          'same values), on the same file, no ANALYZE statistics (as the service leaves it):',
+        ...results.map(
+          (r) =>
+            `(${r.id}) ${r.items} items${r.total !== undefined ? `, total ${thousands(r.total)}` : ''}` +
+            `${r.hasMore ? ', has_more' : ''}${r.non2xx ? `, ${r.non2xx} non-2xx` : ''}\n\n` +
+            r.plans
+              .map(
+                (p) => '```\n' + `${p.sql}\n-- ${JSON.stringify(p.params)}\n${p.plan.join('\n')}\n` + '```',
+              )
+              .join('\n\n'),
+        ),
+      ],
+      targets: results.map((r) =>
+        target(
+          `filter (${r.id}) p95 ≤ ${TARGET_P95_MS} ms at ${thousands(rows)} rows`,
+          r.non2xx ? null : r.ms.p95,
+          (v) => v <= TARGET_P95_MS,
+        ),
+      ),
+      otherCpuPercent: cpuUse.other,
+      data: { rows, seed: seeded, q, tag, kind, now: iso(now), results },
+    }
+  } finally {
+    reader.close()
+    await server?.stop()
+  }
+}
