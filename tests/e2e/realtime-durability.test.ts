@@ -8,6 +8,7 @@ import {
   type ServerProcess,
 } from '../helpers/server-process'
 import type { EventJson } from '../helpers/status-api'
+import { until } from '../helpers/wait'
 
 jest.setTimeout(60_000)
 
@@ -55,14 +56,6 @@ interface Ack {
 
 const subscribe = (socket: ClientSocket, payload: unknown): Promise<Ack> =>
   socket.timeout(20_000).emitWithAck('subscribe', payload)
-
-async function until(check: () => boolean, what: string, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
-}
 
 test('when the server is SIGKILLed right after a 200 on PUT, then after a restart a subscriber resuming from its last seen seq is replayed that update’s event', async () => {
   const { url } = newDatabase()

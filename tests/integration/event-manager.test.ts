@@ -6,6 +6,7 @@ import { openDatabase, type Database } from '../../src/db/prisma'
 import type { StatusEvent } from '../../src/domain/status-record'
 import { createServices, type ServiceOptions, type Services } from '../../src/services'
 import type { CloseReason, EventSink } from '../../src/services/status-event-manager'
+import { range, until } from '../helpers/wait'
 
 jest.setTimeout(60_000)
 
@@ -82,17 +83,6 @@ function recordingSink(
     seqsOf: (tenantId: string) => received.filter((e) => e.tenantId === tenantId).map((e) => e.seq),
   }
 }
-
-/** Polls `check` until it holds; fails naming `what` after a generous timeout. */
-async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
-}
-
-const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
 
 let statusCounter = 0
 

@@ -9,6 +9,7 @@ import { startServer } from '../../src/server'
 import { createServices } from '../../src/services'
 import type { Scope } from '../../src/services/api-key-service'
 import type { EventJson, StatusJson } from '../helpers/status-api'
+import { sleep, range, until } from '../helpers/wait'
 
 jest.setTimeout(120_000)
 
@@ -51,17 +52,6 @@ afterEach(() => {
 })
 
 // ---------------------------------------------------------------- helpers
-
-const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-async function until(check: () => boolean, what: string, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`)
-    await sleep(5)
-  }
-}
 
 let tenantCounter = 0
 

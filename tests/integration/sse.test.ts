@@ -14,6 +14,7 @@ import { startServer } from '../../src/server'
 import { createServices } from '../../src/services'
 import type { Scope } from '../../src/services/api-key-service'
 import type { EventJson, StatusJson } from '../helpers/status-api'
+import { sleep, range, until } from '../helpers/wait'
 
 jest.setTimeout(120_000)
 
@@ -54,17 +55,6 @@ afterEach(async () => {
   // Every test starts with no subscriber left over from the one before.
   await until(() => subscribers() === 0, 'the closed streams were unsubscribed')
 })
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
-
-async function until(check: () => boolean, what: string, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`)
-    await sleep(5)
-  }
-}
 
 let tenantCounter = 0
 

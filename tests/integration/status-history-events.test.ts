@@ -9,6 +9,7 @@ import {
   type StatusApi,
 } from '../helpers/status-api'
 import { buildTestApp, type TestApp } from '../helpers/test-app'
+import { range } from '../helpers/wait'
 
 let t: TestApp
 let api: StatusApi
@@ -17,8 +18,6 @@ beforeAll(async () => {
   api = statusApi(t, await t.makeKey())
 })
 afterAll(() => t.close())
-
-const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
 
 /** A status with `updates` progress updates after its creation: 1 + updates events. */
 async function statusWithEvents(updates: number) {
