@@ -16,7 +16,7 @@ import {
   diffDatabaseToSchema,
   listMigrations,
   lockfileContent,
-  noFilter,
+  schemaFilter,
   openEngine,
   replayMigrations,
 } from './lib/schema-engine'
@@ -101,7 +101,7 @@ async function check(): Promise<number> {
       const history = await session.engine.diagnoseMigrationHistory({
         migrationsList: listMigrations(migrationsDir),
         optInToShadowDatabase: false,
-        filters: noFilter,
+        filters: schemaFilter,
       })
       if (history.history || history.editedMigrationNames.length || history.failedMigrationNames.length) {
         return `Prisma does not accept the history src/db/migrate.ts records: ${JSON.stringify(history)}`
@@ -135,7 +135,7 @@ async function status(url: string): Promise<number> {
       const diagnosis = await session.engine.diagnoseMigrationHistory({
         migrationsList: listMigrations(migrationsDir),
         optInToShadowDatabase: false,
-        filters: noFilter,
+        filters: schemaFilter,
       })
       const history = diagnosis.history
       pending = history && 'unappliedMigrationNames' in history ? history.unappliedMigrationNames : []

@@ -33,8 +33,23 @@ export interface Database {
 // Long enough for a queue of writers behind SQLite's single write lock; a stuck transaction still ends.
 const TX_OPTIONS = { maxWait: 15_000, timeout: 15_000 }
 
+/**
+ * The adapter does not report how many values a statement may bind, and Prisma then assumes SQLite's
+ * old limit of 999, which an id list from a search exceeds. The bundled SQLite takes 32,766.
+ */
+export const SQLITE_MAX_BIND_VALUES = 32_766
+
+class SqliteAdapterFactory extends PrismaBetterSqlite3 {
+  override async connect() {
+    const adapter = await super.connect()
+    return Object.assign(adapter, {
+      getConnectionInfo: () => ({ maxBindValues: SQLITE_MAX_BIND_VALUES, supportsRelationJoins: false }),
+    })
+  }
+}
+
 function connect(file: string): PrismaClient {
-  return new PrismaClient({ adapter: new PrismaBetterSqlite3({ url: file, timeout: 5000 }) })
+  return new PrismaClient({ adapter: new SqliteAdapterFactory({ url: file, timeout: 5000 }) })
 }
 
 /**

@@ -71,38 +71,64 @@ const range = <T>(after: T | undefined, before: T | undefined) =>
     ? undefined
     : { ...(after !== undefined && { gt: after }), ...(before !== undefined && { lt: before }) }
 
+type Resolved = StatusFilter & { literalIds?: string[] }
+
+/** `found(column, needle)`: the column holds the needle, ASCII case-insensitively (as LIKE matches). */
+const found = (column: string, needle: string) =>
+  Prisma.sql`instr(lower(coalesce(${Prisma.raw(column)}, '')), lower(${needle})) > 0`
+const qFound = (needle: string, alias = '') =>
+  Prisma.sql`(${Prisma.join(
+    ['status_id', 'message', 'resource_id'].map((c) => found(alias + c, needle)),
+    ' OR ',
+  )})`
+
+/** The trigram index (status_search) serves needles of at least this many characters. */
+const TRIGRAM = 3
+/**
+ * A needle matching more statuses than this is broad: walking the sort order's index finds a page of
+ * matches sooner than sorting every match, so it is left to LIKE.
+ */
+const MAX_INDEXED_MATCHES = 2_000
+
+/**
+ * The ids of the tenant's statuses holding `needle`, from the trigram index; undefined when there are
+ * more than MAX_INDEXED_MATCHES. The index only narrows the candidates (it folds case beyond ASCII):
+ * each is checked exactly as the scan would, so both paths return the same rows.
+ */
+async function indexedMatches(prisma: PrismaClient, tenantId: string, needle: string) {
+  const phrase = `"${needle.replaceAll('"', '""')}"`
+  const rows = await prisma.$queryRaw<{ status_id: string }[]>(
+    Prisma.sql`SELECT s.status_id FROM status_search f CROSS JOIN statuses s ON s.rowid = f.rowid
+      WHERE status_search MATCH ${phrase} AND s.tenant_id = ${tenantId} AND ${qFound(needle, 's.')}
+      LIMIT ${MAX_INDEXED_MATCHES + 1}`,
+  )
+  return rows.length > MAX_INDEXED_MATCHES ? undefined : rows.map((r) => r.status_id)
+}
+
 /**
  * Prisma's `contains` is SQLite's LIKE, which has no escape character: a `%` or `_` in a needle would be
- * a wildcard. Such needles are matched with instr() instead (ASCII case-insensitively, as LIKE is) and
- * come back as the ids of the matching statuses.
+ * a wildcard. Such needles, when the trigram index cannot answer them, are matched with instr() by a
+ * scan and come back as the ids of the matching statuses.
  */
 const hasWildcard = (s: string) => /[%_]/.test(s)
 const MAX_LITERAL_IDS = 30_000
 
-async function literalMatches(
-  prisma: PrismaClient,
-  tenantId: string,
-  filter: StatusFilter,
-): Promise<StatusFilter & { literalIds?: string[] }> {
+async function literalMatches(prisma: PrismaClient, tenantId: string, filter: Resolved): Promise<Resolved> {
   const tagLiteral = filter.tag?.some(hasWildcard) ?? false
   const qLiteral = filter.q !== undefined && hasWildcard(filter.q)
   if (!tagLiteral && !qLiteral) return filter
-  const found = (column: Prisma.Sql, needle: string) =>
-    Prisma.sql`instr(lower(coalesce(${column}, '')), lower(${needle})) > 0`
   const conditions: Prisma.Sql[] = [Prisma.sql`tenant_id = ${tenantId}`]
   if (tagLiteral)
     conditions.push(
       Prisma.sql`(${Prisma.join(
-        filter.tag!.map((tag) => found(Prisma.raw('tags'), JSON.stringify(tag))),
+        filter.tag!.map((tag) => found('tags', JSON.stringify(tag))),
         ' OR ',
       )})`,
     )
-  if (qLiteral)
+  if (qLiteral) conditions.push(qFound(filter.q!))
+  if (filter.literalIds)
     conditions.push(
-      Prisma.sql`(${Prisma.join(
-        ['status_id', 'message', 'resource_id'].map((c) => found(Prisma.raw(c), filter.q!)),
-        ' OR ',
-      )})`,
+      Prisma.sql`status_id IN (SELECT value FROM json_each(${JSON.stringify(filter.literalIds)}))`,
     )
   const rows = await prisma.$queryRaw<{ status_id: string }[]>(
     Prisma.sql`SELECT status_id FROM statuses WHERE ${Prisma.join(conditions, ' AND ')} LIMIT ${MAX_LITERAL_IDS + 1}`,
@@ -123,10 +149,35 @@ async function literalMatches(
   }
 }
 
-export function buildWhere(
+/** Turns `q` and `tag` into what the WHERE clause can express: an id list where an index or a scan found them. */
+async function resolveSearch(
+  prisma: PrismaClient,
   tenantId: string,
-  filter: StatusFilter & { literalIds?: string[] },
-): Prisma.StatusWhereInput {
+  filter: StatusFilter,
+): Promise<Resolved> {
+  let resolved: Resolved = filter
+  if (filter.q !== undefined && [...filter.q].length >= TRIGRAM) {
+    const ids = await indexedMatches(prisma, tenantId, filter.q)
+    if (ids) resolved = { ...filter, q: undefined, literalIds: ids }
+  }
+  return literalMatches(prisma, tenantId, resolved)
+}
+
+/** Filters on status, priority and kind alone are counted from status_counts instead of the rows. */
+const COUNTED_KEYS: readonly (keyof StatusFilter)[] = ['status', 'priority', 'kind']
+const isCounted = (filter: StatusFilter) =>
+  FILTER_KEYS.every((key) => COUNTED_KEYS.includes(key) || filter[key] === undefined)
+
+function countsWhere(tenantId: string, filter: StatusFilter): Prisma.StatusCountWhereInput {
+  return {
+    tenantId,
+    ...(filter.status && { status: { in: filter.status } }),
+    ...(filter.priority && { priority: { in: filter.priority } }),
+    ...(filter.kind !== undefined && { kind: filter.kind }),
+  }
+}
+
+export function buildWhere(tenantId: string, filter: Resolved): Prisma.StatusWhereInput {
   const and: Prisma.StatusWhereInput[] = []
   if (filter.literalIds) and.push({ statusId: { in: filter.literalIds } })
   // Tags are stored as a JSON array; a JSON-quoted tag can only match a whole element.
@@ -197,12 +248,21 @@ export function createStatusFilterService({ db, cursors, updater }: FilterServic
     return [date, id]
   }
 
+  async function countMatches(tenantId: string, filter: StatusFilter, where: Prisma.StatusWhereInput) {
+    if (!isCounted(filter)) return prisma.status.count({ where })
+    const sum = await prisma.statusCount.aggregate({
+      where: countsWhere(tenantId, filter),
+      _sum: { n: true },
+    })
+    return sum._sum.n ?? 0
+  }
+
   return {
     async list(tenantId: string, query: ListQuery): Promise<Page<StatusRecord> & { total?: number }> {
       const column = COLUMN[query.sort.key]
       const direction = query.sort.descending ? 'desc' : 'asc'
       const scope = scopeOf(query)
-      const where = buildWhere(tenantId, await literalMatches(prisma, tenantId, query))
+      const where = buildWhere(tenantId, await resolveSearch(prisma, tenantId, query))
       const paged =
         query.cursor === undefined
           ? where
@@ -214,7 +274,7 @@ export function createStatusFilterService({ db, cursors, updater }: FilterServic
 
       const [rows, total] = await Promise.all([
         prisma.status.findMany({ where: paged, orderBy, take: query.limit + 1 }),
-        query.include_total ? prisma.status.count({ where }) : Promise.resolve(undefined),
+        query.include_total ? countMatches(tenantId, query, where) : Promise.resolve(undefined),
       ])
       const has_more = rows.length > query.limit
       const page = rows.slice(0, query.limit)
@@ -238,7 +298,7 @@ export function createStatusFilterService({ db, cursors, updater }: FilterServic
     async cancelMatching(tenantId: string, filter: StatusFilter): Promise<number> {
       const live = (filter.status ?? LIVE_STATUSES).filter((s) => LIVE_STATUSES.includes(s))
       if (live.length === 0) return 0
-      const where = buildWhere(tenantId, await literalMatches(prisma, tenantId, { ...filter, status: live }))
+      const where = buildWhere(tenantId, await resolveSearch(prisma, tenantId, { ...filter, status: live }))
       let cancelled = 0
       let afterId: string | undefined
       for (;;) {
@@ -260,21 +320,21 @@ export function createStatusFilterService({ db, cursors, updater }: FilterServic
     },
 
     async stats(tenantId: string, filter: StatusFilter = {}) {
-      const where = buildWhere(tenantId, await literalMatches(prisma, tenantId, filter))
-      const [byStatus, byPriority] = await Promise.all([
-        prisma.status.groupBy({ by: ['status'], where, _count: { _all: true } }),
-        prisma.status.groupBy({ by: ['priority'], where, _count: { _all: true } }),
-      ])
+      const where = isCounted(filter) ? undefined : buildWhere(tenantId, await resolveSearch(prisma, tenantId, filter))
+      const groupsBy = async (by: 'status' | 'priority') => {
+        if (where) {
+          const groups = await prisma.status.groupBy({ by: [by], where, _count: { _all: true } })
+          return groups.map((g) => ({ key: g[by], n: g._count._all }))
+        }
+        const counts = countsWhere(tenantId, filter)
+        const groups = await prisma.statusCount.groupBy({ by: [by], where: counts, _sum: { n: true } })
+        return groups.map((g) => ({ key: g[by], n: g._sum.n ?? 0 }))
+      }
+      const [byStatus, byPriority] = await Promise.all([groupsBy('status'), groupsBy('priority')])
       const count = <K extends string>(keys: readonly K[], groups: { key: string; n: number }[]) =>
         Object.fromEntries(keys.map((k) => [k, groups.find((g) => g.key === k)?.n ?? 0])) as Record<K, number>
-      const by_status = count(
-        STATUS_VALUES,
-        byStatus.map((g) => ({ key: g.status, n: g._count._all })),
-      )
-      const by_priority = count(
-        PRIORITY_VALUES,
-        byPriority.map((g) => ({ key: g.priority, n: g._count._all })),
-      )
+      const by_status = count(STATUS_VALUES, byStatus)
+      const by_priority = count(PRIORITY_VALUES, byPriority)
       const total = Object.values(by_status).reduce((sum, n) => sum + n, 0)
       return { total, by_status, by_priority }
     },

@@ -23,6 +23,8 @@ export interface TestApp {
   request: ReturnType<typeof supertest>
   services: Services
   db: Database
+  /** The SQLite file, for tests that fill or inspect it directly. */
+  file: string
   /** The read connection: sees committed data only. */
   prisma: PrismaClient
   /** An admin key of tenant `default`. */
@@ -35,7 +37,8 @@ export interface TestApp {
 /** The real app over a real SQLite file of its own, as server.ts builds it but without listening. */
 export async function buildTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const dir = mkdtempSync(path.join(tmpdir(), 'status-tracker-test-'))
-  const db = await openDatabase({ url: `file:${path.join(dir, 'status.db')}` })
+  const file = path.join(dir, 'status.db')
+  const db = await openDatabase({ url: `file:${file}` })
   const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' })
   const services = await createServices({
     db,
@@ -59,6 +62,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     request: supertest(app),
     services,
     db,
+    file,
     prisma: db.read,
     adminKey: await makeKey('default', ['admin']),
     makeKey,
