@@ -20,6 +20,11 @@ const EnvShape = z.object({
   EVENT_POLL_MS: intFrom(100, 10),
   SHUTDOWN_GRACE_MS: intFrom(10_000, 0),
   IDEMPOTENCY_TTL_HOURS: intFrom(24, 1),
+  RETENTION_TERMINAL_DAYS: intFrom(30, 1),
+  RETENTION_FAILED_DAYS: intFrom(30, 1),
+  RETENTION_EVENTS_DAYS: intFrom(7, 1),
+  RETENTION_INTERVAL_MS: intFrom(600_000, 0),
+  RETENTION_BATCH_SIZE: intFrom(500, 1),
 })
 
 export const ConfigSchema = EnvShape.refine((c) => c.RATE_LIMIT_BURST >= c.RATE_LIMIT_RPS, {

@@ -18,6 +18,13 @@ export class AppError extends Error {
 
 export const validationFailed = (errors: Issue[], message = 'The request is not valid') =>
   new AppError('validation-failed', 400, message, {}, errors)
+export const eventsExpired = (afterSeq: number) =>
+  new AppError(
+    'events-expired',
+    410,
+    `Events after seq ${afterSeq} are no longer all kept (retention); read the current statuses and resume from the latest seq`,
+    { after_seq: afterSeq },
+  )
 export const statusNotFound = (id: string) => new AppError('status-not-found', 404, `Status ${id} not found`)
 export const statusExists = (id: string) =>
   new AppError('status-already-exists', 409, `Status ${id} already exists`, { status_id: id })

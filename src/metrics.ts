@@ -25,6 +25,12 @@ export function createMetrics() {
       labelNames: ['result'] as const,
       registers,
     }),
+    retentionPurged: new Counter({
+      name: 'status_retention_purged_total',
+      help: 'Rows deleted by the retention purge, by kind (statuses, events)',
+      labelNames: ['kind'] as const,
+      registers,
+    }),
     /** Values read from the services at scrape time. */
     gauge(name: string, help: string, read: () => number): void {
       new Gauge({

@@ -20,6 +20,13 @@ export async function startServer(config: Config) {
       maxQueue: config.UPDATER_MAX_QUEUE,
     },
     events: { pollMs: config.EVENT_POLL_MS },
+    retention: {
+      terminalDays: config.RETENTION_TERMINAL_DAYS,
+      failedDays: config.RETENTION_FAILED_DAYS,
+      eventsDays: config.RETENTION_EVENTS_DAYS,
+      intervalMs: config.RETENTION_INTERVAL_MS,
+      batchSize: config.RETENTION_BATCH_SIZE,
+    },
   })
 
   const adminKey = await services.apiKeys.bootstrap()
@@ -44,6 +51,7 @@ export async function startServer(config: Config) {
     logger,
   })
   await services.events.start()
+  services.retention.start()
   const { port } = server.address() as AddressInfo
   logger.info(
     { port, host: config.HOST, database: config.DATABASE_URL },
@@ -68,6 +76,7 @@ export async function startServer(config: Config) {
       // that is after the requests in flight, and a batch among them may be waiting for the updater.
       const socketsClosed = sockets.close()
       // Requests in flight may still submit batches: they are written at once until the last has finished.
+      await services.retention.stop()
       await services.updater.drain()
       await closed
       await socketsClosed

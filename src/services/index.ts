@@ -9,6 +9,7 @@ import { createStatusRepository } from '../db/status-repository'
 import { createMetrics } from '../metrics'
 import { createApiKeyService } from './api-key-service'
 import { createCursorCodec } from './cursor-codec'
+import { createRetentionService, type RetentionOptions } from './retention-service'
 import { createStatusEventManager, type EventManagerOptions } from './status-event-manager'
 import { createStatusFilterService } from './status-filter-service'
 import { createStatusService } from './status-service'
@@ -21,6 +22,7 @@ export interface ServiceOptions {
   idempotencyTtlHours?: number
   updater?: { batchSize?: number; flushMs?: number; maxQueue?: number }
   events?: Omit<EventManagerOptions, 'events' | 'logger' | 'clock'>
+  retention?: Partial<Omit<RetentionOptions, 'db' | 'logger' | 'clock' | 'metrics'>>
 }
 
 /**
@@ -34,6 +36,7 @@ export async function createServices({
   idempotencyTtlHours = 24,
   updater: updaterOptions = {},
   events: eventOptions = {},
+  retention: retentionOptions = {},
 }: ServiceOptions) {
   // Kept in the database so cursors survive restarts and work across instances.
   const settings = createSettingsRepository()
@@ -91,6 +94,18 @@ export async function createServices({
     apiKeys: createApiKeyService({ db, keys: createKeyRepository(), clock }),
     updater,
     events,
+    retention: createRetentionService({
+      db,
+      logger,
+      clock,
+      metrics,
+      terminalDays: 30,
+      failedDays: 30,
+      eventsDays: 7,
+      intervalMs: 600_000,
+      batchSize: 500,
+      ...retentionOptions,
+    }),
     /** The status repository, for the realtime layer's snapshots. */
     repository,
     metrics,

@@ -227,6 +227,15 @@ export function createStatusEventManager(options: EventManagerOptions) {
 
   const pumpAll = () => sinks.forEach(pump)
 
+  /**
+   * True when events after `since` are no longer all stored (retention purged some): a reader resuming
+   * there would silently miss them, so it has to start again from a snapshot.
+   */
+  function expired(tenantId: string, since: number): boolean {
+    const oldest = events.oldestSeq(tenantId)
+    return oldest !== null ? oldest > since + 1 : events.head(tenantId) > since
+  }
+
   /** Ends every live subscription (their transports close them on their side). */
   function closeSubscribers(): void {
     for (const set of [...subscribers.values()]) for (const sub of [...set]) sub.close('stopped')
@@ -234,6 +243,7 @@ export function createStatusEventManager(options: EventManagerOptions) {
 
   return {
     addSink,
+    expired,
 
     /**
      * Loads checkpoints (durable sinks, which start from the first stored event when they have none) or
@@ -309,9 +319,7 @@ export function createStatusEventManager(options: EventManagerOptions) {
 
       const since = opts.from.sinceSeq
       const head = events.head(tenantId)
-      const oldest = events.oldestSeq(tenantId)
-      const gone =
-        since > head || head - since > maxReplay || (oldest !== null ? oldest > since + 1 : head > since)
+      const gone = since > head || head - since > maxReplay || expired(tenantId, since)
       if (gone) {
         sub.close('unsubscribed')
         return result({ resync: true, seq: head })

@@ -320,7 +320,9 @@ export function createStatusFilterService({ db, cursors, updater }: FilterServic
     },
 
     async stats(tenantId: string, filter: StatusFilter = {}) {
-      const where = isCounted(filter) ? undefined : buildWhere(tenantId, await resolveSearch(prisma, tenantId, filter))
+      const where = isCounted(filter)
+        ? undefined
+        : buildWhere(tenantId, await resolveSearch(prisma, tenantId, filter))
       const groupsBy = async (by: 'status' | 'priority') => {
         if (where) {
           const groups = await prisma.status.groupBy({ by: [by], where, _count: { _all: true } })

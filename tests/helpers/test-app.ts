@@ -15,6 +15,7 @@ export interface TestAppOptions {
   idempotencyTtlHours?: number
   updater?: ServiceOptions['updater']
   events?: ServiceOptions['events']
+  retention?: ServiceOptions['retention']
 }
 
 export interface TestApp {
@@ -47,6 +48,8 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     idempotencyTtlHours: options.idempotencyTtlHours,
     updater: options.updater,
     events: options.events,
+    // Tests purge when they choose to, with purgeOnce().
+    retention: { intervalMs: 0, ...options.retention },
   })
   await services.events.start()
   const app = createApp({
@@ -67,6 +70,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     adminKey: await makeKey('default', ['admin']),
     makeKey,
     async close() {
+      await services.retention.stop()
       await services.updater.stop()
       await services.events.stop()
       await db.close()

@@ -27,6 +27,11 @@ test('when nothing is set, then every variable takes its documented default', ()
     RATE_LIMIT_BURST: 2000,
     SHUTDOWN_GRACE_MS: 10_000,
     IDEMPOTENCY_TTL_HOURS: 24,
+    RETENTION_TERMINAL_DAYS: 30,
+    RETENTION_FAILED_DAYS: 30,
+    RETENTION_EVENTS_DAYS: 7,
+    RETENTION_INTERVAL_MS: 600_000,
+    RETENTION_BATCH_SIZE: 500,
   })
 })
 
@@ -42,6 +47,11 @@ test('when values are given, then they are parsed into their types', () => {
     RATE_LIMIT_BURST: '50',
     SHUTDOWN_GRACE_MS: '0',
     IDEMPOTENCY_TTL_HOURS: '48',
+    RETENTION_TERMINAL_DAYS: '14',
+    RETENTION_FAILED_DAYS: '90',
+    RETENTION_EVENTS_DAYS: '3',
+    RETENTION_INTERVAL_MS: '0',
+    RETENTION_BATCH_SIZE: '100',
   })
   expect(config).toEqual({
     NODE_ENV: 'production',
@@ -58,6 +68,11 @@ test('when values are given, then they are parsed into their types', () => {
     UPDATER_FLUSH_MS: 5,
     UPDATER_MAX_QUEUE: 100000,
     EVENT_POLL_MS: 100,
+    RETENTION_TERMINAL_DAYS: 14,
+    RETENTION_FAILED_DAYS: 90,
+    RETENTION_EVENTS_DAYS: 3,
+    RETENTION_INTERVAL_MS: 0,
+    RETENTION_BATCH_SIZE: 100,
   })
 })
 
@@ -81,6 +96,11 @@ test.each([
   ['SHUTDOWN_GRACE_MS', '-5'],
   ['SHUTDOWN_GRACE_MS', 'soon'],
   ['IDEMPOTENCY_TTL_HOURS', '0'],
+  ['RETENTION_TERMINAL_DAYS', '0'],
+  ['RETENTION_FAILED_DAYS', 'forever'],
+  ['RETENTION_EVENTS_DAYS', '1.5'],
+  ['RETENTION_INTERVAL_MS', '-1'],
+  ['RETENTION_BATCH_SIZE', '0'],
 ])('when %s is %p, then start-up stops with a message naming the variable', (name, value) => {
   const err = rejectionOf({ [name]: value })
   expect(err.message).toContain(`${name}:`)
