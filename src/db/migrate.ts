@@ -193,8 +193,9 @@ const CREATE_PG_MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS "_prisma_migratio
 /** The key `prisma migrate` itself locks, so our start-up and Prisma's tooling also exclude each other. */
 const MIGRATION_LOCK_KEY = 72707369
 
-/** The URL without its password, for messages. */
+/** The URL without its password, for logs and messages (a SQLite URL has none). */
 export function redactUrl(url: string): string {
+  if (!isPostgresUrl(url)) return url
   try {
     const parsed = new URL(url)
     if (parsed.password) parsed.password = '***'

@@ -17,8 +17,8 @@ let service: StatusService
 const buildService = (maxWriteAttempts?: number) =>
   createStatusService({
     db,
-    statuses: createStatusRepository(db.direct),
-    idempotency: createIdempotencyRepository(),
+    statuses: createStatusRepository(db),
+    idempotency: createIdempotencyRepository(db.dialect),
     cursors: createCursorCodec('test'),
     clock: () => new Date(),
     idempotencyTtlMs: 3_600_000,

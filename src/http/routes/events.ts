@@ -24,7 +24,7 @@ export function eventRoutes({ statuses, filters, updater, events }: EventRouteDe
   router.get('/stats', requireScope('status:read'), async (req, res) => {
     // Counts are the tenant's; the queue, event rate and subscribers are this instance's.
     const counts = await filters.stats(tenantOf(req), FilterQuerySchema.parse(req.query))
-    const feed = events.stats()
+    const feed = await events.stats()
     res.json({
       ...counts,
       queue_depth: updater.depth(),
