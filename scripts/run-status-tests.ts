@@ -1,7 +1,9 @@
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import path from 'node:path'
+import type { Config } from 'jest'
 import jestConfig, { suites, type Suite } from '../jest.config'
+import { mergeCoverage } from './lib/coverage'
 
 const usage = `Usage: tsx scripts/run-status-tests.ts [options] [-- jest args]
 
@@ -16,8 +18,8 @@ const usage = `Usage: tsx scripts/run-status-tests.ts [options] [-- jest args]
 
 The selected suites run against SQLite. When the integration suite is selected and PostgreSQL server
 binaries are installed (or TEST_POSTGRES_URL names a server), the integration suite then runs again
-against a throw-away PostgreSQL started with scripts/start-postgres.sh (coverage is measured on the
-first pass only).
+against a throw-away PostgreSQL started with scripts/start-postgres.sh; with --coverage the thresholds
+then apply to both passes' coverage merged.
 
 Always ends with one line "N passed, N failed[, N skipped]" counting both passes; exits non-zero if a
 test failed, jest failed (e.g. a coverage threshold was not met) or no test ran.`
@@ -137,6 +139,8 @@ interface JestRun {
   coverage: boolean
   resultsFile: string
   env?: NodeJS.ProcessEnv
+  /** Overrides of jest.config.ts for this run. */
+  config?: Config
 }
 
 function runJest(options: Options, run: JestRun): number {
@@ -144,7 +148,7 @@ function runJest(options: Options, run: JestRun): number {
     require.resolve('jest/bin/jest'),
     // Node 20 cannot load jest.config.ts without ts-node; jest accepts the config as JSON instead.
     '--config',
-    JSON.stringify(jestConfig),
+    JSON.stringify({ ...jestConfig, ...run.config }),
     '--selectProjects',
     ...run.suites,
     '--json',
@@ -206,6 +210,18 @@ function main(): number {
 
   // The test environment never inherits a server meant for something else; the second pass sets it.
   const { TEST_POSTGRES_URL: givenServer, ...env } = process.env
+  const integration = options.suites.includes('integration') && hasTests('integration')
+  const postgresPass =
+    integration && options.postgres && Boolean(givenServer || hasPostgresBinaries() || env.PG_BINDIR)
+  // With two passes, each writes raw coverage and the thresholds apply to the merge of both.
+  const passCoverage = (name: string): Config | undefined =>
+    options.coverage && postgresPass
+      ? {
+          coverageDirectory: path.join(reportsDir, `coverage-${name}`),
+          coverageReporters: ['json'],
+          coverageThreshold: undefined,
+        }
+      : undefined
   const sqlite = tally(
     'SQLite',
     runJest(options, {
@@ -213,17 +229,37 @@ function main(): number {
       coverage: options.coverage,
       resultsFile,
       env: { TEST_POSTGRES_URL: '' },
+      config: passCoverage('sqlite'),
     }),
     resultsFile,
     options,
   )
   let total = sqlite
-  if (options.suites.includes('integration') && hasTests('integration')) {
-    if (!options.postgres) console.log('PostgreSQL: skipped (--no-postgres)')
-    else total = combine(total, runOnPostgres(options, givenServer, env))
-  }
+  if (integration && !options.postgres) console.log('PostgreSQL: skipped (--no-postgres)')
+  else if (integration)
+    total = combine(total, runOnPostgres(options, givenServer, env, passCoverage('postgresql')))
+  if (options.coverage && postgresPass) total = combine(total, mergedCoverage())
   console.log(summary(total.passed, total.failed, total.skipped))
   return total.ok ? 0 : total.exitCode || 1
+}
+
+/** The two passes' coverage as one report, checked against jest.config.ts's thresholds. */
+function mergedCoverage(): Tally {
+  console.log('\nCoverage over both passes:')
+  const failures = mergeCoverage({
+    rootDir,
+    inputs: ['sqlite', 'postgresql'].map((name) =>
+      path.join(reportsDir, `coverage-${name}`, 'coverage-final.json'),
+    ),
+    outputDir: jestConfig.coverageDirectory ?? path.join(reportsDir, 'coverage'),
+    reporters: (jestConfig.coverageReporters ?? ['text-summary']).map(
+      (r) => (Array.isArray(r) ? r[0] : r) as string,
+    ),
+    thresholds: jestConfig.coverageThreshold ?? {},
+  })
+  for (const failure of failures) console.log(`Jest: ${failure}`)
+  if (failures.length > 0) console.log('Every test passed but a coverage threshold was not met (see above).')
+  return { ...nothing, ok: failures.length === 0, exitCode: failures.length === 0 ? 0 : 1 }
 }
 
 interface Tally {
@@ -286,7 +322,12 @@ const hasPostgresBinaries = () =>
 const nothing: Tally = { passed: 0, failed: 0, skipped: 0, ok: true, exitCode: 0 }
 
 /** The integration suite again, against TEST_POSTGRES_URL's server or a throw-away one. */
-function runOnPostgres(options: Options, givenServer: string | undefined, env: NodeJS.ProcessEnv): Tally {
+function runOnPostgres(
+  options: Options,
+  givenServer: string | undefined,
+  env: NodeJS.ProcessEnv,
+  config: Config | undefined,
+): Tally {
   let url = givenServer
   let stop: (() => void) | undefined
   if (!url) {
@@ -307,9 +348,10 @@ function runOnPostgres(options: Options, givenServer: string | undefined, env: N
   try {
     const exitCode = runJest(options, {
       suites: ['integration'],
-      coverage: false,
+      coverage: config !== undefined,
       resultsFile: postgresResultsFile,
       env: { TEST_POSTGRES_URL: url },
+      config,
     })
     return tally('PostgreSQL', exitCode, postgresResultsFile, options, ['integration'])
   } finally {
