@@ -1,20 +1,18 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
 import { createEventRepository } from '../../src/db/event-repository'
 import { openDatabase, type Database } from '../../src/db/prisma'
 import type { StatusEvent } from '../../src/domain/status-record'
 import { createServices, type ServiceOptions, type Services } from '../../src/services'
 import type { CloseReason, EventSink } from '../../src/services/status-event-manager'
+import { createTestDatabase, type TestDatabase } from '../helpers/test-database'
 import { range, until } from '../helpers/wait'
 
 jest.setTimeout(60_000)
 
-let dir: string
+let store: TestDatabase
 let cleanups: (() => Promise<void>)[] = []
 
-beforeEach(() => {
-  dir = mkdtempSync(path.join(tmpdir(), 'status-tracker-events-'))
+beforeEach(async () => {
+  store = await createTestDatabase('events')
 })
 
 afterEach(async () => {
@@ -22,10 +20,10 @@ afterEach(async () => {
   const pending = cleanups.reverse()
   cleanups = []
   for (const cleanup of pending) await cleanup()
-  rmSync(dir, { recursive: true, force: true })
+  await store.drop()
 })
 
-const fileUrl = () => `file:${path.join(dir, 'events.db')}`
+const fileUrl = () => store.url
 
 interface Opened {
   db: Database

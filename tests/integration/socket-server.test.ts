@@ -9,6 +9,7 @@ import { startServer } from '../../src/server'
 import { createServices } from '../../src/services'
 import type { Scope } from '../../src/services/api-key-service'
 import type { EventJson, StatusJson } from '../helpers/status-api'
+import { createTestDatabase, type TestDatabase } from '../helpers/test-database'
 import { sleep, range, until } from '../helpers/wait'
 
 jest.setTimeout(120_000)
@@ -31,9 +32,12 @@ async function seedDatabase(url: string) {
   await seeding.close()
 }
 
+let store: TestDatabase
 beforeAll(async () => {
+  // The shared server's database is the store under test; the stop() test below uses a file of its own.
   dir = mkdtempSync(path.join(tmpdir(), 'status-tracker-socket-'))
-  const url = `file:${path.join(dir, 's.db')}`
+  store = await createTestDatabase('socket')
+  const url = store.url
   await seedDatabase(url)
   server = await startServer(configFor(url))
   baseUrl = `http://127.0.0.1:${server.port}`
@@ -43,6 +47,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.stop()
   await db?.close()
+  await store?.drop()
   rmSync(dir, { recursive: true, force: true })
 })
 

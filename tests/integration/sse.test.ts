@@ -1,9 +1,6 @@
 import express from 'express'
-import { mkdtempSync, rmSync } from 'node:fs'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
 import { loadConfig } from '../../src/config'
 import { createEventRepository } from '../../src/db/event-repository'
 import { openDatabase, type Database } from '../../src/db/prisma'
@@ -14,19 +11,20 @@ import { startServer } from '../../src/server'
 import { createServices } from '../../src/services'
 import type { Scope } from '../../src/services/api-key-service'
 import type { EventJson, StatusJson } from '../helpers/status-api'
+import { createTestDatabase, type TestDatabase } from '../helpers/test-database'
 import { sleep, range, until } from '../helpers/wait'
 
 jest.setTimeout(120_000)
 
-let dir: string
 let server: Awaited<ReturnType<typeof startServer>>
 let baseUrl: string
 /** A second connection to the server's database file, to purge events as retention would. */
 let db: Database
 
+let store: TestDatabase
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'status-tracker-sse-'))
-  const url = `file:${path.join(dir, 's.db')}`
+  store = await createTestDatabase('sse')
+  const url = store.url
   // A key up front, so startServer finds a non-empty database and prints no bootstrap key.
   const seeding = await openDatabase({ url })
   await (await createServices({ db: seeding })).apiKeys.create('default', ['admin'])
@@ -41,7 +39,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.stop()
   await db?.close()
-  rmSync(dir, { recursive: true, force: true })
+  await store?.drop()
 })
 
 const streams: Stream[] = []
