@@ -9,6 +9,7 @@ export default defineConfig(
     'coverage/',
     'test_reports/',
     'src/db/generated/',
+    'src/db/generated-postgresql/',
     'bench/results/',
   ]),
   js.configs.recommended,

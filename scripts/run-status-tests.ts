@@ -1,7 +1,9 @@
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import path from 'node:path'
+import type { Config } from 'jest'
 import jestConfig, { suites, type Suite } from '../jest.config'
+import { mergeCoverage } from './lib/coverage'
 
 const usage = `Usage: tsx scripts/run-status-tests.ts [options] [-- jest args]
 
@@ -11,14 +13,22 @@ const usage = `Usage: tsx scripts/run-status-tests.ts [options] [-- jest args]
   --verbose           jest --verbose, and keep the service's logs (LOG_LEVEL is silent otherwise)
   --suite NAME        unit | integration | e2e | perf; repeatable or comma-separated
                       (default: unit,integration,e2e)
+  --no-postgres       skip the second integration pass against PostgreSQL
   -- ARGS             passed to jest unchanged (e.g. -- -t 'rejects unknown ids')
 
-Always ends with one line "N passed, N failed[, N skipped]"; exits non-zero if a test failed,
-jest failed (e.g. a coverage threshold was not met) or no test ran.`
+The selected suites run against SQLite. When the integration suite is selected and PostgreSQL server
+binaries are installed (or TEST_POSTGRES_URL names a server), the integration suite then runs again
+against a throw-away PostgreSQL started with scripts/start-postgres.sh; with --coverage the thresholds
+then apply to both passes' coverage merged.
+
+Always ends with one line "N passed, N failed[, N skipped]" counting both passes; exits non-zero if a
+test failed, jest failed (e.g. a coverage threshold was not met) or no test ran.`
 
 const rootDir = path.resolve(__dirname, '..')
 const reportsDir = path.join(rootDir, 'test_reports')
 const resultsFile = path.join(reportsDir, 'jest-results.json')
+const postgresResultsFile = path.join(reportsDir, 'jest-results-postgresql.json')
+const startPostgres = path.join(rootDir, 'scripts', 'start-postgres.sh')
 
 interface Options {
   help: boolean
@@ -26,6 +36,7 @@ interface Options {
   performance: boolean
   parallel?: string
   verbose: boolean
+  postgres: boolean
   suites: Suite[]
   jestArgs: string[]
 }
@@ -48,6 +59,7 @@ function parseArgs(argv: string[]): Options {
     coverage: false,
     performance: false,
     verbose: false,
+    postgres: true,
     suites: [],
     jestArgs: [],
   }
@@ -71,6 +83,9 @@ function parseArgs(argv: string[]): Options {
         break
       case '--verbose':
         options.verbose = true
+        break
+      case '--no-postgres':
+        options.postgres = false
         break
       case '--parallel': {
         const n = value()
@@ -119,24 +134,33 @@ function build(): boolean {
   return spawnSync(npm, ['run', 'build'], { cwd: rootDir, stdio: 'inherit' }).status === 0
 }
 
-function runJest(options: Options): number {
+interface JestRun {
+  suites: Suite[]
+  coverage: boolean
+  resultsFile: string
+  env?: NodeJS.ProcessEnv
+  /** Overrides of jest.config.ts for this run. */
+  config?: Config
+}
+
+function runJest(options: Options, run: JestRun): number {
   const args = [
     require.resolve('jest/bin/jest'),
     // Node 20 cannot load jest.config.ts without ts-node; jest accepts the config as JSON instead.
     '--config',
-    JSON.stringify(jestConfig),
+    JSON.stringify({ ...jestConfig, ...run.config }),
     '--selectProjects',
-    ...options.suites,
+    ...run.suites,
     '--json',
     '--outputFile',
-    resultsFile,
+    run.resultsFile,
   ]
-  if (options.coverage) args.push('--coverage')
+  if (run.coverage) args.push('--coverage')
   if (options.verbose) args.push('--verbose')
   if (options.parallel) args.push('--maxWorkers', options.parallel)
   args.push(...options.jestArgs)
 
-  const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'test' }
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'test', ...run.env }
   if (!options.verbose) env.LOG_LEVEL ??= 'silent'
 
   const child = spawnSync(process.execPath, args, { cwd: rootDir, stdio: 'inherit', env })
@@ -145,9 +169,9 @@ function runJest(options: Options): number {
   return child.status ?? 1
 }
 
-function readResults(): JestResults | undefined {
+function readResults(file: string): JestResults | undefined {
   try {
-    const results = JSON.parse(readFileSync(resultsFile, 'utf8')) as Partial<JestResults>
+    const results = JSON.parse(readFileSync(file, 'utf8')) as Partial<JestResults>
     // Modes such as --listTests write something else to the output file.
     return typeof results.numTotalTests === 'number' ? (results as JestResults) : undefined
   } catch {
@@ -176,6 +200,7 @@ function main(): number {
 
   mkdirSync(reportsDir, { recursive: true })
   rmSync(resultsFile, { force: true })
+  rmSync(postgresResultsFile, { force: true })
 
   if (options.suites.includes('e2e') && hasTests('e2e') && !build()) {
     console.log('Build failed, so no tests ran.')
@@ -183,34 +208,155 @@ function main(): number {
     return 1
   }
 
-  const exitCode = runJest(options)
-  const results = readResults()
+  // The test environment never inherits a server meant for something else; the second pass sets it.
+  const { TEST_POSTGRES_URL: givenServer, ...env } = process.env
+  const integration = options.suites.includes('integration') && hasTests('integration')
+  const postgresPass =
+    integration && options.postgres && Boolean(givenServer || hasPostgresBinaries() || env.PG_BINDIR)
+  // With two passes, each writes raw coverage and the thresholds apply to the merge of both.
+  const passCoverage = (name: string): Config | undefined =>
+    options.coverage && postgresPass
+      ? {
+          coverageDirectory: path.join(reportsDir, `coverage-${name}`),
+          coverageReporters: ['json'],
+          coverageThreshold: undefined,
+        }
+      : undefined
+  const sqlite = tally(
+    'SQLite',
+    runJest(options, {
+      suites: options.suites,
+      coverage: options.coverage,
+      resultsFile,
+      env: { TEST_POSTGRES_URL: '' },
+      config: passCoverage('sqlite'),
+    }),
+    resultsFile,
+    options,
+  )
+  let total = sqlite
+  if (integration && !options.postgres) console.log('PostgreSQL: skipped (--no-postgres)')
+  else if (integration)
+    total = combine(total, runOnPostgres(options, givenServer, env, passCoverage('postgresql')))
+  if (options.coverage && postgresPass) total = combine(total, mergedCoverage())
+  console.log(summary(total.passed, total.failed, total.skipped))
+  return total.ok ? 0 : total.exitCode || 1
+}
+
+/** The two passes' coverage as one report, checked against jest.config.ts's thresholds. */
+function mergedCoverage(): Tally {
+  console.log('\nCoverage over both passes:')
+  const failures = mergeCoverage({
+    rootDir,
+    inputs: ['sqlite', 'postgresql'].map((name) =>
+      path.join(reportsDir, `coverage-${name}`, 'coverage-final.json'),
+    ),
+    outputDir: jestConfig.coverageDirectory ?? path.join(reportsDir, 'coverage'),
+    reporters: (jestConfig.coverageReporters ?? ['text-summary']).map(
+      (r) => (Array.isArray(r) ? r[0] : r) as string,
+    ),
+    thresholds: jestConfig.coverageThreshold ?? {},
+  })
+  for (const failure of failures) console.log(`Jest: ${failure}`)
+  if (failures.length > 0) console.log('Every test passed but a coverage threshold was not met (see above).')
+  return { ...nothing, ok: failures.length === 0, exitCode: failures.length === 0 ? 0 : 1 }
+}
+
+interface Tally {
+  passed: number
+  failed: number
+  skipped: number
+  ok: boolean
+  exitCode: number
+}
+
+const combine = (a: Tally, b: Tally): Tally => ({
+  passed: a.passed + b.passed,
+  failed: a.failed + b.failed,
+  skipped: a.skipped + b.skipped,
+  ok: a.ok && b.ok,
+  exitCode: a.exitCode || b.exitCode,
+})
+
+/** Reads one jest run's results and explains a failure that is not a failed test. */
+function tally(
+  store: string,
+  exitCode: number,
+  file: string,
+  options: Options,
+  suites = options.suites,
+): Tally {
+  const results = readResults(file)
   if (!results) {
     console.log(
-      `jest exited with code ${exitCode} and wrote no results to ${path.relative(rootDir, resultsFile)}.`,
+      `${store}: jest exited with code ${exitCode} and wrote no results to ${path.relative(rootDir, file)}.`,
     )
-    console.log(summary(0, 0, 0))
-    return exitCode || 1
+    return { passed: 0, failed: 0, skipped: 0, ok: false, exitCode: exitCode || 1 }
   }
-
   const { numPassedTests: passed, numFailedTests: failed, numRuntimeErrorTestSuites: broken } = results
   const skipped = results.numPendingTests + results.numTodoTests
   let ok = exitCode === 0 && results.success && failed === 0
   if (broken > 0) {
-    console.log(`${broken} test file(s) failed to run (see the errors above).`)
+    console.log(`${store}: ${broken} test file(s) failed to run (see the errors above).`)
     ok = false
   }
   if (results.numTotalTests === 0) {
-    console.log(`No tests ran (suites: ${options.suites.join(', ')}).`)
+    console.log(`${store}: no tests ran (suites: ${suites.join(', ')}).`)
     ok = false
   } else if (!ok && failed === 0 && broken === 0) {
     const why = options.coverage
       ? 'a coverage threshold was not met (see its report above)'
       : 'see its output above'
-    console.log(`Every test passed but jest failed (exit code ${exitCode}): ${why}.`)
+    console.log(`${store}: every test passed but jest failed (exit code ${exitCode}): ${why}.`)
   }
-  console.log(summary(passed, failed, skipped))
-  return ok ? 0 : exitCode || 1
+  console.log(`${store}: ${summary(passed, failed, skipped)}`)
+  return { passed, failed, skipped, ok, exitCode }
+}
+
+const hasPostgresBinaries = () =>
+  existsSync('/usr/lib/postgresql') &&
+  readdirSync('/usr/lib/postgresql').some((version) =>
+    existsSync(path.join('/usr/lib/postgresql', version, 'bin', 'initdb')),
+  )
+
+const nothing: Tally = { passed: 0, failed: 0, skipped: 0, ok: true, exitCode: 0 }
+
+/** The integration suite again, against TEST_POSTGRES_URL's server or a throw-away one. */
+function runOnPostgres(
+  options: Options,
+  givenServer: string | undefined,
+  env: NodeJS.ProcessEnv,
+  config: Config | undefined,
+): Tally {
+  let url = givenServer
+  let stop: (() => void) | undefined
+  if (!url) {
+    if (!hasPostgresBinaries() && !env.PG_BINDIR) {
+      console.log('PostgreSQL: skipped (no server binaries under /usr/lib/postgresql; .ci/run installs them)')
+      return nothing
+    }
+    const started = spawnSync(startPostgres, [], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
+    if (started.status !== 0) {
+      console.log('PostgreSQL: could not start a server with scripts/start-postgres.sh (see above)')
+      return { ...nothing, ok: false, exitCode: 1 }
+    }
+    url = started.stdout.trim().split('\n').pop()!
+    const startedUrl = url
+    stop = () => spawnSync(startPostgres, ['--stop', startedUrl], { stdio: 'inherit' })
+  }
+  console.log(`\nPostgreSQL: the integration suite again, against ${url}`)
+  try {
+    const exitCode = runJest(options, {
+      suites: ['integration'],
+      coverage: config !== undefined,
+      resultsFile: postgresResultsFile,
+      env: { TEST_POSTGRES_URL: url },
+      config,
+    })
+    return tally('PostgreSQL', exitCode, postgresResultsFile, options, ['integration'])
+  } finally {
+    stop?.()
+  }
 }
 
 process.exitCode = main()

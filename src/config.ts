@@ -9,7 +9,10 @@ const EnvShape = z.object({
   DATABASE_URL: z
     .string()
     .default('file:./data/status.db')
-    .refine((url) => url.startsWith('file:'), 'must be a file: URL (PostgreSQL support is not built yet)'),
+    .refine(
+      (url) => url.startsWith('file:') || /^postgres(ql)?:\/\/[^/]/.test(url),
+      'must be a file: URL (SQLite) or a postgresql:// URL',
+    ),
   SQLITE_SYNCHRONOUS: z.enum(['NORMAL', 'FULL']).default('NORMAL'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   RATE_LIMIT_RPS: intFrom(1000, 1),

@@ -32,13 +32,13 @@ export function createMetrics() {
       registers,
     }),
     /** Values read from the services at scrape time. */
-    gauge(name: string, help: string, read: () => number): void {
+    gauge(name: string, help: string, read: () => number | Promise<number>): void {
       new Gauge({
         name,
         help,
         registers,
-        collect() {
-          this.set(read())
+        async collect() {
+          this.set(await read())
         },
       })
     },

@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net'
 import { createApp } from './app'
 import { ConfigError, loadConfig, type Config } from './config'
+import { redactUrl } from './db/migrate'
 import { openDatabase } from './db/prisma'
 import { createLogger } from './logger'
 import { attachSocketServer } from './realtime/socket-server'
@@ -54,7 +55,7 @@ export async function startServer(config: Config) {
   services.retention.start()
   const { port } = server.address() as AddressInfo
   logger.info(
-    { port, host: config.HOST, database: config.DATABASE_URL },
+    { port, host: config.HOST, database: redactUrl(config.DATABASE_URL) },
     `listening on http://${config.HOST}:${port}`,
   )
 

@@ -85,7 +85,7 @@ async function runUpdater(req: InProcessRequest) {
           const pass = Math.floor(counter / ids.length)
           items.push({ status_id: ids[counter % ids.length]!, progress_percentage: (pass % 99) + 1 })
         }
-        const submitted = services.updater.submit(TENANT, items)
+        const submitted = await services.updater.submit(TENANT, items)
         if (submitted.rejected.length > 0)
           throw new Error(`updater rejected ${JSON.stringify(submitted.rejected[0])}`)
         inFlight.push(Promise.all(submitted.accepted.map((a) => a.result)))

@@ -1,9 +1,11 @@
-// Prisma's real schema engine (the wasm build) driven through the better-sqlite3 driver adapter, so
+// Prisma's real schema engine (the wasm build) driven through a driver adapter (better-sqlite3 or pg), so
 // migrations can be created and checked on machines where the native engine cannot be downloaded.
 // Dev-only: the app applies migrations at start-up with src/db/migrate.ts and never loads this.
 import fs from 'node:fs'
 import path from 'node:path'
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3'
+import { PrismaPg } from '@prisma/adapter-pg'
+import pg from 'pg'
 import {
   bindMigrationAwareSqlAdapterFactory,
   type SqlDriverAdapter,
@@ -27,9 +29,56 @@ const LOCKFILE = 'migration_lock.toml'
 const MIGRATION_FILE = 'migration.sql'
 
 // The full-text index and its shadow tables are created by hand in a migration (Prisma's schema
-// language has no virtual tables), so Prisma leaves them out of its comparison.
+// language has no virtual tables), so Prisma leaves them out of its comparison. PostgreSQL has no such
+// table (its trigram index is an ordinary index Prisma does not compare).
 const SEARCH_TABLES = ['', '_config', '_data', '_docsize', '_idx'].map((suffix) => `status_search${suffix}`)
-export const schemaFilter: SchemaFilter = { externalTables: SEARCH_TABLES, externalEnums: [] }
+const sqliteFilter: SchemaFilter = { externalTables: SEARCH_TABLES, externalEnums: [] }
+const noFilter: SchemaFilter = { externalTables: [], externalEnums: [] }
+
+/** The database an engine works on: a SQLite file, or a PostgreSQL database by URL. */
+export type EngineTarget = { provider: 'sqlite'; file: string } | { provider: 'postgresql'; url: string }
+
+/**
+ * The adapter cannot map PostgreSQL's internal `"char"` type (OID 18), which the engine's introspection
+ * queries return ("Column type 'char' could not be deserialized"); as text it reads fine.
+ */
+class CharAsTextClient extends pg.Client {
+  // pg's overloads cannot be restated in a subclass; this passes every form through unchanged.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  override query(...args: any[]): any {
+    const relabel = (result: unknown) => {
+      for (const field of (result as pg.QueryResult | undefined)?.fields ?? []) {
+        if (field.dataTypeID === 18) field.dataTypeID = 25
+      }
+      return result
+    }
+    const last = args[args.length - 1]
+    if (typeof last === 'function') {
+      args[args.length - 1] = (err: Error, result: unknown) => last(err, relabel(result))
+      return (super.query as (...a: unknown[]) => unknown)(...args)
+    }
+    const returned = (super.query as (...a: unknown[]) => unknown)(...args)
+    return returned instanceof Promise ? returned.then(relabel) : returned
+  }
+}
+
+function adapterFactoryFor(target: EngineTarget): SqlMigrationAwareDriverAdapterFactory {
+  if (target.provider === 'sqlite') return new PrismaBetterSqlite3({ url: `file:${target.file}` })
+  return new PrismaPg({ connectionString: target.url, Client: CharAsTextClient, max: 2 })
+}
+
+/**
+ * adapter-pg runs a script by splitting it at every `;`, which cuts PL/pgSQL function bodies apart.
+ * PostgreSQL's simple query protocol takes the whole script at once.
+ */
+function wholeScripts(adapter: SqlDriverAdapter): SqlDriverAdapter {
+  if (adapter.provider !== 'postgres') return adapter
+  const driver = (adapter as unknown as { underlyingDriver(): pg.Pool }).underlyingDriver()
+  adapter.executeScript = async (script: string) => {
+    await driver.query(script)
+  }
+  return adapter
+}
 
 let engineModule: Promise<EngineModule> | undefined
 
@@ -53,23 +102,26 @@ function loadEngineModule(): Promise<EngineModule> {
 
 export interface EngineSession {
   engine: SchemaEngine
+  /** The tables Prisma leaves out of comparisons on this engine's database. */
+  filters: SchemaFilter
   /** Frees the engine and closes every database connection it opened. */
   close(): Promise<void>
 }
 
 /**
- * Starts a schema engine whose "main database" is the SQLite file at `dbPath`.
+ * Starts a schema engine whose "main database" is `target` (a SQLite file path means that file).
  *
  * The engine never disposes the adapter connections it opens, and a later engine in the same process
  * then meets SQLITE_BUSY (surfacing as an unknown "SocketTimeout"). We hand it a factory that keeps
  * every connection so close() can dispose them.
  */
-export async function openEngine(schemaPath: string, dbPath: string): Promise<EngineSession> {
+export async function openEngine(schemaPath: string, target: EngineTarget | string): Promise<EngineSession> {
   const bg = await loadEngineModule()
-  const inner = new PrismaBetterSqlite3({ url: `file:${dbPath}` })
+  const resolved: EngineTarget = typeof target === 'string' ? { provider: 'sqlite', file: target } : target
+  const inner = adapterFactoryFor(resolved)
   const opened: SqlDriverAdapter[] = []
   const track = async (connection: Promise<SqlDriverAdapter>) => {
-    const adapter = await connection
+    const adapter = wholeScripts(await connection)
     opened.push(adapter)
     return adapter
   }
@@ -87,6 +139,7 @@ export async function openEngine(schemaPath: string, dbPath: string): Promise<En
   )
   return {
     engine,
+    filters: resolved.provider === 'sqlite' ? sqliteFilter : noFilter,
     async close() {
       engine.free()
       await Promise.all(opened.splice(0).map((adapter) => adapter.dispose()))
@@ -151,7 +204,7 @@ export function lockfileContent(provider: string): string {
 export async function replayMigrations(session: EngineSession, migrationsDir: string): Promise<string[]> {
   const { appliedMigrationNames } = await session.engine.applyMigrations({
     migrationsList: listMigrations(migrationsDir),
-    filters: schemaFilter,
+    filters: session.filters,
   })
   return appliedMigrationNames
 }
@@ -176,7 +229,7 @@ export async function diffDatabaseToSchema(
       to: { tag: 'schemaDatamodel', files },
       script,
       exitCode: true,
-      filters: schemaFilter,
+      filters: session.filters,
     })
   const scriptResult = await diff(true)
   if (scriptResult.exitCode === 0) return undefined

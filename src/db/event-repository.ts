@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto'
-import type BetterSqlite3 from 'better-sqlite3'
 import type { EventType, StatusEvent } from '../domain/status-record'
 import type { Database } from './prisma'
 
@@ -9,14 +8,14 @@ interface RawEvent {
   type: string
   status_id: string
   version: number
-  occurred_at: string
+  occurred_at: string | Date
   changes: string
   record: string
 }
 
 const toEvent = (raw: RawEvent): StatusEvent => ({
   event_id: raw.event_id,
-  seq: raw.seq,
+  seq: Number(raw.seq),
   type: raw.type as EventType,
   status_id: raw.status_id,
   version: raw.version,
@@ -39,42 +38,46 @@ export interface DeadLetterInput {
  * since fan-out reads the outbox after every commit.
  */
 export function createEventRepository(db: Database) {
-  const direct: BetterSqlite3.Database = db.direct
-  const after = direct.prepare<[string, number, number], RawEvent>(
-    `SELECT seq, event_id, type, status_id, version, occurred_at, changes, record FROM status_events
-     WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
-  )
-  const heads = direct.prepare<[], { id: string; last_seq: number }>('SELECT id, last_seq FROM tenants')
-  const head = direct.prepare<[string], { last_seq: number }>('SELECT last_seq FROM tenants WHERE id = ?')
-  const oldest = direct.prepare<[string], { seq: number | null }>(
-    'SELECT MIN(seq) AS seq FROM status_events WHERE tenant_id = ?',
-  )
-  const checkpoints = direct.prepare<[string], { tenant_id: string; last_seq: number }>(
-    'SELECT tenant_id, last_seq FROM sink_checkpoints WHERE sink = ?',
-  )
+  const { direct } = db
 
   return {
-    after(tenantId: string, afterSeq: number, limit: number): StatusEvent[] {
-      return after.all(tenantId, afterSeq, limit).map(toEvent)
+    async after(tenantId: string, afterSeq: number, limit: number): Promise<StatusEvent[]> {
+      const rows = await direct.all<RawEvent>(
+        `SELECT seq, event_id, type, status_id, version, occurred_at, changes, record FROM status_events
+         WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
+        [tenantId, afterSeq, limit],
+      )
+      return rows.map(toEvent)
     },
 
     /** Every tenant's last handed-out `seq`. */
-    heads(): Map<string, number> {
-      return new Map(heads.all().map((row) => [row.id, Number(row.last_seq)]))
+    async heads(): Promise<Map<string, number>> {
+      const rows = await direct.all<{ id: string; last_seq: number }>('SELECT id, last_seq FROM tenants')
+      return new Map(rows.map((row) => [row.id, Number(row.last_seq)]))
     },
 
-    head(tenantId: string): number {
-      return Number(head.get(tenantId)?.last_seq ?? 0)
+    async head(tenantId: string): Promise<number> {
+      const row = await direct.get<{ last_seq: number }>('SELECT last_seq FROM tenants WHERE id = ?', [
+        tenantId,
+      ])
+      return Number(row?.last_seq ?? 0)
     },
 
     /** The oldest event still stored for the tenant, or null when none is. */
-    oldestSeq(tenantId: string): number | null {
-      const seq = oldest.get(tenantId)?.seq
-      return seq === null || seq === undefined ? null : Number(seq)
+    async oldestSeq(tenantId: string): Promise<number | null> {
+      const row = await direct.get<{ seq: number | null }>(
+        'SELECT MIN(seq) AS seq FROM status_events WHERE tenant_id = ?',
+        [tenantId],
+      )
+      return row?.seq === null || row?.seq === undefined ? null : Number(row.seq)
     },
 
-    checkpoints(sink: string): Map<string, number> {
-      return new Map(checkpoints.all(sink).map((row) => [row.tenant_id, Number(row.last_seq)]))
+    async checkpoints(sink: string): Promise<Map<string, number>> {
+      const rows = await direct.all<{ tenant_id: string; last_seq: number }>(
+        'SELECT tenant_id, last_seq FROM sink_checkpoints WHERE sink = ?',
+        [sink],
+      )
+      return new Map(rows.map((row) => [row.tenant_id, Number(row.last_seq)]))
     },
 
     async saveCheckpoint(sink: string, tenantId: string, lastSeq: number, now: Date): Promise<void> {

@@ -6,6 +6,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
+import pg from 'pg'
 
 // Walking up to package.json finds the project root from src/db (tsx, ts-jest) and from dist/src/db
 // (compiled) alike.
@@ -16,11 +17,12 @@ function findProjectRoot(start: string): string | undefined {
   }
 }
 
-export const defaultMigrationsDir = path.join(
-  findProjectRoot(__dirname) ?? process.cwd(),
-  'prisma',
-  'migrations',
-)
+const prismaDir = path.join(findProjectRoot(__dirname) ?? process.cwd(), 'prisma')
+export const defaultMigrationsDir = path.join(prismaDir, 'migrations')
+export const defaultPostgresMigrationsDir = path.join(prismaDir, 'postgresql', 'migrations')
+
+/** Which store a `DATABASE_URL` names: `postgresql://` (or `postgres://`) URLs, else a SQLite file. */
+export const isPostgresUrl = (url: string): boolean => /^postgres(ql)?:\/\//.test(url)
 
 /** `file:./data/status.db` → an absolute path (relative ones resolve against the working directory). */
 export function parseSqliteUrl(url: string): string {
@@ -52,8 +54,8 @@ interface Migration {
 interface MigrationRow {
   migration_name: string
   checksum: string
-  finished_at: string | null
-  rolled_back_at: string | null
+  finished_at: string | Date | null
+  rolled_back_at: string | Date | null
 }
 
 const checksumOf = (script: string): string => createHash('sha256').update(script, 'utf8').digest('hex')
@@ -98,7 +100,10 @@ export function migrateSqliteDatabase(
   try {
     db.pragma('journal_mode = WAL')
     db.exec(CREATE_MIGRATIONS_TABLE)
-    const pending = pendingMigrations(db, migrations, filePath)
+    const rows = db
+      .prepare('SELECT migration_name, checksum, finished_at, rolled_back_at FROM "_prisma_migrations"')
+      .all() as MigrationRow[]
+    const pending = pendingMigrations(rows, migrations, filePath)
     if (pending.length === 0) return { applied: [] }
 
     // Prisma's SQLite migrations rebuild tables (create copy, drop original, rename). With foreign keys
@@ -144,17 +149,13 @@ export function migrateSqliteDatabase(
   }
 }
 
-function pendingMigrations(db: Database.Database, migrations: Migration[], filePath: string): Migration[] {
-  const rows = db
-    .prepare('SELECT migration_name, checksum, finished_at, rolled_back_at FROM "_prisma_migrations"')
-    .all() as MigrationRow[]
-
+function pendingMigrations(rows: MigrationRow[], migrations: Migration[], where: string): Migration[] {
   // Same rule as `prisma migrate deploy`: a failed attempt recorded by other tooling needs a human.
   const failed = rows.filter((row) => row.finished_at === null && row.rolled_back_at === null)
   if (failed.length > 0) {
     const names = failed.map((row) => row.migration_name).join(', ')
     throw new Error(
-      `${filePath} has failed migrations (${names}); resolve them before starting ` +
+      `${where} has failed migrations (${names}); resolve them before starting ` +
         '(see `prisma migrate resolve`)',
     )
   }
@@ -168,11 +169,93 @@ function pendingMigrations(db: Database.Database, migrations: Migration[], fileP
     const checksum = applied.get(migration.name)
     if (checksum !== undefined && !matchesChecksum(migration.script, checksum)) {
       throw new Error(
-        `Migration ${migration.name} was modified after it was applied to ${filePath} ` +
+        `Migration ${migration.name} was modified after it was applied to ${where} ` +
           '(checksum mismatch). Restore the original migration.sql and put the change in a new migration.',
       )
     }
   }
   // Rows for migrations this build does not know (a newer build ran first) are left alone, as Prisma does.
   return migrations.filter((migration) => !applied.has(migration.name))
+}
+
+// Prisma's own definition for PostgreSQL.
+const CREATE_PG_MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
+    "id"                    VARCHAR(36) PRIMARY KEY NOT NULL,
+    "checksum"              VARCHAR(64) NOT NULL,
+    "finished_at"           TIMESTAMPTZ,
+    "migration_name"        VARCHAR(255) NOT NULL,
+    "logs"                  TEXT,
+    "rolled_back_at"        TIMESTAMPTZ,
+    "started_at"            TIMESTAMPTZ NOT NULL DEFAULT now(),
+    "applied_steps_count"   INTEGER NOT NULL DEFAULT 0
+)`
+
+/** The key `prisma migrate` itself locks, so our start-up and Prisma's tooling also exclude each other. */
+const MIGRATION_LOCK_KEY = 72707369
+
+/** The URL without its password, for logs and messages (a SQLite URL has none). */
+export function redactUrl(url: string): string {
+  if (!isPostgresUrl(url)) return url
+  try {
+    const parsed = new URL(url)
+    if (parsed.password) parsed.password = '***'
+    return parsed.toString()
+  } catch {
+    return 'the PostgreSQL database'
+  }
+}
+
+/**
+ * Brings the PostgreSQL database at `url` up to date with the committed migrations. Several instances
+ * may start at once: a session advisory lock makes them take turns, and each re-reads the history
+ * after getting it, so a migration is applied once. Each migration runs in its own transaction
+ * together with its history row (PostgreSQL's DDL is transactional).
+ */
+export async function migratePostgresDatabase(
+  url: string,
+  migrationsDir = defaultPostgresMigrationsDir,
+): Promise<{ applied: string[] }> {
+  const migrations = readMigrations(migrationsDir)
+  const where = redactUrl(url)
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    // Quiet "already exists, skipping" notices from IF NOT EXISTS.
+    await client.query('SET client_min_messages = warning')
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY])
+    try {
+      await client.query(CREATE_PG_MIGRATIONS_TABLE)
+      const { rows } = await client.query<MigrationRow>(
+        'SELECT migration_name, checksum, finished_at, rolled_back_at FROM "_prisma_migrations"',
+      )
+      const applied: string[] = []
+      for (const migration of pendingMigrations(rows, migrations, where)) {
+        const startedAt = new Date()
+        try {
+          await client.query('BEGIN')
+          // One simple-protocol call runs the whole script, PL/pgSQL bodies included.
+          await client.query(migration.script)
+          await client.query(
+            `INSERT INTO "_prisma_migrations"
+               (id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count)
+             VALUES ($1, $2, now(), $3, NULL, NULL, $4, 1)`,
+            [randomUUID(), checksumOf(migration.script), migration.name, startedAt],
+          )
+          await client.query('COMMIT')
+        } catch (error) {
+          await client.query('ROLLBACK').catch(() => undefined)
+          throw new Error(
+            `Migration ${migration.name} failed and was rolled back: ${(error as Error).message}`,
+            { cause: error },
+          )
+        }
+        applied.push(migration.name)
+      }
+      return { applied }
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined)
+    }
+  } finally {
+    await client.end()
+  }
 }

@@ -1,30 +1,38 @@
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3'
-import BetterSqlite3 from 'better-sqlite3'
+import { PrismaPg } from '@prisma/adapter-pg'
+import { postgresDialect, sqliteDialect, type Dialect } from './dialect'
+import { postgresDirectReads, sqliteDirectReads, type DirectReads } from './direct-reads'
 import { Prisma, PrismaClient } from './generated/client'
-import { migrateSqliteDatabase, parseSqliteUrl } from './migrate'
+import { PrismaClient as PostgresPrismaClient } from './generated-postgresql/client'
+import { isPostgresUrl, migratePostgresDatabase, migrateSqliteDatabase, parseSqliteUrl } from './migrate'
 
 export { Prisma, PrismaClient }
 /** Either client, or a client inside an interactive transaction. */
 export type Db = Prisma.TransactionClient
 
 export interface DatabaseOptions {
+  /** `file:…` for SQLite, `postgresql://…` for PostgreSQL. */
   url: string
   synchronous?: 'NORMAL' | 'FULL'
+  /** PostgreSQL: connections in Prisma's pool (the direct reads keep a few more of their own). */
+  poolSize?: number
 }
 
 /**
- * The store, split by intent. The SQLite adapter drives one connection per client, and a statement
- * sent on it while a transaction is open runs inside that transaction: a read would see uncommitted
- * rows and a write would vanish with a rollback. So writes only ever run inside `write()`, on the
- * writer connection, and reads use a second connection that sees committed data only (WAL).
+ * The store, split by intent. Writes only ever run inside `write()`, in one transaction each; reads use
+ * `read`, which sees committed data only. On SQLite these are two connections (the adapter runs every
+ * statement of a client on its single connection, so a read there would see an open transaction's
+ * rows); on PostgreSQL one pooled client serves both, each transaction on a connection of its own.
  */
 export interface Database {
-  read: PrismaClient
+  dialect: Dialect
   /**
-   * A read-only driver connection for the hottest point reads, with statements prepared once: Prisma
-   * costs about 1 ms of CPU per call here, a prepared statement a few microseconds.
+   * Typed against the SQLite client. The PostgreSQL client is generated from the same models (a check
+   * keeps prisma/postgresql/schema.prisma derived from prisma/schema.prisma), so its API is the same.
    */
-  direct: BetterSqlite3.Database
+  read: PrismaClient
+  /** The hottest committed point reads, as prepared statements outside Prisma. */
+  direct: DirectReads
   write<T>(fn: (tx: Db) => Promise<T>): Promise<T>
   ping(): Promise<void>
   close(): Promise<void>
@@ -53,18 +61,24 @@ function connect(file: string): PrismaClient {
 }
 
 /**
- * Creates (and migrates) the SQLite file named by `url`, then connects. WAL with synchronous=NORMAL
- * keeps every committed write across a process crash; FULL also across power loss, at a cost per commit.
+ * Creates (and migrates) the SQLite file, or migrates the PostgreSQL database, named by `url`, then
+ * connects. SQLite: WAL with synchronous=NORMAL keeps every committed write across a process crash;
+ * FULL also across power loss, at a cost per commit.
  */
-export async function openDatabase({ url, synchronous = 'NORMAL' }: DatabaseOptions): Promise<Database> {
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  return isPostgresUrl(options.url) ? openPostgres(options) : openSqlite(options)
+}
+
+async function openSqlite({ url, synchronous = 'NORMAL' }: DatabaseOptions): Promise<Database> {
   const file = parseSqliteUrl(url)
   migrateSqliteDatabase(file)
   const writer = connect(file)
   const reader = connect(file)
-  const direct = new BetterSqlite3(file, { readonly: true, fileMustExist: true, timeout: 5000 })
+  const direct = sqliteDirectReads(file)
   await writer.$executeRawUnsafe(`PRAGMA synchronous = ${synchronous}`)
   let closing: Promise<void> | undefined
   return {
+    dialect: sqliteDialect,
     read: reader,
     direct,
     write: (fn) => writer.$transaction(fn, TX_OPTIONS),
@@ -72,8 +86,28 @@ export async function openDatabase({ url, synchronous = 'NORMAL' }: DatabaseOpti
       await reader.$queryRaw`SELECT 1`
     },
     close: () =>
-      (closing ??= Promise.all([writer.$disconnect(), reader.$disconnect()]).then(() => {
-        direct.close()
-      })),
+      (closing ??= Promise.all([writer.$disconnect(), reader.$disconnect()]).then(() => direct.close())),
+  }
+}
+
+async function openPostgres({ url, poolSize = 10 }: DatabaseOptions): Promise<Database> {
+  await migratePostgresDatabase(url)
+  // Times are `timestamp(3)` in UTC, as Prisma writes them; a UTC session keeps now() and casts alike.
+  const adapter = new PrismaPg({ connectionString: url, max: poolSize, options: '-c TimeZone=UTC' })
+  // Same models, other provider: see Database.read.
+  const client = new PostgresPrismaClient({ adapter }) as unknown as PrismaClient
+  const direct = postgresDirectReads(url)
+  let closing: Promise<void> | undefined
+  return {
+    dialect: postgresDialect,
+    read: client,
+    direct,
+    // READ COMMITTED: writes are optimistic (`WHERE version = …`) or lock what they read (FOR UPDATE),
+    // and the tenant row orders each tenant's events (docs/storage.md).
+    write: (fn) => client.$transaction(fn, TX_OPTIONS),
+    async ping() {
+      await client.$queryRaw`SELECT 1`
+    },
+    close: () => (closing ??= Promise.all([client.$disconnect(), direct.close()]).then(() => undefined)),
   }
 }

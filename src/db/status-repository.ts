@@ -3,10 +3,10 @@ import type { Changes, EventType, StatusEvent, StatusRecord, StoredStatus } from
 import { toRecord } from '../domain/status-record'
 
 import { priorityRank, type PriorityValue, type StatusValue } from '../domain/transitions'
+import type { JsonColumn } from './dialect'
 import type { Status as StatusRow, StatusEvent as EventRow } from './generated/client'
-import type BetterSqlite3 from 'better-sqlite3'
 import { Prisma } from './generated/client'
-import type { Db } from './prisma'
+import type { Database, Db } from './prisma'
 
 export function rowToStatus(row: StatusRow): StoredStatus {
   return {
@@ -96,26 +96,40 @@ export interface SeqPage {
 const STATUS_COLUMNS = `tenant_id, status_id, kind, resource_id, status, priority, priority_rank, progress, message,
   steps_completed, steps_total, error_info, retry_count, max_retries, metadata, tags, version, created_at, updated_at,
   started_at, completed_at, estimated_completion_at, last_reported_at`
+/** The columns after tenant_id, as they travel in JSON rows. */
+const STATUS_JSON: readonly JsonColumn[] = [
+  ...([
+    'text',
+    'text',
+    'text',
+    'text',
+    'text',
+    'int',
+    'float',
+    'text',
+    'int',
+    'int',
+    'text',
+    'int',
+    'int',
+  ] as const),
+  ...(['text', 'text', 'int', 'time', 'time', 'time', 'time', 'time', 'time'] as const),
+]
+const EVENT_JSON: readonly JsonColumn[] = ['bigint', 'text', 'text', 'text', 'int', 'time', 'text', 'text']
 const UPSERT_SET = STATUS_COLUMNS.split(',')
   .map((column) => column.trim())
   .filter((column) => column !== 'tenant_id' && column !== 'status_id' && column !== 'created_at')
   .map((column) => `${column} = excluded.${column}`)
   .join(', ')
-/**
- * Many rows travel as one JSON parameter and SQLite's json_each spreads them into rows: one bound value
- * instead of thousands keeps Prisma's per-parameter cost off the batched write path.
- */
-const jsonColumns = (count: number) => Array.from({ length: count }, (_, i) => `value ->> ${i}`).join(', ')
 
-/** Times as the Prisma adapter writes them, so raw and typed writes sort and compare alike. */
-const sqliteTime = (date: Date | null) => (date === null ? null : date.toISOString().replace('Z', '+00:00'))
-
-// Column aliases give the raw row Prisma's field names, so one mapping serves both paths.
-const SELECT_STATUS = `SELECT tenant_id AS tenantId, status_id AS statusId, kind, resource_id AS resourceId, status,
-  priority, priority_rank AS priorityRank, progress, message, steps_completed AS stepsCompleted,
-  steps_total AS stepsTotal, error_info AS errorInfo, retry_count AS retryCount, max_retries AS maxRetries,
-  metadata, tags, version, created_at AS createdAt, updated_at AS updatedAt, started_at AS startedAt,
-  completed_at AS completedAt, estimated_completion_at AS estimatedCompletionAt, last_reported_at AS lastReportedAt
+// Quoted aliases give the raw row Prisma's field names (PostgreSQL would fold unquoted ones to lower
+// case), so one mapping serves both paths.
+const SELECT_STATUS = `SELECT tenant_id AS "tenantId", status_id AS "statusId", kind, resource_id AS "resourceId",
+  status, priority, priority_rank AS "priorityRank", progress, message, steps_completed AS "stepsCompleted",
+  steps_total AS "stepsTotal", error_info AS "errorInfo", retry_count AS "retryCount", max_retries AS "maxRetries",
+  metadata, tags, version, created_at AS "createdAt", updated_at AS "updatedAt", started_at AS "startedAt",
+  completed_at AS "completedAt", estimated_completion_at AS "estimatedCompletionAt",
+  last_reported_at AS "lastReportedAt"
   FROM statuses`
 const WHERE_ONE = ' WHERE tenant_id = ? AND status_id = ?'
 
@@ -128,10 +142,11 @@ const DATE_FIELDS = [
   'lastReportedAt',
 ] as const
 
+/** Times arrive as text (SQLite) or Dates (PostgreSQL); `new Date()` takes either. */
 function rawToRow(raw: Record<string, unknown>): StatusRow {
   for (const field of DATE_FIELDS) {
     const value = raw[field]
-    if (value !== null) raw[field] = new Date(value as string)
+    if (value !== null) raw[field] = new Date(value as string | Date)
   }
   return raw as unknown as StatusRow
 }
@@ -141,14 +156,10 @@ function rawToRow(raw: Record<string, unknown>): StatusRow {
  * optimistic: they name the version they read, so a concurrent change makes them report false.
  * `get` is the hot committed point read on the direct connection.
  */
-export function createStatusRepository(direct: BetterSqlite3.Database) {
-  const selectStatus = direct.prepare<[string, string], Record<string, unknown>>(SELECT_STATUS + WHERE_ONE)
-  const selectHead = direct.prepare<[string], { last_seq: number }>(
-    'SELECT last_seq FROM tenants WHERE id = ?',
-  )
-  const selectExists = direct.prepare<[string, string], unknown>(
-    'SELECT 1 FROM statuses WHERE tenant_id = ? AND status_id = ?',
-  )
+export function createStatusRepository(database: Pick<Database, 'direct' | 'dialect'>) {
+  const { direct, dialect } = database
+  const selectStatus = SELECT_STATUS + WHERE_ONE
+  const selectExisting = `SELECT status_id FROM statuses WHERE tenant_id = ? AND status_id IN (${dialect.jsonStringsDirect})`
 
   /**
    * Allocates the tenant's next `seq` numbers under the tenant row's write lock, so readers never see
@@ -176,32 +187,56 @@ export function createStatusRepository(direct: BetterSqlite3.Database) {
       e.type,
       e.status_id,
       e.version,
-      sqliteTime(e.occurred_at),
+      dialect.jsonTime(e.occurred_at),
       JSON.stringify(e.changes),
       JSON.stringify(e.status),
     ])
     await db.$executeRaw`INSERT INTO status_events (tenant_id, seq, event_id, type, status_id, version,
-      occurred_at, changes, record)
-      SELECT ${tenantId}, ${Prisma.raw(jsonColumns(8))} FROM json_each(${JSON.stringify(rows)})`
+      occurred_at, changes, record) ${dialect.selectJsonRows(Prisma.sql`${tenantId}`, rows, EVENT_JSON)}`
     return stored
   }
 
   return {
-    get(tenantId: string, statusId: string): StoredStatus | null {
-      const raw = selectStatus.get(tenantId, statusId)
+    async get(tenantId: string, statusId: string): Promise<StoredStatus | null> {
+      const raw = await direct.get<Record<string, unknown>>(selectStatus, [tenantId, statusId])
       return raw === undefined ? null : rowToStatus(rawToRow(raw))
     },
 
     /**
-     * The statuses a subscriber asked for, and the feed's `seq` they reflect, read in one transaction
+     * The stored states of `ids` for a writing transaction: on PostgreSQL read in it and locked (in id
+     * order, so two batches cannot deadlock) until it commits; on SQLite, where this process's writes
+     * are serialised on the writer, the committed rows cannot change before it commits.
+     */
+    async current(db: Db, tenantId: string, ids: string[]): Promise<Map<string, StoredStatus>> {
+      const rows =
+        dialect.provider === 'sqlite'
+          ? await Promise.all(
+              ids.map((id) => direct.get<Record<string, unknown>>(selectStatus, [tenantId, id])),
+            )
+          : await db.$queryRaw<Record<string, unknown>[]>`${Prisma.raw(SELECT_STATUS)}
+              WHERE tenant_id = ${tenantId} AND status_id IN (${dialect.jsonStrings(ids)})
+              ORDER BY status_id${dialect.forUpdate}`
+      const found = new Map<string, StoredStatus>()
+      for (const raw of rows) if (raw) found.set(raw.statusId as string, rowToStatus(rawToRow(raw)))
+      return found
+    },
+
+    /**
+     * The statuses a subscriber asked for, and the feed's `seq` they reflect, read in one snapshot
      * so that exactly the events after `seq` are missing from them.
      */
-    snapshot(tenantId: string, selector: SnapshotSelector): { seq: number; items: StatusRecord[] } {
-      return direct.transaction(() => {
-        const seq = Number(selectHead.get(tenantId)?.last_seq ?? 0)
+    snapshot(tenantId: string, selector: SnapshotSelector): Promise<{ seq: number; items: StatusRecord[] }> {
+      return direct.consistent(async (reads) => {
+        const head = await reads.get<{ last_seq: number }>('SELECT last_seq FROM tenants WHERE id = ?', [
+          tenantId,
+        ])
+        const seq = Number(head?.last_seq ?? 0)
         let rows: Record<string, unknown>[]
         if (selector.ids) {
-          rows = selector.ids.map((id) => selectStatus.get(tenantId, id)).filter((row) => row !== undefined)
+          const found = await Promise.all(
+            selector.ids.map((id) => reads.get<Record<string, unknown>>(selectStatus, [tenantId, id])),
+          )
+          rows = found.filter((row) => row !== undefined)
         } else {
           const clauses = ['tenant_id = ?']
           const params: unknown[] = [tenantId]
@@ -214,18 +249,19 @@ export function createStatusRepository(direct: BetterSqlite3.Database) {
           if (f.status?.length) where(`status IN (${list(f.status)})`, f.status)
           if (f.priority?.length) where(`priority IN (${list(f.priority)})`, f.priority)
           if (f.kind !== undefined) where('kind = ?', [f.kind])
-          rows = direct
-            .prepare<unknown[], Record<string, unknown>>(
-              `${SELECT_STATUS} WHERE ${clauses.join(' AND ')} ORDER BY updated_at DESC, status_id DESC LIMIT ?`,
-            )
-            .all(...params, selector.limit)
+          rows = await reads.all<Record<string, unknown>>(
+            `${SELECT_STATUS} WHERE ${clauses.join(' AND ')} ORDER BY updated_at DESC, status_id DESC LIMIT ?`,
+            [...params, selector.limit],
+          )
         }
         return { seq, items: rows.map((row) => toRecord(rowToStatus(rawToRow(row)))) }
-      })()
+      })
     },
 
-    exists(tenantId: string, statusId: string): boolean {
-      return selectExists.get(tenantId, statusId) !== undefined
+    /** Which of `ids` the tenant has. */
+    async existing(tenantId: string, ids: string[]): Promise<Set<string>> {
+      const rows = await direct.all<{ status_id: string }>(selectExisting, [tenantId, JSON.stringify(ids)])
+      return new Set(rows.map((row) => row.status_id))
     },
 
     /** Overwrites many existing statuses in a few statements (the batched updater's write). */
@@ -250,16 +286,17 @@ export function createStatusRepository(direct: BetterSqlite3.Database) {
           r.metadata,
           r.tags,
           r.version,
-          sqliteTime(r.createdAt),
-          sqliteTime(r.updatedAt),
-          sqliteTime(r.startedAt),
-          sqliteTime(r.completedAt),
-          sqliteTime(r.estimatedCompletionAt),
-          sqliteTime(r.lastReportedAt),
+          dialect.jsonTime(r.createdAt),
+          dialect.jsonTime(r.updatedAt),
+          dialect.jsonTime(r.startedAt),
+          dialect.jsonTime(r.completedAt),
+          dialect.jsonTime(r.estimatedCompletionAt),
+          dialect.jsonTime(r.lastReportedAt),
         ]
       })
+      // `WHERE true` tells SQLite's parser that ON CONFLICT belongs to the INSERT, not to a join.
       await db.$executeRaw`INSERT INTO statuses (${Prisma.raw(STATUS_COLUMNS)})
-        SELECT ${tenantId}, ${Prisma.raw(jsonColumns(22))} FROM json_each(${JSON.stringify(rows)}) WHERE true
+        ${dialect.selectJsonRows(Prisma.sql`${tenantId}`, rows, STATUS_JSON)} WHERE true
         ON CONFLICT (tenant_id, status_id) DO UPDATE SET ${Prisma.raw(UPSERT_SET)}`
     },
 
@@ -298,7 +335,7 @@ export function createStatusRepository(direct: BetterSqlite3.Database) {
         started_at = ${r.startedAt}, completed_at = ${r.completedAt},
         estimated_completion_at = ${r.estimatedCompletionAt}, last_reported_at = ${r.lastReportedAt}
         WHERE tenant_id = ${tenantId} AND status_id = ${r.statusId} AND version = ${from.version}
-        AND (last_reported_at = ${seen} OR (last_reported_at IS NULL AND ${seen === null} = 1))`
+        AND ${seen === null ? Prisma.sql`last_reported_at IS NULL` : Prisma.sql`last_reported_at = ${seen}`}`
       return updated === 1
     },
 

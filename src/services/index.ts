@@ -45,7 +45,7 @@ export async function createServices({
   )
   const cursors = createCursorCodec(cursorSecret)
   const metrics = createMetrics()
-  const repository = createStatusRepository(db.direct)
+  const repository = createStatusRepository(db)
   const eventRepository = createEventRepository(db)
   const events = createStatusEventManager({ ...eventOptions, events: eventRepository, logger, clock })
   const onCommitted = () => events.notify()
@@ -53,7 +53,7 @@ export async function createServices({
   const statuses = createStatusService({
     db,
     statuses: repository,
-    idempotency: createIdempotencyRepository(),
+    idempotency: createIdempotencyRepository(db.dialect),
     cursors,
     clock,
     idempotencyTtlMs: idempotencyTtlHours * 3_600_000,
@@ -75,17 +75,17 @@ export async function createServices({
   metrics.gauge(
     'status_events_per_second',
     'Events delivered to live subscribers per second (10 s mean)',
-    () => events.stats().events_per_second,
+    async () => (await events.stats()).events_per_second,
   )
   metrics.gauge(
     'status_event_lag',
     'Events committed but not yet delivered to the slowest sink',
-    () => events.stats().lag,
+    async () => (await events.stats()).lag,
   )
   metrics.gauge(
     'status_subscribers',
     'Live subscriptions (Socket.IO and SSE)',
-    () => events.stats().subscribers,
+    async () => (await events.stats()).subscribers,
   )
 
   return {

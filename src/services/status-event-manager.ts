@@ -16,7 +16,7 @@ export type CloseReason = 'unsubscribed' | 'slow-consumer' | 'stopped'
 
 export interface SubscribeOptions<T> {
   /** Where the stream starts: after a known `seq` (replay), at a snapshot, or at the head (live only). */
-  from: { sinceSeq: number } | { snapshot: () => { seq: number; items: T[] } } | 'head'
+  from: { sinceSeq: number } | { snapshot: () => Promise<{ seq: number; items: T[] }> } | 'head'
   match: (event: StatusEvent) => boolean
   /** Hands one event to the subscriber; false means its buffer is full. */
   send: (event: StatusEvent) => boolean
@@ -152,7 +152,7 @@ export function createStatusEventManager(options: EventManagerOptions) {
     for (let page = 0; cursor < head; page++) {
       // From the second page on, let sockets flush what the previous page queued.
       if (page > 0) await new Promise((resolve) => setImmediate(resolve))
-      const batch = events.after(tenantId, cursor, batchSize)
+      const batch = await events.after(tenantId, cursor, batchSize)
       if (batch.length === 0) break
       try {
         await sink.deliver(tenantId, batch)
@@ -191,7 +191,7 @@ export function createStatusEventManager(options: EventManagerOptions) {
   }
 
   async function pumpOnce(state: SinkState): Promise<void> {
-    for (const [tenantId, head] of events.heads()) {
+    for (const [tenantId, head] of await events.heads()) {
       if ((state.cursors.get(tenantId) ?? 0) >= head) continue
       if (!(await deliverTenant(state, tenantId, head))) {
         // Back off this sink only; the others keep going.
@@ -231,9 +231,9 @@ export function createStatusEventManager(options: EventManagerOptions) {
    * True when events after `since` are no longer all stored (retention purged some): a reader resuming
    * there would silently miss them, so it has to start again from a snapshot.
    */
-  function expired(tenantId: string, since: number): boolean {
-    const oldest = events.oldestSeq(tenantId)
-    return oldest !== null ? oldest > since + 1 : events.head(tenantId) > since
+  async function expired(tenantId: string, since: number): Promise<boolean> {
+    const oldest = await events.oldestSeq(tenantId)
+    return oldest !== null ? oldest > since + 1 : (await events.head(tenantId)) > since
   }
 
   /** Ends every live subscription (their transports close them on their side). */
@@ -252,9 +252,9 @@ export function createStatusEventManager(options: EventManagerOptions) {
     async start(): Promise<void> {
       if (started) return
       started = true
-      const heads = events.heads()
+      const heads = await events.heads()
       for (const state of sinks) {
-        state.cursors = state.sink.durable ? events.checkpoints(state.sink.name) : new Map(heads)
+        state.cursors = state.sink.durable ? await events.checkpoints(state.sink.name) : new Map(heads)
       }
       pollTimer = setInterval(pumpAll, pollMs)
       pollTimer.unref()
@@ -308,18 +308,18 @@ export function createStatusEventManager(options: EventManagerOptions) {
       })
 
       if (opts.from === 'head') {
-        sub.lastSeq = events.head(tenantId)
+        sub.lastSeq = await events.head(tenantId)
         return result({ seq: sub.lastSeq })
       }
       if ('snapshot' in opts.from) {
-        const { seq, items } = opts.from.snapshot()
+        const { seq, items } = await opts.from.snapshot()
         sub.lastSeq = seq
         return result({ seq, snapshot: items })
       }
 
       const since = opts.from.sinceSeq
-      const head = events.head(tenantId)
-      const gone = since > head || head - since > maxReplay || expired(tenantId, since)
+      const head = await events.head(tenantId)
+      const gone = since > head || head - since > maxReplay || (await expired(tenantId, since))
       if (gone) {
         sub.close('unsubscribed')
         return result({ resync: true, seq: head })
@@ -327,7 +327,7 @@ export function createStatusEventManager(options: EventManagerOptions) {
       const replay: StatusEvent[] = []
       let cursor = since
       for (;;) {
-        const page = events.after(tenantId, cursor, batchSize)
+        const page = await events.after(tenantId, cursor, batchSize)
         if (page.length === 0) break
         cursor = page[page.length - 1]!.seq
         for (const event of page) if (opts.match(event)) replay.push(event)
@@ -355,9 +355,9 @@ export function createStatusEventManager(options: EventManagerOptions) {
       })
     },
 
-    stats() {
+    async stats() {
       let lag = 0
-      const heads = events.heads()
+      const heads = await events.heads()
       for (const state of sinks) {
         // No cursor yet (a tenant new since start, a durable sink without a checkpoint) means "from seq 0".
         for (const [tenantId, head] of heads) lag = Math.max(lag, head - (state.cursors.get(tenantId) ?? 0))

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import type { Dialect } from '../db/dialect'
 import { Prisma, type Database, type PrismaClient } from '../db/prisma'
 import { rowToStatus } from '../db/status-repository'
 import type { StatusRecord } from '../domain/status-record'
@@ -73,12 +74,10 @@ const range = <T>(after: T | undefined, before: T | undefined) =>
 
 type Resolved = StatusFilter & { literalIds?: string[] }
 
-/** `found(column, needle)`: the column holds the needle, ASCII case-insensitively (as LIKE matches). */
-const found = (column: string, needle: string) =>
-  Prisma.sql`instr(lower(coalesce(${Prisma.raw(column)}, '')), lower(${needle})) > 0`
-const qFound = (needle: string, alias = '') =>
+/** The needle is in status_id, message or resource_id, ASCII case-insensitively (as LIKE matches). */
+const qFound = (dialect: Dialect, needle: string, alias = '') =>
   Prisma.sql`(${Prisma.join(
-    ['status_id', 'message', 'resource_id'].map((c) => found(alias + c, needle)),
+    ['status_id', 'message', 'resource_id'].map((c) => dialect.containsFolded(alias + c, needle)),
     ' OR ',
   )})`
 
@@ -95,12 +94,9 @@ const MAX_INDEXED_MATCHES = 2_000
  * more than MAX_INDEXED_MATCHES. The index only narrows the candidates (it folds case beyond ASCII):
  * each is checked exactly as the scan would, so both paths return the same rows.
  */
-async function indexedMatches(prisma: PrismaClient, tenantId: string, needle: string) {
-  const phrase = `"${needle.replaceAll('"', '""')}"`
+async function indexedMatches(prisma: PrismaClient, dialect: Dialect, tenantId: string, needle: string) {
   const rows = await prisma.$queryRaw<{ status_id: string }[]>(
-    Prisma.sql`SELECT s.status_id FROM status_search f CROSS JOIN statuses s ON s.rowid = f.rowid
-      WHERE status_search MATCH ${phrase} AND s.tenant_id = ${tenantId} AND ${qFound(needle, 's.')}
-      LIMIT ${MAX_INDEXED_MATCHES + 1}`,
+    dialect.searchCandidates(tenantId, needle, qFound(dialect, needle, 's.'), MAX_INDEXED_MATCHES + 1),
   )
   return rows.length > MAX_INDEXED_MATCHES ? undefined : rows.map((r) => r.status_id)
 }
@@ -113,7 +109,12 @@ async function indexedMatches(prisma: PrismaClient, tenantId: string, needle: st
 const hasWildcard = (s: string) => /[%_]/.test(s)
 const MAX_LITERAL_IDS = 30_000
 
-async function literalMatches(prisma: PrismaClient, tenantId: string, filter: Resolved): Promise<Resolved> {
+async function literalMatches(
+  prisma: PrismaClient,
+  dialect: Dialect,
+  tenantId: string,
+  filter: Resolved,
+): Promise<Resolved> {
   const tagLiteral = filter.tag?.some(hasWildcard) ?? false
   const qLiteral = filter.q !== undefined && hasWildcard(filter.q)
   if (!tagLiteral && !qLiteral) return filter
@@ -121,15 +122,12 @@ async function literalMatches(prisma: PrismaClient, tenantId: string, filter: Re
   if (tagLiteral)
     conditions.push(
       Prisma.sql`(${Prisma.join(
-        filter.tag!.map((tag) => found('tags', JSON.stringify(tag))),
+        filter.tag!.map((tag) => dialect.containsFolded('tags', JSON.stringify(tag))),
         ' OR ',
       )})`,
     )
-  if (qLiteral) conditions.push(qFound(filter.q!))
-  if (filter.literalIds)
-    conditions.push(
-      Prisma.sql`status_id IN (SELECT value FROM json_each(${JSON.stringify(filter.literalIds)}))`,
-    )
+  if (qLiteral) conditions.push(qFound(dialect, filter.q!))
+  if (filter.literalIds) conditions.push(Prisma.sql`status_id IN (${dialect.jsonStrings(filter.literalIds)})`)
   const rows = await prisma.$queryRaw<{ status_id: string }[]>(
     Prisma.sql`SELECT status_id FROM statuses WHERE ${Prisma.join(conditions, ' AND ')} LIMIT ${MAX_LITERAL_IDS + 1}`,
   )
@@ -152,15 +150,16 @@ async function literalMatches(prisma: PrismaClient, tenantId: string, filter: Re
 /** Turns `q` and `tag` into what the WHERE clause can express: an id list where an index or a scan found them. */
 async function resolveSearch(
   prisma: PrismaClient,
+  dialect: Dialect,
   tenantId: string,
   filter: StatusFilter,
 ): Promise<Resolved> {
   let resolved: Resolved = filter
   if (filter.q !== undefined && [...filter.q].length >= TRIGRAM) {
-    const ids = await indexedMatches(prisma, tenantId, filter.q)
+    const ids = await indexedMatches(prisma, dialect, tenantId, filter.q)
     if (ids) resolved = { ...filter, q: undefined, literalIds: ids }
   }
-  return literalMatches(prisma, tenantId, resolved)
+  return literalMatches(prisma, dialect, tenantId, resolved)
 }
 
 /** Filters on status, priority and kind alone are counted from status_counts instead of the rows. */
@@ -177,18 +176,22 @@ function countsWhere(tenantId: string, filter: StatusFilter): Prisma.StatusCount
   }
 }
 
-export function buildWhere(tenantId: string, filter: Resolved): Prisma.StatusWhereInput {
+export function buildWhere(
+  tenantId: string,
+  filter: Resolved,
+  dialect: Pick<Dialect, 'contains'>,
+): Prisma.StatusWhereInput {
   const and: Prisma.StatusWhereInput[] = []
   if (filter.literalIds) and.push({ statusId: { in: filter.literalIds } })
   // Tags are stored as a JSON array; a JSON-quoted tag can only match a whole element.
   if (filter.tag?.length)
-    and.push({ OR: filter.tag.map((tag) => ({ tags: { contains: JSON.stringify(tag) } })) })
+    and.push({ OR: filter.tag.map((tag) => ({ tags: dialect.contains(JSON.stringify(tag)) })) })
   if (filter.q !== undefined) {
     and.push({
       OR: [
-        { statusId: { contains: filter.q } },
-        { message: { contains: filter.q } },
-        { resourceId: { contains: filter.q } },
+        { statusId: dialect.contains(filter.q) },
+        { message: dialect.contains(filter.q) },
+        { resourceId: dialect.contains(filter.q) },
       ],
     })
   }
@@ -233,6 +236,8 @@ export interface FilterServiceDeps {
 
 export function createStatusFilterService({ db, cursors, updater }: FilterServiceDeps) {
   const prisma = db.read
+  const { dialect } = db
+  const resolve = (tenantId: string, filter: StatusFilter) => resolveSearch(prisma, dialect, tenantId, filter)
   /** A cursor only fits the same filters and sort it was made for. */
   function scopeOf(query: ListQuery): string {
     const { limit: _l, cursor: _c, include_total: _t, ...shape } = query
@@ -262,7 +267,7 @@ export function createStatusFilterService({ db, cursors, updater }: FilterServic
       const column = COLUMN[query.sort.key]
       const direction = query.sort.descending ? 'desc' : 'asc'
       const scope = scopeOf(query)
-      const where = buildWhere(tenantId, await resolveSearch(prisma, tenantId, query))
+      const where = buildWhere(tenantId, await resolve(tenantId, query), dialect)
       const paged =
         query.cursor === undefined
           ? where
@@ -298,7 +303,7 @@ export function createStatusFilterService({ db, cursors, updater }: FilterServic
     async cancelMatching(tenantId: string, filter: StatusFilter): Promise<number> {
       const live = (filter.status ?? LIVE_STATUSES).filter((s) => LIVE_STATUSES.includes(s))
       if (live.length === 0) return 0
-      const where = buildWhere(tenantId, await resolveSearch(prisma, tenantId, { ...filter, status: live }))
+      const where = buildWhere(tenantId, await resolve(tenantId, { ...filter, status: live }), dialect)
       let cancelled = 0
       let afterId: string | undefined
       for (;;) {
@@ -310,7 +315,7 @@ export function createStatusFilterService({ db, cursors, updater }: FilterServic
         })
         if (page.length === 0) return cancelled
         afterId = page[page.length - 1]!.statusId
-        const submitted = updater.submit(
+        const submitted = await updater.submit(
           tenantId,
           page.map(({ statusId }) => ({ status_id: statusId, new_status: 'cancelled' as const })),
         )
@@ -322,7 +327,7 @@ export function createStatusFilterService({ db, cursors, updater }: FilterServic
     async stats(tenantId: string, filter: StatusFilter = {}) {
       const where = isCounted(filter)
         ? undefined
-        : buildWhere(tenantId, await resolveSearch(prisma, tenantId, filter))
+        : buildWhere(tenantId, await resolve(tenantId, filter), dialect)
       const groupsBy = async (by: 'status' | 'priority') => {
         if (where) {
           const groups = await prisma.status.groupBy({ by: [by], where, _count: { _all: true } })

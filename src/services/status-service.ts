@@ -100,7 +100,7 @@ export function createStatusService(deps: StatusServiceDeps) {
     decide: (tx: Db, current: StoredStatus) => Promise<T>,
   ): Promise<Written<T>> {
     for (let attempt = 1; ; attempt++) {
-      const current = statuses.get(tenantId, statusId)
+      const current = await statuses.get(tenantId, statusId)
       try {
         return await transaction((tx) =>
           once(tx, tenantId, options, request, () => {
@@ -151,7 +151,7 @@ export function createStatusService(deps: StatusServiceDeps) {
     },
 
     async get(tenantId: string, statusId: string): Promise<StatusRecord> {
-      const found = statuses.get(tenantId, statusId)
+      const found = await statuses.get(tenantId, statusId)
       if (!found) throw statusNotFound(statusId)
       return toRecord(found)
     },
@@ -221,7 +221,7 @@ export function createStatusService(deps: StatusServiceDeps) {
       const scope = `history:${statusId}`
       const afterSeq = page.cursor === undefined ? 0 : Number(cursors.decode(scope, page.cursor)[0])
       const rows = await statuses.events(db.read, tenantId, { afterSeq, limit: page.limit + 1 }, statusId)
-      if (rows.length === 0 && afterSeq === 0 && !statuses.get(tenantId, statusId))
+      if (rows.length === 0 && afterSeq === 0 && !(await statuses.get(tenantId, statusId)))
         throw statusNotFound(statusId)
       const items = rows.slice(0, page.limit)
       const has_more = rows.length > page.limit

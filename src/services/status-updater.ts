@@ -136,7 +136,7 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
   }
 
   /** Applies one batch in memory: the new states, their events, and each waiter's answer. */
-  function plan(entries: Entry[], now: Date) {
+  function plan(entries: Entry[], current: Map<string, Map<string, StoredStatus>>, now: Date) {
     const writes = new Map<string, { statuses: StoredStatus[]; events: NewEvent[] }>()
     const answers: [Waiter, ItemResult][] = []
     for (const entry of entries) {
@@ -150,7 +150,7 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
           ])
         }
       }
-      let state = statuses.get(entry.tenantId, entry.statusId)
+      let state = current.get(entry.tenantId)?.get(entry.statusId)
       if (!state) {
         const { code, message } = statusNotFound(entry.statusId)
         for (const op of entry.ops)
@@ -189,9 +189,14 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
 
   async function write(entries: Entry[]): Promise<[Waiter, ItemResult][]> {
     return db.write(async (tx) => {
-      // Read inside the transaction: this process's writes are serialised on the writer, so what we read
-      // cannot change before we commit.
-      const { writes, answers } = plan(entries, clock())
+      // Read for this transaction: nothing can change these statuses before it commits (see current()).
+      const ids = new Map<string, string[]>()
+      for (const entry of entries)
+        ids.set(entry.tenantId, [...(ids.get(entry.tenantId) ?? []), entry.statusId])
+      const current = new Map<string, Map<string, StoredStatus>>()
+      for (const [tenantId, tenantIds] of ids)
+        current.set(tenantId, await statuses.current(tx, tenantId, tenantIds))
+      const { writes, answers } = plan(entries, current, clock())
       for (const [tenantId, { statuses: changed, events }] of writes) {
         await statuses.writeMany(tx, tenantId, changed)
         await statuses.appendEvents(tx, tenantId, events)
@@ -268,10 +273,17 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
      * settled once its batch is committed. Throws `queue-full` (503) for the whole request when the
      * queued items would not fit.
      */
-    submit(tenantId: string, items: BatchItem[]): Submitted {
-      if (stopped)
-        throw new AppError('shutting-down', 503, 'The service is shutting down', { retry_after: 1 })
-      const known = items.map((item) => statuses.exists(tenantId, item.status_id))
+    async submit(tenantId: string, items: BatchItem[]): Promise<Submitted> {
+      const shuttingDown = () =>
+        new AppError('shutting-down', 503, 'The service is shutting down', { retry_after: 1 })
+      if (stopped) throw shuttingDown()
+      const existing = await statuses.existing(
+        tenantId,
+        items.map((item) => item.status_id),
+      )
+      // Checked again: stop() may have begun while the ids were being looked up.
+      if (stopped) throw shuttingDown()
+      const known = items.map((item) => existing.has(item.status_id))
       const count = known.filter(Boolean).length
       if (depth + count > maxQueue) throw queueFull(1)
       const submitted: Submitted = { accepted: [], rejected: [] }

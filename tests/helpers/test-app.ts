@@ -1,13 +1,11 @@
 import type { Application } from 'express'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
 import pino from 'pino'
 import supertest from 'supertest'
 import { createApp } from '../../src/app'
 import { openDatabase, type Database, type PrismaClient } from '../../src/db/prisma'
 import { createServices, type ServiceOptions, type Services } from '../../src/services'
 import type { Scope } from '../../src/services/api-key-service'
+import { createTestDatabase } from './test-database'
 
 export interface TestAppOptions {
   rateLimit?: { rps: number; burst: number }
@@ -24,8 +22,10 @@ export interface TestApp {
   request: ReturnType<typeof supertest>
   services: Services
   db: Database
-  /** The SQLite file, for tests that fill or inspect it directly. */
+  /** The SQLite file, for tests that fill or inspect it directly ('' on PostgreSQL). */
   file: string
+  /** The database URL (a file: URL, or a PostgreSQL database of this app's own). */
+  url: string
   /** The read connection: sees committed data only. */
   prisma: PrismaClient
   /** An admin key of tenant `default`. */
@@ -35,11 +35,13 @@ export interface TestApp {
   close(): Promise<void>
 }
 
-/** The real app over a real SQLite file of its own, as server.ts builds it but without listening. */
+/**
+ * The real app over a real database of its own (a SQLite file, or a fresh PostgreSQL database when
+ * TEST_POSTGRES_URL is set), as server.ts builds it but without listening.
+ */
 export async function buildTestApp(options: TestAppOptions = {}): Promise<TestApp> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'status-tracker-test-'))
-  const file = path.join(dir, 'status.db')
-  const db = await openDatabase({ url: `file:${file}` })
+  const store = await createTestDatabase()
+  const db = await openDatabase({ url: store.url })
   const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' })
   const services = await createServices({
     db,
@@ -65,7 +67,8 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     request: supertest(app),
     services,
     db,
-    file,
+    file: store.file,
+    url: store.url,
     prisma: db.read,
     adminKey: await makeKey('default', ['admin']),
     makeKey,
@@ -74,7 +77,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
       await services.updater.stop()
       await services.events.stop()
       await db.close()
-      rmSync(dir, { recursive: true, force: true })
+      await store.drop()
     },
   }
 }

@@ -238,5 +238,5 @@ describe('POST /api/status/cancel', () => {
 
     const again = await bulkCancel(api, 'kind=many')
     expect(again.body).toEqual({ cancelled: 0 })
-  })
+  }, 60_000)
 })

@@ -1,18 +1,16 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
 import { openDatabase, type Database } from '../../src/db/prisma'
+import { createTestDatabase, type TestDatabase } from '../helpers/test-database'
 
-let dir: string
+let store: TestDatabase
 let db: Database
 
 beforeEach(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'status-tracker-db-'))
-  db = await openDatabase({ url: `file:${path.join(dir, 'status.db')}` })
+  store = await createTestDatabase('db')
+  db = await openDatabase({ url: store.url })
 })
 afterEach(async () => {
   await db.close()
-  rmSync(dir, { recursive: true, force: true })
+  await store.drop()
 })
 
 const keys = async () => (await db.read.setting.findMany({ orderBy: { key: 'asc' } })).map((s) => s.key)

@@ -1,20 +1,18 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
 import { createEventRepository } from '../../src/db/event-repository'
 import { openDatabase, type Database } from '../../src/db/prisma'
 import type { StatusEvent } from '../../src/domain/status-record'
 import { createServices, type ServiceOptions, type Services } from '../../src/services'
 import type { CloseReason, EventSink } from '../../src/services/status-event-manager'
+import { createTestDatabase, type TestDatabase } from '../helpers/test-database'
 import { range, until } from '../helpers/wait'
 
 jest.setTimeout(60_000)
 
-let dir: string
+let store: TestDatabase
 let cleanups: (() => Promise<void>)[] = []
 
-beforeEach(() => {
-  dir = mkdtempSync(path.join(tmpdir(), 'status-tracker-events-'))
+beforeEach(async () => {
+  store = await createTestDatabase('events')
 })
 
 afterEach(async () => {
@@ -22,10 +20,10 @@ afterEach(async () => {
   const pending = cleanups.reverse()
   cleanups = []
   for (const cleanup of pending) await cleanup()
-  rmSync(dir, { recursive: true, force: true })
+  await store.drop()
 })
 
-const fileUrl = () => `file:${path.join(dir, 'events.db')}`
+const fileUrl = () => store.url
 
 interface Opened {
   db: Database
@@ -127,7 +125,7 @@ describe('delivery to sinks', () => {
       ),
     )
 
-    await until(() => recorder.received.length >= 80, 'all 80 events reached the sink')
+    await until(async () => recorder.received.length >= 80, 'all 80 events reached the sink')
     for (const tenant of [a, b]) {
       const stored = await tenant.stored()
       expect(stored.map((e) => e.seq)).toEqual(range(1, 40))
@@ -157,16 +155,16 @@ describe('delivery to sinks', () => {
       const tenant = await tenantOf(services, 'tenant-a')
       for (let n = 0; n < 3; n++) await tenant.create()
 
-      await until(() => flaky.failures.length >= 3, 'the flaky sink failed three times')
-      await until(() => steady.received.length === 3, 'the steady sink received all three events')
+      await until(async () => flaky.failures.length >= 3, 'the flaky sink failed three times')
+      await until(async () => steady.received.length === 3, 'the steady sink received all three events')
       expect(flaky.received).toHaveLength(0)
 
       // More events while the flaky sink is backing off still reach the steady one.
       await tenant.create()
-      await until(() => steady.received.length === 4, 'the steady sink received the fourth event')
+      await until(async () => steady.received.length === 4, 'the steady sink received the fourth event')
 
       failing = false
-      await until(() => flaky.received.length === 4, 'the flaky sink caught up')
+      await until(async () => flaky.received.length === 4, 'the flaky sink caught up')
       expect(flaky.seqsOf('tenant-a')).toEqual([1, 2, 3, 4])
       expect(steady.seqsOf('tenant-a')).toEqual([1, 2, 3, 4])
       // Every failed call was a retry of the first undelivered event.
@@ -176,7 +174,7 @@ describe('delivery to sinks', () => {
         .filter((delay): delay is number => typeof delay === 'number' && delay % backoffBaseMs === 0)
       expect(retryDelays.slice(0, 3)).toEqual([backoffBaseMs, backoffBaseMs * 2, backoffBaseMs * 4])
       expect(retryDelays).toHaveLength(flaky.failures.length)
-      expect(services.events.stats().dead_lettered_total).toBe(0)
+      expect((await services.events.stats()).dead_lettered_total).toBe(0)
     } finally {
       timers.mockRestore()
     }
@@ -224,7 +222,7 @@ describe('delivery to sinks', () => {
     ])
     expect(broken.failures.map((f) => f.seqs)).toEqual([[1], [1], [1], [2], [2], [2]])
     expect(await db.read.deadLetter.count({ where: { sink: 'broken' } })).toBe(2)
-    expect(services.events.stats()).toMatchObject({ dead_lettered_total: 2, lag: 0 })
+    expect(await services.events.stats()).toMatchObject({ dead_lettered_total: 2, lag: 0 })
   })
 
   test('when only some events make a sink throw, then those are dead-lettered and later events are delivered', async () => {
@@ -245,7 +243,7 @@ describe('delivery to sinks', () => {
     await tenant.create({ priority: 'low' })
     await tenant.create({ priority: 'low' })
 
-    await until(() => picky.received.length === 2, 'the later events were delivered')
+    await until(async () => picky.received.length === 2, 'the later events were delivered')
     expect(picky.seqsOf('tenant-a')).toEqual([2, 3])
     const [letter] = await db.read.deadLetter.findMany()
     expect(letter).toMatchObject({ sink: 'picky', seq: 1n, error: 'no high priority here', attempts: 2 })
@@ -279,7 +277,10 @@ describe('delivery to sinks', () => {
       'the checkpoint reached seq 3',
     )
     for (let n = 0; n < 2; n++) await tenant.create()
-    await until(() => services1.events.stats().lag === 2, 'the delivery of seq 4-5 is in flight')
+    await until(
+      async () => (await services1.events.stats()).lag === 2,
+      'the delivery of seq 4-5 is in flight',
+    )
 
     // The "restart": another manager on the same file, as a new process would build it.
     const second = recordingSink('archive', { durable: true })
@@ -314,7 +315,7 @@ describe('delivery to sinks', () => {
     const durable = recordingSink('archive', { durable: true })
     const transient = recordingSink('transient')
     const { services: restarted } = await open({ sinks: [durable.sink, transient.sink] })
-    await until(() => durable.received.length === 3, 'the durable sink received the stored events')
+    await until(async () => durable.received.length === 3, 'the durable sink received the stored events')
     await tenantOf(restarted, 'tenant-a').then((t) => t.create())
 
     await until(
@@ -337,10 +338,10 @@ describe('delivery to sinks', () => {
     services.events.notify()
     services.events.notify()
 
-    await until(() => recorder.received.length === 1, 'the event was delivered')
+    await until(async () => recorder.received.length === 1, 'the event was delivered')
     // In-process writes notify by themselves.
     await tenant.create()
-    await until(() => recorder.received.length === 2, 'the in-process write was delivered')
+    await until(async () => recorder.received.length === 2, 'the in-process write was delivered')
     expect(recorder.seqsOf('tenant-a')).toEqual([1, 2])
   })
 
@@ -354,7 +355,7 @@ describe('delivery to sinks', () => {
     const tenant = await tenantOf(writer, 'tenant-a')
     for (let n = 0; n < 5; n++) await tenant.create()
 
-    await until(() => recorder.received.length === 5, 'the other connection’s events were delivered')
+    await until(async () => recorder.received.length === 5, 'the other connection’s events were delivered')
     expect(wire(withoutTenant(recorder.received))).toEqual(wire(await tenant.stored()))
   })
 
@@ -370,7 +371,10 @@ describe('delivery to sinks', () => {
     const tenant = await tenantOf(services, 'tenant-a')
     await tenant.create()
     await tenant.create()
-    await until(() => services.events.stats().lag === 0 && recorder.received.length >= 2, 'delivered')
+    await until(
+      async () => (await services.events.stats()).lag === 0 && recorder.received.length >= 2,
+      'delivered',
+    )
     expect(recorder.seqsOf('tenant-a')).toEqual([1, 2])
   })
 })
@@ -388,7 +392,7 @@ describe('stats()', () => {
     // Cleanups run last-first: the gate opens before stop() waits for the gated delivery.
     cleanups.push(async () => release())
     const tenant = await tenantOf(services, 'tenant-a')
-    expect(services.events.stats()).toEqual({
+    expect(await services.events.stats()).toEqual({
       events_per_second: 0,
       delivered_total: 0,
       dead_lettered_total: 0,
@@ -397,14 +401,20 @@ describe('stats()', () => {
     })
 
     for (let n = 0; n < 5; n++) await tenant.create()
-    await until(() => services.events.stats().dead_lettered_total === 5, 'the broken sink dead-lettered all')
-    await until(() => services.events.stats().delivered_total === 10, 'live and broken sinks are done')
-    expect(services.events.stats().lag).toBe(5)
+    await until(
+      async () => (await services.events.stats()).dead_lettered_total === 5,
+      'the broken sink dead-lettered all',
+    )
+    await until(
+      async () => (await services.events.stats()).delivered_total === 10,
+      'live and broken sinks are done',
+    )
+    expect((await services.events.stats()).lag).toBe(5)
 
     release()
-    await until(() => services.events.stats().lag === 0, 'the gated sink caught up')
+    await until(async () => (await services.events.stats()).lag === 0, 'the gated sink caught up')
     // Five events through three sinks (live, gated, broken); the live sink saw 5 events in the last 10 s.
-    expect(services.events.stats()).toMatchObject({
+    expect(await services.events.stats()).toMatchObject({
       delivered_total: 15,
       dead_lettered_total: 5,
       lag: 0,
@@ -420,14 +430,14 @@ describe('stats()', () => {
     const one = await services.events.subscribe('tenant-a', options)
     const two = await services.events.subscribe('tenant-a', options)
     const three = await services.events.subscribe('tenant-b', options)
-    expect(services.events.stats().subscribers).toBe(3)
+    expect((await services.events.stats()).subscribers).toBe(3)
 
     one.close()
     one.close()
     three.close()
-    expect(services.events.stats().subscribers).toBe(1)
+    expect((await services.events.stats()).subscribers).toBe(1)
     two.close()
-    expect(services.events.stats().subscribers).toBe(0)
+    expect((await services.events.stats()).subscribers).toBe(0)
   })
 })
 
@@ -458,7 +468,7 @@ describe('stop()', () => {
 
     expect(recorder.seqsOf('tenant-a')).toEqual([1, 2, 3])
     expect(reasons).toEqual(['stopped'])
-    expect(services.events.stats().subscribers).toBe(0)
+    expect((await services.events.stats()).subscribers).toBe(0)
 
     // After stop, nothing more is delivered, notified or polled.
     await writer.create()
@@ -475,12 +485,12 @@ describe('stop()', () => {
     })
     const tenant = await tenantOf(services, 'tenant-a')
     await tenant.create()
-    await until(() => broken.failures.length === 1, 'the first attempt failed')
+    await until(async () => broken.failures.length === 1, 'the first attempt failed')
 
     await services.events.stop()
 
     expect(broken.failures).toHaveLength(1)
-    expect(services.events.stats().dead_lettered_total).toBe(0)
+    expect((await services.events.stats()).dead_lettered_total).toBe(0)
   })
 })
 
@@ -506,7 +516,7 @@ describe('subscribe()', () => {
     const tenant = await tenantOf(services, 'tenant-a')
     const ids: string[] = []
     for (let n = 0; n < count; n++) ids.push(await tenant.create())
-    await until(() => services.events.stats().lag === 0, 'the live sink is at the head')
+    await until(async () => (await services.events.stats()).lag === 0, 'the live sink is at the head')
     return { db, services, tenant, ids }
   }
 
@@ -524,7 +534,7 @@ describe('subscribe()', () => {
     subscription.start()
 
     await tenant.progress(ids[0]!, 50)
-    await until(() => sub.sent.length === 1, 'the live event arrived')
+    await until(async () => sub.sent.length === 1, 'the live event arrived')
     expect(sub.seqs()).toEqual([4])
     expect(sub.sent[0]).toMatchObject({ status_id: ids[0], version: 2 })
   })
@@ -540,13 +550,13 @@ describe('subscribe()', () => {
     expect(subscription.seq).toBe(1)
 
     for (let n = 1; n <= 3; n++) await tenant.progress(ids[0]!, n * 10)
-    await until(() => services.events.stats().lag === 0, 'the live sink handled the events')
+    await until(async () => (await services.events.stats()).lag === 0, 'the live sink handled the events')
     expect(sub.sent).toHaveLength(0)
 
     subscription.start()
     expect(sub.seqs()).toEqual([2, 3, 4])
     await tenant.progress(ids[0]!, 90)
-    await until(() => sub.sent.length === 4, 'the live event arrived')
+    await until(async () => sub.sent.length === 4, 'the live event arrived')
     expect(sub.seqs()).toEqual([2, 3, 4, 5])
   })
 
@@ -567,7 +577,7 @@ describe('subscribe()', () => {
 
     await tenant.progress(ids[2]!, 10)
     await tenant.progress(ids[3]!, 10)
-    await until(() => sub.sent.length === 3, 'the live event arrived')
+    await until(async () => sub.sent.length === 3, 'the live event arrived')
     expect(sub.seqs()).toEqual([2, 4, 6])
   })
 
@@ -585,7 +595,7 @@ describe('subscribe()', () => {
     // The first page goes at once; the rest on later turns of the event loop.
     expect(sub.seqs()).toEqual([1, 2])
     await tenant.progress(ids[0]!, 10)
-    await until(() => sub.sent.length === 8, 'the replay and the live event arrived')
+    await until(async () => sub.sent.length === 8, 'the replay and the live event arrived')
     expect(sub.seqs()).toEqual(range(1, 8))
   })
 
@@ -618,7 +628,7 @@ describe('subscribe()', () => {
     expect(subscription).toMatchObject({ resync: false, seq: 2, replayed: 0 })
     subscription.start()
     await tenant.progress(ids[0]!, 10)
-    await until(() => sub.sent.length === 1, 'the live event arrived')
+    await until(async () => sub.sent.length === 1, 'the live event arrived')
     expect(sub.seqs()).toEqual([3])
   })
 
@@ -634,7 +644,7 @@ describe('subscribe()', () => {
     subscription.start()
 
     await tenant.progress(ids[1]!, 10)
-    await until(() => sub.sent.length === 1, 'the live event arrived')
+    await until(async () => sub.sent.length === 1, 'the live event arrived')
     expect(sub.seqs()).toEqual([4])
   })
 
@@ -650,7 +660,7 @@ describe('subscribe()', () => {
     expect(subscription).toMatchObject({ resync: false, seq: 0, replayed: 0 })
     subscription.start()
     await tenant.create()
-    await until(() => sub.sent.length === 1, 'the first event arrived')
+    await until(async () => sub.sent.length === 1, 'the first event arrived')
     expect(sub.seqs()).toEqual([1])
   })
 
@@ -663,7 +673,7 @@ describe('subscribe()', () => {
       ...sub,
     })
     expect(subscription).toMatchObject({ resync: true, seq: 2, replayed: 0 })
-    expect(services.events.stats().subscribers).toBe(0)
+    expect((await services.events.stats()).subscribers).toBe(0)
   })
 
   test('when the events after since_seq were purged, then the subscriber must resync', async () => {
@@ -741,11 +751,11 @@ describe('subscribe()', () => {
     subscription.start()
 
     for (let n = 1; n <= 4; n++) await tenant.progress(ids[0]!, n)
-    await until(() => services.events.stats().lag === 0, 'the live sink handled the events')
+    await until(async () => (await services.events.stats()).lag === 0, 'the live sink handled the events')
 
     expect(sub.seqs()).toEqual([2, 3])
     expect(sub.closed).toEqual(['slow-consumer'])
-    expect(services.events.stats().subscribers).toBe(0)
+    expect((await services.events.stats()).subscribers).toBe(0)
   })
 
   test('when a subscriber refuses a replayed event, then it is closed as a slow consumer', async () => {
@@ -773,7 +783,7 @@ describe('subscribe()', () => {
     })
 
     for (let n = 1; n <= 3; n++) await tenant.progress(ids[0]!, n)
-    await until(() => sub.closed.length === 1, 'the subscriber was closed')
+    await until(async () => sub.closed.length === 1, 'the subscriber was closed')
 
     expect(sub.closed).toEqual(['slow-consumer'])
     subscription.start()
@@ -794,10 +804,10 @@ describe('subscribe()', () => {
     witness.start()
 
     await tenant.progress(ids[0]!, 10)
-    await until(() => sub.sent.length === 1, 'the first event arrived')
+    await until(async () => sub.sent.length === 1, 'the first event arrived')
     subscription.close()
     await tenant.progress(ids[0]!, 20)
-    await until(() => other.sent.length === 2, 'the witness received the second event')
+    await until(async () => other.sent.length === 2, 'the witness received the second event')
 
     expect(sub.seqs()).toEqual([2])
     expect(sub.closed).toEqual(['unsubscribed'])
@@ -815,8 +825,8 @@ describe('subscribe()', () => {
     b.start()
 
     await tenant.progress(ids[0]!, 10)
-    await until(() => mine.sent.length === 1, 'the tenant’s own subscriber got the event')
-    await until(() => services.events.stats().lag === 0, 'every sink is at the head')
+    await until(async () => mine.sent.length === 1, 'the tenant’s own subscriber got the event')
+    await until(async () => (await services.events.stats()).lag === 0, 'every sink is at the head')
     expect(theirs.sent).toHaveLength(0)
   })
 })

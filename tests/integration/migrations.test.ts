@@ -268,6 +268,6 @@ describe('prisma-migrate check', () => {
     )
 
     expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 0, stderr: '' })
-    expect(result.stdout).toMatch(/^OK: \d+ migration\(s\) produce exactly prisma\/schema.prisma/)
+    expect(result.stdout).toMatch(/^OK: \d+ sqlite migration\(s\) produce exactly prisma\/schema.prisma/)
   }, 180_000)
 })

@@ -9,6 +9,7 @@ import { startServer } from '../../src/server'
 import { createServices } from '../../src/services'
 import type { Scope } from '../../src/services/api-key-service'
 import type { EventJson, StatusJson } from '../helpers/status-api'
+import { createTestDatabase, type TestDatabase } from '../helpers/test-database'
 import { sleep, range, until } from '../helpers/wait'
 
 jest.setTimeout(120_000)
@@ -31,9 +32,12 @@ async function seedDatabase(url: string) {
   await seeding.close()
 }
 
+let store: TestDatabase
 beforeAll(async () => {
+  // The shared server's database is the store under test; the stop() test below uses a file of its own.
   dir = mkdtempSync(path.join(tmpdir(), 'status-tracker-socket-'))
-  const url = `file:${path.join(dir, 's.db')}`
+  store = await createTestDatabase('socket')
+  const url = store.url
   await seedDatabase(url)
   server = await startServer(configFor(url))
   baseUrl = `http://127.0.0.1:${server.port}`
@@ -43,6 +47,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.stop()
   await db?.close()
+  await store?.drop()
   rmSync(dir, { recursive: true, force: true })
 })
 
@@ -88,7 +93,7 @@ async function freshTenant(scopes: Scope[] = ['status:read', 'status:write']) {
     /** `rounds` committed batches through the batched updater, one event per status each. */
     async bulk(ids: string[], rounds: number, offset = 0) {
       for (let round = 0; round < rounds; round++) {
-        const { accepted } = server.services.updater.submit(
+        const { accepted } = await server.services.updater.submit(
           name,
           ids.map((id) => ({ status_id: id, message: `round ${offset + round}` })),
         )
@@ -145,7 +150,7 @@ interface Ack {
 const subscribe = (socket: ClientSocket, payload: unknown): Promise<Ack> =>
   socket.timeout(20_000).emitWithAck('subscribe', payload)
 
-const subscribers = () => server.services.events.stats().subscribers
+const subscribers = async () => (await server.services.events.stats()).subscribers
 
 // ---------------------------------------------------------------- tests
 
@@ -217,7 +222,7 @@ describe('subscribe by status_ids', () => {
     await tenant.update(a.status_id, { progress_percentage: 40 })
     await tenant.update(b.status_id, { new_status: 'processing' })
     await tenant.update(a.status_id, { new_status: 'completed' })
-    await until(() => events.received.length >= 3, 'three events arrived')
+    await until(async () => events.received.length >= 3, 'three events arrived')
 
     expect(events.received.map((e) => [e.seq, e.status_id, e.type])).toEqual([
       [5, a.status_id, 'status.progress'],
@@ -244,7 +249,7 @@ describe('subscribe by status_ids', () => {
     expect(ack.snapshot).toHaveLength(50)
 
     await Promise.all(ids.map((id, n) => tenant.update(id, { progress_percentage: n + 1 })))
-    await until(() => events.received.length >= 50, 'all 50 events arrived')
+    await until(async () => events.received.length >= 50, 'all 50 events arrived')
     await sleep(50)
 
     expect(events.seqs()).toEqual(range(51, 100))
@@ -261,7 +266,7 @@ describe('subscribe by status_ids', () => {
     await subscribe(socket, { status_ids: ['unrelated'] })
 
     await tenant.update(status.status_id, { message: 'hello' })
-    await until(() => events.received.length === 1, 'the event arrived')
+    await until(async () => events.received.length === 1, 'the event arrived')
     expect(events.seqs()).toEqual([2])
   })
 })
@@ -298,7 +303,7 @@ describe('subscribe by filter', () => {
     await tenant.update(elsewhere.status_id, { new_status: 'starting' })
     await tenant.update(lowly.status_id, { new_status: 'completed' })
     await tenant.update(job.status_id, { new_status: 'completed' })
-    await until(() => events.received.length >= 1, 'the completion arrived')
+    await until(async () => events.received.length >= 1, 'the completion arrived')
     await sleep(50)
 
     expect(events.received).toEqual([
@@ -325,7 +330,7 @@ describe('since_seq replay', () => {
     expect(ack.snapshot).toBeUndefined()
     await tenant.update(status.status_id, { progress_percentage: 90 })
 
-    await until(() => events.received.length >= 4, 'the replay and the live event arrived')
+    await until(async () => events.received.length >= 4, 'the replay and the live event arrived')
     expect(events.seqs()).toEqual([3, 4, 5, 6])
   })
 
@@ -370,10 +375,10 @@ describe('since_seq replay', () => {
       await writer
     }
 
-    const head = tenant.head()
+    const head = await tenant.head()
     expect(head).toBe(3 + written)
     const final = await follow()
-    await until(() => last === head, `the last subscription caught up to seq ${head}`)
+    await until(async () => last === head, `the last subscription caught up to seq ${head}`)
     final.disconnect()
     expect(seen).toEqual(range(1, head))
     expect(written).toBeGreaterThan(100)
@@ -406,7 +411,7 @@ describe('tenant isolation', () => {
     await a.update(secret.status_id, { new_status: 'completed' })
     await b.update(own.status_id, { progress_percentage: 10 })
     // B's own events: the replayed creation, then its update (once, though three subscriptions match it).
-    await until(() => events.received.length >= 2, 'tenant B’s own events arrived')
+    await until(async () => events.received.length >= 2, 'tenant B’s own events arrived')
     await sleep(50)
 
     expect(events.received.map((e) => [e.seq, e.status_id])).toEqual([
@@ -426,7 +431,7 @@ describe('unsubscribe', () => {
     const leaving = await subscribe(socket, { status_ids: [left.status_id] })
     await subscribe(socket, { status_ids: [kept.status_id] })
     await tenant.update(left.status_id, { progress_percentage: 10 })
-    await until(() => events.received.length === 1, 'the first event arrived')
+    await until(async () => events.received.length === 1, 'the first event arrived')
 
     const answer = await socket.timeout(10_000).emitWithAck('unsubscribe', {
       subscription_id: leaving.subscription_id,
@@ -434,7 +439,7 @@ describe('unsubscribe', () => {
     expect(answer).toEqual({ ok: true })
     await tenant.update(left.status_id, { progress_percentage: 20 })
     await tenant.update(kept.status_id, { progress_percentage: 20 })
-    await until(() => events.received.length >= 2, 'the kept subscription’s event arrived')
+    await until(async () => events.received.length >= 2, 'the kept subscription’s event arrived')
     await sleep(50)
 
     expect(events.received.map((e) => [e.seq, e.status_id])).toEqual([
@@ -464,14 +469,14 @@ describe('unsubscribe', () => {
 
   test('when a client disconnects, then its subscriptions are closed on the server', async () => {
     const tenant = await freshTenant()
-    const before = subscribers()
+    const before = await await subscribers()
     const socket = await connected(tenant.key)
     await subscribe(socket, {})
     await subscribe(socket, { since_seq: 0 })
-    expect(subscribers()).toBe(before + 2)
+    expect(await await subscribers()).toBe(before + 2)
 
     socket.disconnect()
-    await until(() => subscribers() === before, 'the subscriptions were closed')
+    await until(async () => (await subscribers()) === before, 'the subscriptions were closed')
   })
 })
 
@@ -490,7 +495,7 @@ describe('invalid subscribe payloads', () => {
   ])('when %s, then the ack is ok:false validation-failed', async (_name, payload, errorPath) => {
     const tenant = await freshTenant()
     const socket = await connected(tenant.key)
-    const before = subscribers()
+    const before = await await subscribers()
 
     const ack = await subscribe(socket, payload)
 
@@ -499,7 +504,7 @@ describe('invalid subscribe payloads', () => {
       error: { code: 'validation-failed', message: expect.any(String) },
     })
     expect(ack.error!.errors!.map((e) => e.path)).toContain(errorPath)
-    expect(subscribers()).toBe(before)
+    expect(await await subscribers()).toBe(before)
   })
 
   test('when a socket already holds 100 subscriptions, then another is refused with too-many-subscriptions', async () => {
@@ -519,13 +524,13 @@ describe('resync', () => {
   async function expectResync(tenant: Tenant, sinceSeq: number, head: number) {
     const socket = await connected(tenant.key)
     const resync = new Promise<unknown>((resolve) => socket.once('status.resync', resolve))
-    const before = subscribers()
+    const before = await await subscribers()
 
     const ack = await subscribe(socket, { since_seq: sinceSeq })
 
     expect(ack).toMatchObject({ ok: false, error: { code: 'resync-required' }, seq: head })
     expect(await resync).toMatchObject({ since_seq: sinceSeq, seq: head, reason: expect.any(String) })
-    expect(subscribers()).toBe(before)
+    expect(await await subscribers()).toBe(before)
   }
 
   test('when since_seq is beyond the head, then status.resync is emitted and the ack says resync-required', async () => {
@@ -561,21 +566,21 @@ describe('slow consumers', () => {
     const slowAck = await subscribe(slow, {})
     const overflow = new Promise<unknown>((resolve) => slow.once('status.overflow', resolve))
     const disconnected = new Promise<string>((resolve) => slow.once('disconnect', resolve))
-    const before = subscribers()
+    const before = await await subscribers()
 
     // The slow client's TCP socket stops reading: the server's buffers for it fill up.
     const tcp = (slow.io.engine.transport as unknown as { ws: { _socket: NodeJS.ReadableStream } }).ws._socket
     tcp.pause()
     let rounds = 0
-    while (subscribers() === before) {
+    while ((await subscribers()) === before) {
       if (rounds >= 200) throw new Error('the slow client was never disconnected')
       await tenant.bulk(ids, 1, rounds)
       rounds += 1
     }
     // One more round after the slow one is gone: the fast one keeps receiving.
     await tenant.bulk(ids, 1, rounds)
-    const head = tenant.head()
-    await until(() => fastEvents.received.at(-1)?.seq === head, 'the fast client got every event')
+    const head = await tenant.head()
+    await until(async () => fastEvents.received.at(-1)?.seq === head, 'the fast client got every event')
 
     expect(head).toBe(500 + 500 * (rounds + 1))
     expect(fastEvents.seqs()).toEqual(range(fastAck.seq! + 1, head))
@@ -593,7 +598,7 @@ describe('slow consumers', () => {
     for (let n = 0; n < 500; n++) ids.push((await tenant.create()).status_id)
     // 8,000 events: within the 10,000 events a subscriber may be replayed.
     await tenant.bulk(ids, 15)
-    const head = tenant.head()
+    const head = await tenant.head()
     expect(head).toBe(8000)
     const socket = await connected(tenant.key)
     const events = record(socket)
@@ -603,7 +608,10 @@ describe('slow consumers', () => {
     const ack = await subscribe(socket, { since_seq: 0 })
 
     expect(ack).toMatchObject({ ok: true, seq: head, replayed: head })
-    await until(() => events.received.length === head || overflowed || !socket.connected, 'the replay ended')
+    await until(
+      async () => events.received.length === head || overflowed || !socket.connected,
+      'the replay ended',
+    )
     expect(overflowed).toBe(false)
     expect(events.seqs()).toEqual(range(1, head))
   })

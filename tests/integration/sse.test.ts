@@ -1,9 +1,6 @@
 import express from 'express'
-import { mkdtempSync, rmSync } from 'node:fs'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
 import { loadConfig } from '../../src/config'
 import { createEventRepository } from '../../src/db/event-repository'
 import { openDatabase, type Database } from '../../src/db/prisma'
@@ -14,19 +11,20 @@ import { startServer } from '../../src/server'
 import { createServices } from '../../src/services'
 import type { Scope } from '../../src/services/api-key-service'
 import type { EventJson, StatusJson } from '../helpers/status-api'
+import { createTestDatabase, type TestDatabase } from '../helpers/test-database'
 import { sleep, range, until } from '../helpers/wait'
 
 jest.setTimeout(120_000)
 
-let dir: string
 let server: Awaited<ReturnType<typeof startServer>>
 let baseUrl: string
 /** A second connection to the server's database file, to purge events as retention would. */
 let db: Database
 
+let store: TestDatabase
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'status-tracker-sse-'))
-  const url = `file:${path.join(dir, 's.db')}`
+  store = await createTestDatabase('sse')
+  const url = store.url
   // A key up front, so startServer finds a non-empty database and prints no bootstrap key.
   const seeding = await openDatabase({ url })
   await (await createServices({ db: seeding })).apiKeys.create('default', ['admin'])
@@ -41,7 +39,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.stop()
   await db?.close()
-  rmSync(dir, { recursive: true, force: true })
+  await store?.drop()
 })
 
 const streams: Stream[] = []
@@ -53,7 +51,7 @@ afterEach(async () => {
     await new Promise((resolve) => extra.close(resolve))
   }
   // Every test starts with no subscriber left over from the one before.
-  await until(() => subscribers() === 0, 'the closed streams were unsubscribed')
+  await until(async () => (await subscribers()) === 0, 'the closed streams were unsubscribed')
 })
 
 let tenantCounter = 0
@@ -165,7 +163,7 @@ function openStream(
   })
 }
 
-const subscribers = () => server.services.events.stats().subscribers
+const subscribers = async () => (await server.services.events.stats()).subscribers
 
 describe('GET /api/events/stream', () => {
   test('when since_seq is given, then the events after it are replayed, then live events follow, each with id = seq', async () => {
@@ -178,9 +176,9 @@ describe('GET /api/events/stream', () => {
     expect(stream.status).toBe(200)
     expect(stream.headers['content-type']).toMatch(/^text\/event-stream/)
     expect(stream.headers['cache-control']).toContain('no-cache')
-    await until(() => stream.events().length === 2, 'the replay arrived')
+    await until(async () => stream.events().length === 2, 'the replay arrived')
     await tenant.update(status.status_id, { new_status: 'processing' })
-    await until(() => stream.events().length === 3, 'the live event arrived')
+    await until(async () => stream.events().length === 3, 'the live event arrived')
 
     expect(stream.frames[0]).toMatchObject({ retry: '2000', comments: ['subscribed at seq 3'] })
     const eventFrames = stream.frames.filter((f) => f.event === 'status.event')
@@ -207,7 +205,7 @@ describe('GET /api/events/stream', () => {
       query: '?since_seq=0',
       headers: { 'Last-Event-ID': '3' },
     })
-    await until(() => stream.events().length === 1, 'the replay arrived')
+    await until(async () => stream.events().length === 1, 'the replay arrived')
     await sleep(50)
 
     expect(stream.events().map((e) => e.seq)).toEqual([4])
@@ -222,7 +220,7 @@ describe('GET /api/events/stream', () => {
       query: '?since_seq=1',
       headers: { 'Last-Event-ID': 'not-a-seq' },
     })
-    await until(() => stream.events().length === 2, 'the replay arrived')
+    await until(async () => stream.events().length === 2, 'the replay arrived')
     expect(stream.events().map((e) => e.seq)).toEqual([2, 3])
   })
 
@@ -231,9 +229,9 @@ describe('GET /api/events/stream', () => {
     const status = await tenant.create()
 
     const stream = await openStream({ key: tenant.key })
-    await until(() => stream.frames.length >= 1, 'the stream opened')
+    await until(async () => stream.frames.length >= 1, 'the stream opened')
     await tenant.update(status.status_id, { message: 'live' })
-    await until(() => stream.events().length === 1, 'the live event arrived')
+    await until(async () => stream.events().length === 1, 'the live event arrived')
 
     expect(stream.frames[0]!.comments).toEqual(['subscribed at seq 1'])
     expect(stream.events().map((e) => e.seq)).toEqual([2])
@@ -248,7 +246,7 @@ describe('GET /api/events/stream', () => {
     const other = await theirs.create()
     await theirs.update(other.status_id, { message: 'secret' })
     await mine.update(own.status_id, { message: 'mine' })
-    await until(() => stream.events().length >= 2, 'my events arrived')
+    await until(async () => stream.events().length >= 2, 'my events arrived')
     await sleep(50)
 
     expect(stream.events().map((e) => [e.seq, e.status_id])).toEqual([
@@ -259,13 +257,13 @@ describe('GET /api/events/stream', () => {
 
   test('when the client goes away, then its subscription is closed', async () => {
     const tenant = await freshTenant()
-    const before = subscribers()
+    const before = await await subscribers()
     const stream = await openStream({ key: tenant.key })
-    await until(() => stream.frames.length >= 1, 'the stream opened')
-    expect(subscribers()).toBe(before + 1)
+    await until(async () => stream.frames.length >= 1, 'the stream opened')
+    expect(await await subscribers()).toBe(before + 1)
 
     stream.close()
-    await until(() => subscribers() === before, 'the subscription was closed')
+    await until(async () => (await subscribers()) === before, 'the subscription was closed')
   })
 })
 
@@ -278,7 +276,7 @@ describe('resync', () => {
     )
 
     const stream = await openStream({ key: tenant.key, query: '?since_seq=1' })
-    await until(() => stream.ended(), 'the stream ended')
+    await until(async () => stream.ended(), 'the stream ended')
 
     expect(stream.status).toBe(200)
     expect(stream.frames).toEqual([
@@ -291,7 +289,7 @@ describe('resync', () => {
     await tenant.create()
 
     const stream = await openStream({ key: tenant.key, query: '?since_seq=5' })
-    await until(() => stream.ended(), 'the stream ended')
+    await until(async () => stream.ended(), 'the stream ended')
 
     expect(stream.frames).toEqual([
       { event: 'status.resync', data: JSON.stringify({ since_seq: 5, seq: 1 }), comments: [] },
@@ -301,7 +299,7 @@ describe('resync', () => {
 
 describe('errors', () => {
   async function problemOf(stream: Stream) {
-    await until(() => stream.ended(), 'the response ended')
+    await until(async () => stream.ended(), 'the response ended')
     expect(stream.headers['content-type']).toMatch(/^application\/problem\+json/)
     return JSON.parse(stream.body()) as { code: string; status: number; errors?: { path: string }[] }
   }
@@ -372,20 +370,20 @@ describe('the stream on its own app', () => {
     const ids: string[] = []
     for (let n = 0; n < 200; n++) ids.push((await tenant.create()).status_id)
     const stream = await openStream({ key: tenant.key, port })
-    await until(() => stream.frames.length >= 1, 'the stream opened')
-    const before = subscribers()
+    await until(async () => stream.frames.length >= 1, 'the stream opened')
+    const before = await await subscribers()
     stream.response.pause()
 
-    for (let round = 0; subscribers() === before; round++) {
+    for (let round = 0; (await subscribers()) === before; round++) {
       if (round >= 500) throw new Error('the slow client was never dropped')
-      const { accepted } = server.services.updater.submit(
+      const { accepted } = await server.services.updater.submit(
         tenant.name,
         ids.map((id) => ({ status_id: id, message: `round ${round}` })),
       )
       await Promise.all(accepted.map((item) => item.result))
     }
     stream.response.resume()
-    await until(() => stream.ended(), 'the stream ended')
+    await until(async () => stream.ended(), 'the stream ended')
 
     expect(stream.frames.at(-1)).toMatchObject({
       event: 'status.overflow',
@@ -394,6 +392,6 @@ describe('the stream on its own app', () => {
     // What it did get is a gap-free prefix of the feed.
     const seqs = stream.events().map((e) => e.seq)
     expect(seqs).toEqual(range(201, 200 + seqs.length))
-    expect(seqs.at(-1)!).toBeLessThan(tenant.head())
+    expect(seqs.at(-1)!).toBeLessThan(await tenant.head())
   })
 })

@@ -1,24 +1,22 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
 import { createIdempotencyRepository } from '../../src/db/idempotency-repository'
 import { openDatabase, type Database } from '../../src/db/prisma'
 import { createStatusRepository } from '../../src/db/status-repository'
 import { createServices } from '../../src/services'
 import { createCursorCodec } from '../../src/services/cursor-codec'
 import { createStatusService, type StatusService } from '../../src/services/status-service'
+import { createTestDatabase, type TestDatabase } from '../helpers/test-database'
 
 // Writes are optimistic: they read the committed status and write only if it is still at that version.
 // These tests race real writers against one status on a real database.
-let dir: string
+let store: TestDatabase
 let db: Database
 let service: StatusService
 
 const buildService = (maxWriteAttempts?: number) =>
   createStatusService({
     db,
-    statuses: createStatusRepository(db.direct),
-    idempotency: createIdempotencyRepository(),
+    statuses: createStatusRepository(db),
+    idempotency: createIdempotencyRepository(db.dialect),
     cursors: createCursorCodec('test'),
     clock: () => new Date(),
     idempotencyTtlMs: 3_600_000,
@@ -26,15 +24,15 @@ const buildService = (maxWriteAttempts?: number) =>
   })
 
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'status-tracker-race-'))
-  db = await openDatabase({ url: `file:${path.join(dir, 'status.db')}` })
+  store = await createTestDatabase('race')
+  db = await openDatabase({ url: store.url })
   const services = await createServices({ db })
   await services.apiKeys.create('acme', ['admin'])
   service = buildService()
 })
 afterAll(async () => {
   await db.close()
-  rmSync(dir, { recursive: true, force: true })
+  await store.drop()
 })
 
 const settle = <T>(promises: Promise<T>[]) => Promise.allSettled(promises)

@@ -5,6 +5,7 @@ import BetterSqlite3 from 'better-sqlite3'
 import { seedStatuses } from '../../scripts/seed'
 import { freshTenantApi, statusApi, type StatusApi, type StatusJson } from '../helpers/status-api'
 import { bearer, buildTestApp, type TestApp } from '../helpers/test-app'
+import { testSqlite } from '../helpers/test-database'
 
 let t: TestApp
 beforeAll(async () => {
@@ -88,47 +89,53 @@ describe('q through the trigram index', () => {
     expect(await allIds(api, `q=${encodeURIComponent('É')}`)).toEqual([])
   })
 
-  test('when q matches more statuses than the index hands over, then the listing is still complete', async () => {
-    const tenant = `broad-${Math.random().toString(36).slice(2, 8)}`
-    const api = statusApi(t, await t.makeKey(tenant))
-    seedStatuses({ file: t.file, count: 5_000, tenantId: tenant, seed: 7 })
-    const expected = (needle: string) =>
-      sql<{ status_id: string }>(
-        `SELECT status_id FROM statuses WHERE tenant_id = ? AND (instr(lower(status_id), lower(?)) > 0
+  // SQLite only: it fills the file with the seed script, which writes SQLite directly.
+  testSqlite(
+    'when q matches more statuses than the index hands over, then the listing is still complete',
+    async () => {
+      const tenant = `broad-${Math.random().toString(36).slice(2, 8)}`
+      const api = statusApi(t, await t.makeKey(tenant))
+      seedStatuses({ file: t.file, count: 5_000, tenantId: tenant, seed: 7 })
+      const expected = (needle: string) =>
+        sql<{ status_id: string }>(
+          `SELECT status_id FROM statuses WHERE tenant_id = ? AND (instr(lower(status_id), lower(?)) > 0
            OR instr(lower(coalesce(message, '')), lower(?)) > 0 OR instr(lower(coalesce(resource_id, '')), lower(?)) > 0)`,
+          tenant,
+          needle,
+          needle,
+          needle,
+        ).map((r) => r.status_id)
+      // Over 2,000 matches: listed by LIKE in sort order. Under: listed from the index's ids.
+      const broad = expected('completed')
+      const narrow = expected('st-000001')
+      expect(broad.length).toBeGreaterThan(2_000)
+      expect(narrow.length).toBeGreaterThan(0)
+      expect(narrow.length).toBeLessThan(2_000)
+
+      for (const [needle, ids] of [
+        ['COMPLETED', broad],
+        ['st-000001', narrow],
+      ] as const) {
+        const listed = await allIds(api, `q=${needle}&sort=-created_at`)
+        expect(new Set(listed).size).toBe(listed.length)
+        expect(sorted(listed)).toEqual(sorted(ids))
+        const total = await api.list(`q=${needle}&include_total=true&limit=1`)
+        expect(total.body.total).toBe(ids.length)
+      }
+
+      // A one-character needle holding a wildcard is matched by a scan into an id list, far past the
+      // 999 values Prisma would otherwise bind.
+      const db = new BetterSqlite3(t.file)
+      db.prepare(`UPDATE statuses SET message = coalesce(message, '') || ' 5%' WHERE tenant_id = ?`).run(
         tenant,
-        needle,
-        needle,
-        needle,
-      ).map((r) => r.status_id)
-    // Over 2,000 matches: listed by LIKE in sort order. Under: listed from the index's ids.
-    const broad = expected('completed')
-    const narrow = expected('st-000001')
-    expect(broad.length).toBeGreaterThan(2_000)
-    expect(narrow.length).toBeGreaterThan(0)
-    expect(narrow.length).toBeLessThan(2_000)
-
-    for (const [needle, ids] of [
-      ['COMPLETED', broad],
-      ['st-000001', narrow],
-    ] as const) {
-      const listed = await allIds(api, `q=${needle}&sort=-created_at`)
-      expect(new Set(listed).size).toBe(listed.length)
-      expect(sorted(listed)).toEqual(sorted(ids))
-      const total = await api.list(`q=${needle}&include_total=true&limit=1`)
-      expect(total.body.total).toBe(ids.length)
-    }
-
-    // A one-character needle holding a wildcard is matched by a scan into an id list, far past the
-    // 999 values Prisma would otherwise bind.
-    const db = new BetterSqlite3(t.file)
-    db.prepare(`UPDATE statuses SET message = coalesce(message, '') || ' 5%' WHERE tenant_id = ?`).run(tenant)
-    db.close()
-    const all = sql<{ status_id: string }>('SELECT status_id FROM statuses WHERE tenant_id = ?', tenant)
-    expect(sorted(await allIds(api, `q=${encodeURIComponent('%')}&sort=progress_percentage`))).toEqual(
-      sorted(all.map((r) => r.status_id)),
-    )
-  })
+      )
+      db.close()
+      const all = sql<{ status_id: string }>('SELECT status_id FROM statuses WHERE tenant_id = ?', tenant)
+      expect(sorted(await allIds(api, `q=${encodeURIComponent('%')}&sort=progress_percentage`))).toEqual(
+        sorted(all.map((r) => r.status_id)),
+      )
+    },
+  )
 })
 
 describe('status_counts behind include_total and stats', () => {
@@ -201,16 +208,16 @@ describe('status_counts behind include_total and stats', () => {
     expect((await mine.stats()).body.by_status.pending).toBe(1)
   })
 
-  test('after every test above, the counts table equals a GROUP BY over the rows', () => {
-    const counts = sql<{ key: string; n: number }>(
-      `SELECT tenant_id || '/' || status || '/' || priority || '/' || kind AS key, n FROM status_counts
-       WHERE n <> 0 ORDER BY key`,
+  test('after every test above, the counts table equals a GROUP BY over the rows', async () => {
+    const counts = await t.prisma.$queryRawUnsafe<{ key: string; n: number }[]>(
+      `SELECT tenant_id || '/' || status || '/' || priority || '/' || kind AS key, CAST(n AS INTEGER) AS n
+       FROM status_counts WHERE n <> 0 ORDER BY key`,
     )
-    const rows = sql<{ key: string; n: number }>(
-      `SELECT tenant_id || '/' || status || '/' || priority || '/' || coalesce(kind, '') AS key, COUNT(*) AS n
-       FROM statuses GROUP BY key ORDER BY key`,
+    const rows = await t.prisma.$queryRawUnsafe<{ key: string; n: number }[]>(
+      `SELECT tenant_id || '/' || status || '/' || priority || '/' || coalesce(kind, '') AS key,
+       CAST(COUNT(*) AS INTEGER) AS n FROM statuses GROUP BY 1 ORDER BY key`,
     )
     expect(rows.length).toBeGreaterThan(0)
-    expect(counts).toEqual(rows)
+    expect(counts.map((c) => ({ ...c, n: Number(c.n) }))).toEqual(rows.map((r) => ({ ...r, n: Number(r.n) })))
   })
 })

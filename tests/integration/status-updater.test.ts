@@ -58,8 +58,12 @@ async function createStatuses(tenant: string, count: number, status: 'pending' |
 }
 
 /** Submits items that must all be accepted and returns their result promises in order. */
-function submitAll(updater: StatusUpdater, tenant: string, items: BatchItem[]): Promise<ItemResult>[] {
-  const submitted = updater.submit(tenant, items)
+async function submitAll(
+  updater: StatusUpdater,
+  tenant: string,
+  items: BatchItem[],
+): Promise<Promise<ItemResult>[]> {
+  const submitted = await updater.submit(tenant, items)
   expect(submitted.rejected).toEqual([])
   expect(submitted.accepted.map((a) => a.index)).toEqual(items.map((_, i) => i))
   return submitted.accepted.map((a) => a.result)
@@ -84,9 +88,9 @@ async function hasSettled(promise: Promise<unknown>): Promise<boolean> {
   return settled
 }
 
-function thrown(fn: () => unknown): AppError {
+async function thrown(fn: () => unknown): Promise<AppError> {
   try {
-    fn()
+    await fn()
   } catch (err) {
     if (err instanceof AppError) return err
     throw err
@@ -100,7 +104,7 @@ describe('coalescing', () => {
     const [id] = await createStatuses(tenant, 1, 'processing')
     const updater = newUpdater()
 
-    const results = submitAll(updater, tenant, [
+    const results = await submitAll(updater, tenant, [
       { status_id: id!, progress_percentage: 10 },
       { status_id: id!, progress_percentage: 20 },
       { status_id: id!, progress_percentage: 30, message: 'third' },
@@ -130,7 +134,7 @@ describe('coalescing', () => {
     const [id] = await createStatuses(tenant, 1, 'processing')
     const updater = newUpdater()
 
-    const results = submitAll(updater, tenant, [
+    const results = await submitAll(updater, tenant, [
       { status_id: id!, progress_percentage: 10, message: 'kept' },
       { status_id: id!, progress_percentage: 20 },
     ])
@@ -148,7 +152,7 @@ describe('coalescing', () => {
     const [id] = await createStatuses(tenant, 1, 'processing')
     const updater = newUpdater()
 
-    const results = submitAll(updater, tenant, [
+    const results = await submitAll(updater, tenant, [
       { status_id: id!, progress_percentage: 10, message: 'first' },
       { status_id: id!, progress_percentage: 20 },
       { status_id: id!, message: 'third' },
@@ -168,7 +172,7 @@ describe('coalescing', () => {
     const [id] = await createStatuses(tenant, 1, 'pending')
     const updater = newUpdater()
 
-    const results = submitAll(updater, tenant, [
+    const results = await submitAll(updater, tenant, [
       { status_id: id!, progress_percentage: 5 },
       { status_id: id!, new_status: 'processing' },
       { status_id: id!, progress_percentage: 60 },
@@ -190,7 +194,7 @@ describe('coalescing', () => {
     const id = created.result.status_id
     const updater = newUpdater()
 
-    const [result] = submitAll(updater, tenant, [{ status_id: id, message: 'same' }])
+    const [result] = await submitAll(updater, tenant, [{ status_id: id, message: 'same' }])
     await updater.flush()
 
     expect(await result).toEqual({ result: 'applied', status_id: id, version: 1 })
@@ -204,7 +208,7 @@ describe('transitions in one batch', () => {
     const [id] = await createStatuses(tenant, 1, 'pending')
     const updater = newUpdater()
 
-    const results = submitAll(updater, tenant, [
+    const results = await submitAll(updater, tenant, [
       { status_id: id!, new_status: 'processing' },
       { status_id: id!, progress_percentage: 50, message: 'half way' },
       { status_id: id!, new_status: 'completed' },
@@ -237,7 +241,7 @@ describe('transitions in one batch', () => {
     const [id] = await createStatuses(tenant, 1, 'pending')
     const updater = newUpdater()
 
-    const results = submitAll(updater, tenant, [
+    const results = await submitAll(updater, tenant, [
       { status_id: id!, new_status: 'processing' },
       { status_id: id!, new_status: 'pending' },
       { status_id: id!, progress_percentage: 40 },
@@ -264,7 +268,7 @@ describe('transitions in one batch', () => {
     await t.services.statuses.update(tenant, id!, { new_status: 'completed' })
     const updater = newUpdater()
 
-    const [result] = submitAll(updater, tenant, [{ status_id: id!, message: 'too late' }])
+    const [result] = await submitAll(updater, tenant, [{ status_id: id!, message: 'too late' }])
     await updater.flush()
 
     expect(await result).toMatchObject({ result: 'error', error: { code: 'status-terminal' } })
@@ -277,7 +281,7 @@ describe('transitions in one batch', () => {
     const updater = newUpdater()
     const before = (await feed(tenant)).length
 
-    const results = submitAll(
+    const results = await submitAll(
       updater,
       tenant,
       ids.map((id, i) => ({ status_id: id, progress_percentage: 10 * (i + 1), message: `step ${i}` })),
@@ -306,7 +310,7 @@ describe('what submit refuses', () => {
     const [theirs] = await createStatuses(other, 1, 'processing')
     const updater = newUpdater()
 
-    const submitted = updater.submit(tenant, [
+    const submitted = await updater.submit(tenant, [
       { status_id: 'no-such-status', progress_percentage: 1 },
       { status_id: mine!, progress_percentage: 2 },
       { status_id: theirs!, progress_percentage: 3 },
@@ -327,12 +331,12 @@ describe('what submit refuses', () => {
     const tenant = await newTenant()
     const ids = await createStatuses(tenant, 4, 'processing')
     const updater = newUpdater({ maxQueue: 3 })
-    const first = submitAll(updater, tenant, [
+    const first = await submitAll(updater, tenant, [
       { status_id: ids[0]!, progress_percentage: 10 },
       { status_id: ids[1]!, progress_percentage: 10 },
     ])
 
-    const error = thrown(() =>
+    const error = await thrown(() =>
       updater.submit(tenant, [
         { status_id: ids[2]!, progress_percentage: 20 },
         { status_id: ids[3]!, progress_percentage: 20 },
@@ -342,7 +346,7 @@ describe('what submit refuses', () => {
     expect(error).toMatchObject({ code: 'queue-full', status: 503, extra: { retry_after: 1 } })
     expect(updater.depth()).toBe(2)
     // Unknown ids take no room: one known item and any number of unknown ones still fit.
-    const fits = updater.submit(tenant, [
+    const fits = await updater.submit(tenant, [
       { status_id: 'unknown-a', progress_percentage: 1 },
       { status_id: ids[2]!, progress_percentage: 30 },
       { status_id: 'unknown-b', progress_percentage: 1 },
@@ -362,7 +366,7 @@ describe('when a batch is flushed', () => {
     const [id] = await createStatuses(tenant, 1, 'processing')
     const updater = newUpdater({ batchSize: 10 })
 
-    const [result] = submitAll(updater, tenant, [{ status_id: id!, progress_percentage: 70 }])
+    const [result] = await submitAll(updater, tenant, [{ status_id: id!, progress_percentage: 70 }])
 
     expect(await hasSettled(result!)).toBe(false)
     expect(updater.depth()).toBe(1)
@@ -377,7 +381,7 @@ describe('when a batch is flushed', () => {
     const ids = await createStatuses(tenant, 7, 'processing')
     const updater = newUpdater({ batchSize: 3 })
 
-    const results = submitAll(
+    const results = await submitAll(
       updater,
       tenant,
       ids.map((id) => ({ status_id: id, progress_percentage: 42 })),
@@ -394,10 +398,10 @@ describe('when a batch is flushed', () => {
     const ids = await createStatuses(tenant, 3, 'processing')
     const updater = newUpdater({ batchSize: 3 })
 
-    const first = submitAll(updater, tenant, [{ status_id: ids[0]!, progress_percentage: 1 }])
-    const second = submitAll(updater, tenant, [{ status_id: ids[1]!, progress_percentage: 2 }])
+    const first = await submitAll(updater, tenant, [{ status_id: ids[0]!, progress_percentage: 1 }])
+    const second = await submitAll(updater, tenant, [{ status_id: ids[1]!, progress_percentage: 2 }])
     expect(await hasSettled(first[0]!)).toBe(false)
-    const third = submitAll(updater, tenant, [{ status_id: ids[2]!, progress_percentage: 3 }])
+    const third = await submitAll(updater, tenant, [{ status_id: ids[2]!, progress_percentage: 3 }])
 
     const answers = await Promise.all([...first, ...second, ...third])
     expect(answers.map((a) => a.result)).toEqual(['applied', 'applied', 'applied'])
@@ -409,7 +413,7 @@ describe('when a batch is flushed', () => {
     const [id] = await createStatuses(tenant, 1, 'processing')
     const updater = newUpdater({ batchSize: 100, flushMs: 20 })
 
-    const [result] = submitAll(updater, tenant, [{ status_id: id!, progress_percentage: 55 }])
+    const [result] = await submitAll(updater, tenant, [{ status_id: id!, progress_percentage: 55 }])
 
     expect(await result).toEqual({ result: 'applied', status_id: id, version: 2 })
     expect(await current(tenant, id!)).toMatchObject({ progress_percentage: 55 })
@@ -421,10 +425,10 @@ describe('when a batch is flushed', () => {
     const updater = newUpdater({ batchSize: 2, flushMs: 10 })
 
     await updater.flush()
-    const [onTime] = submitAll(updater, tenant, [{ status_id: ids[0]!, progress_percentage: 10 }])
+    const [onTime] = await submitAll(updater, tenant, [{ status_id: ids[0]!, progress_percentage: 10 }])
     expect(await onTime).toMatchObject({ result: 'applied', version: 2 })
     await updater.flush()
-    const onSize = submitAll(updater, tenant, [
+    const onSize = await submitAll(updater, tenant, [
       { status_id: ids[1]!, progress_percentage: 20 },
       { status_id: ids[2]!, progress_percentage: 30 },
     ])
@@ -438,9 +442,9 @@ describe('when a batch is flushed', () => {
     const ids = await createStatuses(tenant, 2, 'processing')
     const updater = newUpdater({ batchSize: 100, flushMs: 5 })
 
-    const first = submitAll(updater, tenant, [{ status_id: ids[0]!, progress_percentage: 10 }])
+    const first = await submitAll(updater, tenant, [{ status_id: ids[0]!, progress_percentage: 10 }])
     const flushing = updater.flush()
-    const second = submitAll(updater, tenant, [{ status_id: ids[1]!, progress_percentage: 20 }])
+    const second = await submitAll(updater, tenant, [{ status_id: ids[1]!, progress_percentage: 20 }])
     await flushing
 
     expect(await Promise.all([...first, ...second])).toEqual([
@@ -454,7 +458,7 @@ describe('when a batch is flushed', () => {
     const tenant = await newTenant()
     const [gone, kept] = await createStatuses(tenant, 2, 'processing')
     const updater = newUpdater()
-    const [goneResult, keptResult] = submitAll(updater, tenant, [
+    const [goneResult, keptResult] = await submitAll(updater, tenant, [
       { status_id: gone!, progress_percentage: 10 },
       { status_id: kept!, progress_percentage: 20 },
     ])
@@ -478,12 +482,14 @@ describe('when a batch is flushed', () => {
     const healthyIds = await createStatuses(healthy, 2, 'processing')
     const [brokenId] = await createStatuses(broken, 1, 'processing')
     const updater = newUpdater()
-    const healthyResults = submitAll(
+    const healthyResults = await submitAll(
       updater,
       healthy,
       healthyIds.map((id) => ({ status_id: id, progress_percentage: 33 })),
     )
-    const [brokenResult] = submitAll(updater, broken, [{ status_id: brokenId!, progress_percentage: 66 }])
+    const [brokenResult] = await submitAll(updater, broken, [
+      { status_id: brokenId!, progress_percentage: 66 },
+    ])
 
     // Without its tenant row the broken tenant cannot allocate event seq numbers: its write throws for real.
     await t.db.write((tx) => tx.$executeRaw`DELETE FROM tenants WHERE id = ${broken}`)
@@ -509,7 +515,7 @@ describe('stop', () => {
     const tenant = await newTenant()
     const ids = await createStatuses(tenant, 3, 'processing')
     const updater = newUpdater({ batchSize: 100 })
-    const results = submitAll(
+    const results = await submitAll(
       updater,
       tenant,
       ids.map((id) => ({ status_id: id, message: 'flushed on stop' })),
@@ -521,7 +527,9 @@ describe('stop', () => {
       ids.map((id) => ({ result: 'applied', status_id: id, version: 2 })),
     )
     for (const id of ids) expect(await current(tenant, id)).toMatchObject({ message: 'flushed on stop' })
-    const refused = thrown(() => updater.submit(tenant, [{ status_id: ids[0]!, message: 'after stop' }]))
+    const refused = await thrown(() =>
+      updater.submit(tenant, [{ status_id: ids[0]!, message: 'after stop' }]),
+    )
     expect(refused).toMatchObject({ code: 'shutting-down', status: 503, extra: { retry_after: 1 } })
     await expect(updater.stop()).resolves.toBeUndefined()
     expect(updater.depth()).toBe(0)
@@ -532,11 +540,11 @@ describe('stop', () => {
     const tenant = await newTenant()
     const ids = await createStatuses(tenant, 2, 'processing')
     const updater = newUpdater({ batchSize: 100 })
-    const [queued] = submitAll(updater, tenant, [{ status_id: ids[0]!, progress_percentage: 10 }])
+    const [queued] = await submitAll(updater, tenant, [{ status_id: ids[0]!, progress_percentage: 10 }])
 
     await updater.drain()
     expect(await queued).toMatchObject({ result: 'applied', version: 2 })
-    const [late] = submitAll(updater, tenant, [{ status_id: ids[1]!, progress_percentage: 20 }])
+    const [late] = await submitAll(updater, tenant, [{ status_id: ids[1]!, progress_percentage: 20 }])
 
     expect(await late).toMatchObject({ result: 'applied', version: 2 })
     expect(await current(tenant, ids[1]!)).toMatchObject({ progress_percentage: 20 })
@@ -546,7 +554,7 @@ describe('stop', () => {
     const tenant = await newTenant()
     const [id] = await createStatuses(tenant, 1, 'processing')
     const updater = newUpdater()
-    const [result] = submitAll(updater, tenant, [{ status_id: id!, progress_percentage: 12 }])
+    const [result] = await submitAll(updater, tenant, [{ status_id: id!, progress_percentage: 12 }])
 
     await Promise.all([updater.stop(), updater.stop()])
 
@@ -561,7 +569,7 @@ describe('stats', () => {
     const tenant = await newTenant()
     const ids = await createStatuses(tenant, 2, 'processing')
     const updater = newUpdater({ maxQueue: 50 })
-    submitAll(updater, tenant, [
+    await submitAll(updater, tenant, [
       { status_id: ids[0]!, progress_percentage: 1 },
       { status_id: ids[0]!, progress_percentage: 2 },
       { status_id: ids[1]!, progress_percentage: 3 },
@@ -583,13 +591,13 @@ describe('stats', () => {
     const tenant = await newTenant()
     const ids = await createStatuses(tenant, 3, 'processing')
     const updater = newUpdater()
-    const first = submitAll(updater, tenant, [
+    const first = await submitAll(updater, tenant, [
       { status_id: ids[0]!, progress_percentage: 1 },
       { status_id: ids[0]!, progress_percentage: 2 },
       { status_id: ids[1]!, progress_percentage: 3 },
     ])
     await updater.flush()
-    const second = submitAll(updater, tenant, [{ status_id: ids[2]!, progress_percentage: 4 }])
+    const second = await submitAll(updater, tenant, [{ status_id: ids[2]!, progress_percentage: 4 }])
     await updater.flush()
     await Promise.all([...first, ...second])
 
@@ -615,7 +623,7 @@ describe('stats', () => {
     const count = (values: typeof itemsBefore.values, result: string) =>
       values.find((v) => v.labels.result === result)?.value ?? 0
 
-    const results = submitAll(updater, tenant, [
+    const results = await submitAll(updater, tenant, [
       { status_id: ids[0]!, progress_percentage: 1 },
       { status_id: ids[0]!, progress_percentage: 2 },
       { status_id: ids[1]!, new_status: 'pending' },
@@ -650,7 +658,7 @@ describe('batches racing single writes', () => {
             .update(tenant, id, { message: `put ${i}` })
             .then(({ result }) => ({ id, version: result.status.version })),
         )
-        batched.push(...submitAll(updater, tenant, [{ status_id: id, message: `batch ${i}` }]))
+        batched.push(...(await submitAll(updater, tenant, [{ status_id: id, message: `batch ${i}` }])))
       }
       if (i % 3 === 0) await new Promise((resolve) => setImmediate(resolve))
     }

@@ -76,6 +76,13 @@ test('when values are given, then they are parsed into their types', () => {
   })
 })
 
+test.each(['postgresql://app:secret@db.internal:5432/status', 'postgres://localhost/status'])(
+  'when DATABASE_URL is a PostgreSQL URL (%s), then it is accepted',
+  (url) => {
+    expect(loadConfig({ DATABASE_URL: url }).DATABASE_URL).toBe(url)
+  },
+)
+
 test('when PORT is 0, then it is accepted (the system picks a free port)', () => {
   expect(loadConfig({ PORT: '0' }).PORT).toBe(0)
 })
@@ -88,6 +95,7 @@ test.each([
   ['NODE_ENV', 'staging'],
   ['DATABASE_URL', 'mysql://localhost/status'],
   ['DATABASE_URL', './data/status.db'],
+  ['DATABASE_URL', 'postgresql://'],
   ['SQLITE_SYNCHRONOUS', 'OFF'],
   ['LOG_LEVEL', 'verbose'],
   ['RATE_LIMIT_RPS', '0'],

@@ -57,7 +57,7 @@ export function batchRoutes({ updater, filters }: { updater: StatusUpdater; filt
       }
     })
 
-    const submitted = updater.submit(
+    const submitted = await updater.submit(
       tenantOf(req),
       valid.map((v) => v.item),
     )

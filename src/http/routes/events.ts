@@ -22,14 +22,14 @@ export function eventRoutes({ statuses, filters, updater, events }: EventRouteDe
     const tenantId = tenantOf(req)
     const page = await statuses.events(tenantId, { afterSeq: after_seq, limit })
     // Checked after the read: a purge that ran before it shows up here; one after it took nothing read.
-    if (events.expired(tenantId, after_seq)) throw eventsExpired(after_seq)
+    if (await events.expired(tenantId, after_seq)) throw eventsExpired(after_seq)
     res.json(page)
   })
 
   router.get('/stats', requireScope('status:read'), async (req, res) => {
     // Counts are the tenant's; the queue, event rate and subscribers are this instance's.
     const counts = await filters.stats(tenantOf(req), FilterQuerySchema.parse(req.query))
-    const feed = events.stats()
+    const feed = await events.stats()
     res.json({
       ...counts,
       queue_depth: updater.depth(),
