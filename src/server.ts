@@ -100,10 +100,19 @@ async function main(): Promise<void> {
     process.stderr.write(`${err.message}\n`)
     process.exit(1)
   }
+  // A signal during start-up is remembered and acted on once the server is up: arriving between the
+  // "listening" line and the handlers below, it would otherwise kill the process outright.
+  const signals = ['SIGTERM', 'SIGINT'] as const
+  let early: string | undefined
+  const remember = (signal: string) => (early ??= signal)
+  for (const signal of signals) process.on(signal, remember)
   const { stop } = await startServer(config)
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.on(signal, () => void stop(signal).then(() => process.exit(0)))
+  const shutdown = (signal: string) => void stop(signal).then(() => process.exit(0))
+  for (const signal of signals) {
+    process.off(signal, remember)
+    process.on(signal, shutdown)
   }
+  if (early) shutdown(early)
 }
 
 if (require.main === module)
