@@ -44,6 +44,10 @@ export function createEventRepository(db: Database) {
     `SELECT seq, event_id, type, status_id, version, occurred_at, changes, record FROM status_events
      WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
   )
+  const one = direct.prepare<[string, number], RawEvent>(
+    `SELECT seq, event_id, type, status_id, version, occurred_at, changes, record FROM status_events
+     WHERE tenant_id = ? AND seq = ?`,
+  )
   const heads = direct.prepare<[], { id: string; last_seq: number }>('SELECT id, last_seq FROM tenants')
   const head = direct.prepare<[string], { last_seq: number }>('SELECT last_seq FROM tenants WHERE id = ?')
   const oldest = direct.prepare<[string], { seq: number | null }>(
@@ -56,6 +60,12 @@ export function createEventRepository(db: Database) {
   return {
     after(tenantId: string, afterSeq: number, limit: number): StatusEvent[] {
       return after.all(tenantId, afterSeq, limit).map(toEvent)
+    },
+
+    /** One stored event, or null when there is none at that `seq` (never written, or purged). */
+    at(tenantId: string, seq: number): StatusEvent | null {
+      const raw = one.get(tenantId, seq)
+      return raw === undefined ? null : toEvent(raw)
     },
 
     /** Every tenant's last handed-out `seq`. */

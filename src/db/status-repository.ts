@@ -108,7 +108,8 @@ const UPSERT_SET = STATUS_COLUMNS.split(',')
 const jsonColumns = (count: number) => Array.from({ length: count }, (_, i) => `value ->> ${i}`).join(', ')
 
 /** Times as the Prisma adapter writes them, so raw and typed writes sort and compare alike. */
-const sqliteTime = (date: Date | null) => (date === null ? null : date.toISOString().replace('Z', '+00:00'))
+export const sqliteTime = (date: Date | null) =>
+  date === null ? null : date.toISOString().replace('Z', '+00:00')
 
 // Column aliases give the raw row Prisma's field names, so one mapping serves both paths.
 const SELECT_STATUS = `SELECT tenant_id AS tenantId, status_id AS statusId, kind, resource_id AS resourceId, status,
