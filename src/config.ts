@@ -1,6 +1,7 @@
 import { z } from 'zod'
 
-const intFrom = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback)
+const intFrom = (fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce.number().int().min(min).max(max).default(fallback)
 
 const EnvShape = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -20,6 +21,10 @@ const EnvShape = z.object({
   EVENT_POLL_MS: intFrom(100, 10),
   SHUTDOWN_GRACE_MS: intFrom(10_000, 0),
   IDEMPOTENCY_TTL_HOURS: intFrom(24, 1),
+  WEBHOOK_MAX_ATTEMPTS: intFrom(8, 1, 100),
+  WEBHOOK_BACKOFF_BASE_MS: intFrom(1000, 1),
+  WEBHOOK_TIMEOUT_MS: intFrom(5000, 1),
+  WEBHOOK_CONCURRENCY: intFrom(16, 1),
 })
 
 export const ConfigSchema = EnvShape.refine((c) => c.RATE_LIMIT_BURST >= c.RATE_LIMIT_RPS, {

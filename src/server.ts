@@ -20,6 +20,12 @@ export async function startServer(config: Config) {
       maxQueue: config.UPDATER_MAX_QUEUE,
     },
     events: { pollMs: config.EVENT_POLL_MS },
+    webhooks: {
+      maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
+      backoffBaseMs: config.WEBHOOK_BACKOFF_BASE_MS,
+      timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+      concurrency: config.WEBHOOK_CONCURRENCY,
+    },
   })
 
   const adminKey = await services.apiKeys.bootstrap()
@@ -44,6 +50,7 @@ export async function startServer(config: Config) {
     logger,
   })
   await services.events.start()
+  services.dispatcher.start()
   const { port } = server.address() as AddressInfo
   logger.info(
     { port, host: config.HOST, database: config.DATABASE_URL },
@@ -72,7 +79,10 @@ export async function startServer(config: Config) {
       await closed
       await socketsClosed
       await services.updater.stop()
+      // The event manager's last pass enqueues webhook deliveries for the final events; the dispatcher
+      // then lets the requests already on the wire finish, and leaves the rest pending for the next start.
       await services.events.stop()
+      await services.dispatcher.stop()
       await db.close()
       clearTimeout(deadline)
       logger.info('stopped')

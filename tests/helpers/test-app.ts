@@ -15,6 +15,7 @@ export interface TestAppOptions {
   idempotencyTtlHours?: number
   updater?: ServiceOptions['updater']
   events?: ServiceOptions['events']
+  webhooks?: ServiceOptions['webhooks']
 }
 
 export interface TestApp {
@@ -47,8 +48,10 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     idempotencyTtlHours: options.idempotencyTtlHours,
     updater: options.updater,
     events: options.events,
+    webhooks: options.webhooks,
   })
   await services.events.start()
+  services.dispatcher.start()
   const app = createApp({
     services,
     logger,
@@ -69,6 +72,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     async close() {
       await services.updater.stop()
       await services.events.stop()
+      await services.dispatcher.stop()
       await db.close()
       rmSync(dir, { recursive: true, force: true })
     },

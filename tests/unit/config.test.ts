@@ -27,6 +27,10 @@ test('when nothing is set, then every variable takes its documented default', ()
     RATE_LIMIT_BURST: 2000,
     SHUTDOWN_GRACE_MS: 10_000,
     IDEMPOTENCY_TTL_HOURS: 24,
+    WEBHOOK_MAX_ATTEMPTS: 8,
+    WEBHOOK_BACKOFF_BASE_MS: 1000,
+    WEBHOOK_TIMEOUT_MS: 5000,
+    WEBHOOK_CONCURRENCY: 16,
   })
 })
 
@@ -42,6 +46,10 @@ test('when values are given, then they are parsed into their types', () => {
     RATE_LIMIT_BURST: '50',
     SHUTDOWN_GRACE_MS: '0',
     IDEMPOTENCY_TTL_HOURS: '48',
+    WEBHOOK_MAX_ATTEMPTS: '3',
+    WEBHOOK_BACKOFF_BASE_MS: '250',
+    WEBHOOK_TIMEOUT_MS: '2000',
+    WEBHOOK_CONCURRENCY: '4',
   })
   expect(config).toEqual({
     NODE_ENV: 'production',
@@ -58,6 +66,10 @@ test('when values are given, then they are parsed into their types', () => {
     UPDATER_FLUSH_MS: 5,
     UPDATER_MAX_QUEUE: 100000,
     EVENT_POLL_MS: 100,
+    WEBHOOK_MAX_ATTEMPTS: 3,
+    WEBHOOK_BACKOFF_BASE_MS: 250,
+    WEBHOOK_TIMEOUT_MS: 2000,
+    WEBHOOK_CONCURRENCY: 4,
   })
 })
 
@@ -81,6 +93,15 @@ test.each([
   ['SHUTDOWN_GRACE_MS', '-5'],
   ['SHUTDOWN_GRACE_MS', 'soon'],
   ['IDEMPOTENCY_TTL_HOURS', '0'],
+  ['WEBHOOK_MAX_ATTEMPTS', '0'],
+  ['WEBHOOK_MAX_ATTEMPTS', '101'],
+  ['WEBHOOK_MAX_ATTEMPTS', 'many'],
+  ['WEBHOOK_BACKOFF_BASE_MS', '0'],
+  ['WEBHOOK_BACKOFF_BASE_MS', '1.5'],
+  ['WEBHOOK_TIMEOUT_MS', '0'],
+  ['WEBHOOK_TIMEOUT_MS', '5s'],
+  ['WEBHOOK_CONCURRENCY', '0'],
+  ['WEBHOOK_CONCURRENCY', '-2'],
 ])('when %s is %p, then start-up stops with a message naming the variable', (name, value) => {
   const err = rejectionOf({ [name]: value })
   expect(err.message).toContain(`${name}:`)
