@@ -117,19 +117,17 @@ export function createWebhookRepository(db: Database) {
   )
   const one = direct.prepare<[string, string], RawWebhook>(`${SELECT_WEBHOOK} WHERE tenant_id = ? AND id = ?`)
   // Per webhook, the earliest pending delivery nobody holds: one short walk of its index each.
-  const due = direct.prepare<[string], Omit<DueWebhook, 'due'> & { due: string }>(
-    `SELECT id, tenant_id, url, secret, due FROM (
-       SELECT w.id, w.tenant_id, w.url, w.secret,
-         (SELECT d.next_attempt_at FROM webhook_deliveries d
-          WHERE d.webhook_id = w.id AND d.state = 'pending' AND (d.locked_until IS NULL OR d.locked_until <= ?)
-          ORDER BY d.next_attempt_at LIMIT 1) AS due
-       FROM webhooks w
-     ) AS queues
-     WHERE due IS NOT NULL ORDER BY due`,
+  const due = direct.prepare<[string], Omit<DueWebhook, 'due'> & { due: string | null }>(
+    `SELECT w.id, w.tenant_id, w.url, w.secret,
+       (SELECT d.next_attempt_at FROM webhook_deliveries d
+        WHERE d.webhook_id = w.id AND d.state = 'pending' AND (d.locked_until IS NULL OR d.locked_until <= ?)
+        ORDER BY d.next_attempt_at LIMIT 1) AS due
+     FROM webhooks w`,
   )
-  const pending = direct.prepare<[], { n: number }>(
-    `SELECT COUNT(*) AS n FROM webhooks w
-     JOIN webhook_deliveries d ON d.webhook_id = w.id AND d.state = 'pending'`,
+  // Counted per webhook through its index, so delivered rows are never read.
+  const pending = direct.prepare<[], { n: number | null }>(
+    `SELECT SUM((SELECT COUNT(*) FROM webhook_deliveries d WHERE d.webhook_id = w.id AND d.state = 'pending'))
+       AS n FROM webhooks w`,
   )
 
   return {
@@ -220,7 +218,10 @@ export function createWebhookRepository(db: Database) {
 
     /** Webhooks with pending deliveries nobody holds, earliest due first. */
     dueWebhooks(now: Date): DueWebhook[] {
-      return due.all(sqliteTime(now)!).map((row) => ({ ...row, due: new Date(row.due) }))
+      return due
+        .all(sqliteTime(now)!)
+        .flatMap((row) => (row.due === null ? [] : [{ ...row, due: new Date(row.due) }]))
+        .sort((a, b) => a.due.getTime() - b.due.getTime())
     },
 
     /**
@@ -305,7 +306,7 @@ export function createWebhookRepository(db: Database) {
 
     /** Pending deliveries of every webhook, for the metrics. */
     countPending(): number {
-      return pending.get()!.n
+      return pending.get()?.n ?? 0
     },
   }
 }

@@ -45,7 +45,7 @@ CREATE TABLE "webhook_attempts" (
 CREATE INDEX "webhooks_tenant_id_created_at_idx" ON "webhooks"("tenant_id", "created_at");
 
 -- CreateIndex
-CREATE INDEX "webhook_deliveries_webhook_id_state_next_attempt_at_idx" ON "webhook_deliveries"("webhook_id", "state", "next_attempt_at");
+CREATE INDEX "webhook_deliveries_webhook_id_state_next_attempt_at_seq_idx" ON "webhook_deliveries"("webhook_id", "state", "next_attempt_at", "seq");
 
 -- CreateIndex
 CREATE INDEX "webhook_deliveries_webhook_id_state_id_idx" ON "webhook_deliveries"("webhook_id", "state", "id");
