@@ -24,12 +24,16 @@ const EnvShape = z.object({
   WEBHOOK_MAX_ATTEMPTS: intFrom(8, 1, 100),
   WEBHOOK_BACKOFF_BASE_MS: intFrom(1000, 1),
   WEBHOOK_TIMEOUT_MS: intFrom(5000, 1),
-  WEBHOOK_CONCURRENCY: intFrom(16, 1),
+  WEBHOOK_CONCURRENCY: intFrom(64, 1),
+  WEBHOOK_CONCURRENCY_PER_WEBHOOK: intFrom(4, 1),
 })
 
 export const ConfigSchema = EnvShape.refine((c) => c.RATE_LIMIT_BURST >= c.RATE_LIMIT_RPS, {
   path: ['RATE_LIMIT_BURST'],
   message: 'must be at least RATE_LIMIT_RPS',
+}).refine((c) => c.WEBHOOK_CONCURRENCY_PER_WEBHOOK <= c.WEBHOOK_CONCURRENCY, {
+  path: ['WEBHOOK_CONCURRENCY_PER_WEBHOOK'],
+  message: 'must be at most WEBHOOK_CONCURRENCY',
 })
 
 export type Config = z.infer<typeof ConfigSchema>

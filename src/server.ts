@@ -25,6 +25,7 @@ export async function startServer(config: Config) {
       backoffBaseMs: config.WEBHOOK_BACKOFF_BASE_MS,
       timeoutMs: config.WEBHOOK_TIMEOUT_MS,
       concurrency: config.WEBHOOK_CONCURRENCY,
+      perWebhook: config.WEBHOOK_CONCURRENCY_PER_WEBHOOK,
     },
   })
 

@@ -225,24 +225,37 @@ export function createWebhookRepository(db: Database) {
     },
 
     /**
-     * Takes up to `limit` of one webhook's due deliveries for `owner` until `until`, in `seq` order. A
-     * lease that runs out (its holder died) makes the delivery claimable again. The one place that
-     * picks work: on PostgreSQL the inner SELECT adds FOR UPDATE SKIP LOCKED, so concurrent instances
-     * never take the same row.
+     * Takes, for each webhook asked for, up to its `limit` of due deliveries for `owner` until `until`,
+     * in one transaction, in `seq` order per webhook. A lease that ran out (its holder died) makes a
+     * delivery claimable again. The one place that picks work: on PostgreSQL the inner SELECT adds
+     * FOR UPDATE SKIP LOCKED, so concurrent instances never take the same row nor wait for each other.
      */
-    async claim(webhookId: string, owner: string, now: Date, until: Date, limit: number): Promise<Claim[]> {
-      const rows = await db.write(
-        (tx) => tx.$queryRaw<(Omit<Claim, 'seq'> & { seq: number | bigint })[]>`UPDATE webhook_deliveries
-          SET locked_by = ${owner}, locked_until = ${until}
-          WHERE id IN (
-            SELECT id FROM webhook_deliveries
-            WHERE webhook_id = ${webhookId} AND state = 'pending' AND next_attempt_at <= ${now}
-              AND (locked_until IS NULL OR locked_until <= ${now})
-            ORDER BY next_attempt_at, seq
-            LIMIT ${limit}
+    async claim(
+      wanted: { webhookId: string; limit: number }[],
+      owner: string,
+      now: Date,
+      until: Date,
+    ): Promise<Claim[]> {
+      const rows = await db.write(async (tx) => {
+        const taken: (Omit<Claim, 'seq'> & { seq: number | bigint })[] = []
+        for (const { webhookId, limit } of wanted) {
+          taken.push(
+            ...(await tx.$queryRaw<
+              (Omit<Claim, 'seq'> & { seq: number | bigint })[]
+            >`UPDATE webhook_deliveries
+              SET locked_by = ${owner}, locked_until = ${until}
+              WHERE id IN (
+                SELECT id FROM webhook_deliveries
+                WHERE webhook_id = ${webhookId} AND state = 'pending' AND next_attempt_at <= ${now}
+                  AND (locked_until IS NULL OR locked_until <= ${now})
+                ORDER BY next_attempt_at, seq
+                LIMIT ${limit}
+              )
+              RETURNING id, tenant_id, webhook_id, event_id, seq, event_type, attempts, max_attempts`),
           )
-          RETURNING id, tenant_id, webhook_id, event_id, seq, event_type, attempts, max_attempts`,
-      )
+        }
+        return taken
+      })
       return rows.map((row) => ({ ...row, seq: Number(row.seq) })).sort((a, b) => a.seq - b.seq)
     },
 

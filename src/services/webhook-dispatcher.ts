@@ -45,7 +45,8 @@ interface Finished {
  * signature, and records every attempt. A failure is retried after an exponential backoff with
  * jitter; after `maxAttempts` the delivery is dead. Each webhook has at most `perWebhook` requests in
  * flight and all of them together `concurrency`, so a receiver that hangs until the timeout only ever
- * holds its own few slots while the others keep flowing.
+ * holds its own few slots while the others keep flowing. Claims for every due webhook are taken in one
+ * transaction, and attempts that finish together are recorded in one.
  */
 export function createWebhookDispatcher(options: WebhookDispatcherOptions) {
   const {
@@ -58,8 +59,8 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions) {
     backoffBaseMs = 1_000,
     backoffMaxMs = 3_600_000,
     timeoutMs = 5_000,
-    concurrency = 16,
-    perWebhook = 2,
+    concurrency = 64,
+    perWebhook = 4,
     pollMs = 1_000,
     random = Math.random,
   } = options
@@ -116,19 +117,27 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions) {
     let nextLook = pollMs
     try {
       const now = clock()
+      // Earliest due first, each webhook up to its free slots, until the global cap is reached.
+      const queues = new Map<string, DueWebhook>()
+      const wanted: { webhookId: string; limit: number }[] = []
+      let free = concurrency - active
       for (const queue of webhooks.dueWebhooks(now)) {
-        if (stopped || active >= concurrency) break
+        if (free <= 0) break
         const wait = queue.due.getTime() - now.getTime()
         if (wait > 0) {
           // Ordered by due time: the rest are later still.
           nextLook = Math.min(nextLook, wait)
           break
         }
-        const room = Math.min(perWebhook - (activePerWebhook.get(queue.id) ?? 0), concurrency - active)
+        const room = Math.min(perWebhook - (activePerWebhook.get(queue.id) ?? 0), free)
         if (room <= 0) continue
-        const claims = await webhooks.claim(queue.id, owner, now, new Date(now.getTime() + leaseMs), room)
-        for (const claim of claims) send(queue, claim)
+        queues.set(queue.id, queue)
+        wanted.push({ webhookId: queue.id, limit: room })
+        free -= room
       }
+      if (wanted.length === 0 || stopped) return
+      const claims = await webhooks.claim(wanted, owner, now, new Date(now.getTime() + leaseMs))
+      for (const claim of claims) send(queues.get(claim.webhook_id)!, claim)
     } finally {
       schedule(nextLook)
     }

@@ -218,7 +218,7 @@ describe('managing webhooks', () => {
 describe('delivering events', () => {
   let t: TestApp
   beforeAll(async () => {
-    t = await appWith({ backoffBaseMs: 20, maxAttempts: 4, timeoutMs: 10_000 })
+    t = await appWith({ backoffBaseMs: 20, maxAttempts: 4, timeoutMs: 10_000, perWebhook: 2 })
   })
 
   test('when a status changes, then the receiver gets the event as the feed serves it, signed with the secret from the 201', async () => {
