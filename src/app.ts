@@ -10,6 +10,7 @@ import { eventRoutes } from './http/routes/events'
 import { healthRoutes } from './http/routes/health'
 import { keyRoutes } from './http/routes/keys'
 import { statusRoutes } from './http/routes/status'
+import { webhookRoutes } from './http/routes/webhooks'
 import { sseRoutes } from './realtime/sse'
 import type { Services } from './services'
 
@@ -45,6 +46,7 @@ export function createApp({ services, logger, rateLimit, checkReady }: AppDeps):
   api.use(authenticate(services.apiKeys), rateLimitPerKey(rateLimit))
   api.use('/status', batchRoutes(services), statusRoutes(services))
   api.use('/keys', keyRoutes(services))
+  api.use('/webhooks', webhookRoutes(services))
   api.use(sseRoutes(services), eventRoutes(services))
   app.use('/api', api)
 

@@ -1,6 +1,7 @@
 import { z } from 'zod'
 
-const intFrom = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback)
+const intFrom = (fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce.number().int().min(min).max(max).default(fallback)
 
 const EnvShape = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -28,11 +29,19 @@ const EnvShape = z.object({
   RETENTION_EVENTS_DAYS: intFrom(7, 1),
   RETENTION_INTERVAL_MS: intFrom(600_000, 0),
   RETENTION_BATCH_SIZE: intFrom(500, 1),
+  WEBHOOK_MAX_ATTEMPTS: intFrom(8, 1, 100),
+  WEBHOOK_BACKOFF_BASE_MS: intFrom(1000, 1),
+  WEBHOOK_TIMEOUT_MS: intFrom(5000, 1),
+  WEBHOOK_CONCURRENCY: intFrom(64, 1),
+  WEBHOOK_CONCURRENCY_PER_WEBHOOK: intFrom(4, 1),
 })
 
 export const ConfigSchema = EnvShape.refine((c) => c.RATE_LIMIT_BURST >= c.RATE_LIMIT_RPS, {
   path: ['RATE_LIMIT_BURST'],
   message: 'must be at least RATE_LIMIT_RPS',
+}).refine((c) => c.WEBHOOK_CONCURRENCY_PER_WEBHOOK <= c.WEBHOOK_CONCURRENCY, {
+  path: ['WEBHOOK_CONCURRENCY_PER_WEBHOOK'],
+  message: 'must be at most WEBHOOK_CONCURRENCY',
 })
 
 export type Config = z.infer<typeof ConfigSchema>

@@ -71,3 +71,13 @@ export const forbidden = (scope: string) =>
 export const notFound = (what: string) => new AppError('not-found', 404, `${what} not found`)
 export const invalidCursor = () =>
   new AppError('invalid-cursor', 400, 'The cursor is malformed, tampered with or belongs to another query')
+export const webhookNotFound = (id: string) =>
+  new AppError('webhook-not-found', 404, `Webhook ${id} not found`)
+export const deliveryNotFound = (id: string) =>
+  new AppError('delivery-not-found', 404, `Delivery ${id} not found`)
+export const deliveryPending = (id: string) =>
+  new AppError(
+    'delivery-pending',
+    409,
+    `Delivery ${id} is still pending: it is sent at its next_attempt_at without being asked`,
+  )

@@ -31,6 +31,18 @@ export function createMetrics() {
       labelNames: ['kind'] as const,
       registers,
     }),
+    webhookAttempts: new Counter({
+      name: 'webhook_delivery_attempts_total',
+      help: 'Webhook delivery attempts, by outcome: delivered, retry (failed, will be retried) or dead',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    webhookAttemptSeconds: new Histogram({
+      name: 'webhook_delivery_attempt_seconds',
+      help: 'Time from sending a webhook delivery to its answer, error or timeout',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
     /** Values read from the services at scrape time. */
     gauge(name: string, help: string, read: () => number | Promise<number>): void {
       new Gauge({

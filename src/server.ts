@@ -28,6 +28,13 @@ export async function startServer(config: Config) {
       intervalMs: config.RETENTION_INTERVAL_MS,
       batchSize: config.RETENTION_BATCH_SIZE,
     },
+    webhooks: {
+      maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
+      backoffBaseMs: config.WEBHOOK_BACKOFF_BASE_MS,
+      timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+      concurrency: config.WEBHOOK_CONCURRENCY,
+      perWebhook: config.WEBHOOK_CONCURRENCY_PER_WEBHOOK,
+    },
   })
 
   const adminKey = await services.apiKeys.bootstrap()
@@ -53,6 +60,7 @@ export async function startServer(config: Config) {
   })
   await services.events.start()
   services.retention.start()
+  services.dispatcher.start()
   const { port } = server.address() as AddressInfo
   logger.info(
     { port, host: config.HOST, database: redactUrl(config.DATABASE_URL) },
@@ -82,7 +90,10 @@ export async function startServer(config: Config) {
       await closed
       await socketsClosed
       await services.updater.stop()
+      // The event manager's last pass enqueues webhook deliveries for the final events; the dispatcher
+      // then lets the requests already on the wire finish, and leaves the rest pending for the next start.
       await services.events.stop()
+      await services.dispatcher.stop()
       await db.close()
       clearTimeout(deadline)
       logger.info('stopped')

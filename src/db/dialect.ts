@@ -37,6 +37,11 @@ export interface Dialect {
   serialise(key: string): Prisma.Sql | null
   /** Appended to a SELECT whose rows the transaction is about to write. */
   forUpdate: Prisma.Sql
+  /**
+   * Appended to a SELECT that claims work: rows another transaction holds are passed over rather than
+   * waited for, so concurrent instances never take the same row nor queue behind each other.
+   */
+  skipLocked: Prisma.Sql
   /** Times inside JSON rows, in the form the column type stores. */
   jsonTime(date: Date | null): string | null
 }
@@ -63,6 +68,7 @@ export const sqliteDialect: Dialect = {
   },
   serialise: () => null,
   forUpdate: Prisma.empty,
+  skipLocked: Prisma.empty,
   jsonTime: sqliteTime,
 }
 
@@ -101,5 +107,6 @@ export const postgresDialect: Dialect = {
   serialise: (key) =>
     Prisma.sql`SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock(hashtextextended(${key}, 0))) l`,
   forUpdate: Prisma.sql` FOR UPDATE`,
+  skipLocked: Prisma.sql` FOR UPDATE SKIP LOCKED`,
   jsonTime: (date) => (date === null ? null : date.toISOString()),
 }

@@ -50,6 +50,16 @@ export function createEventRepository(db: Database) {
       return rows.map(toEvent)
     },
 
+    /** One stored event, or undefined once retention purged it. */
+    async at(tenantId: string, seq: number): Promise<StatusEvent | undefined> {
+      const row = await direct.get<RawEvent>(
+        `SELECT seq, event_id, type, status_id, version, occurred_at, changes, record FROM status_events
+         WHERE tenant_id = ? AND seq = ?`,
+        [tenantId, seq],
+      )
+      return row && toEvent(row)
+    },
+
     /** Every tenant's last handed-out `seq`. */
     async heads(): Promise<Map<string, number>> {
       const rows = await direct.all<{ id: string; last_seq: number }>('SELECT id, last_seq FROM tenants')

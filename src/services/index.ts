@@ -6,6 +6,7 @@ import { createKeyRepository } from '../db/key-repository'
 import type { Database } from '../db/prisma'
 import { createSettingsRepository } from '../db/settings-repository'
 import { createStatusRepository } from '../db/status-repository'
+import { createWebhookRepository } from '../db/webhook-repository'
 import { createMetrics } from '../metrics'
 import { createApiKeyService } from './api-key-service'
 import { createCursorCodec } from './cursor-codec'
@@ -14,6 +15,8 @@ import { createStatusEventManager, type EventManagerOptions } from './status-eve
 import { createStatusFilterService } from './status-filter-service'
 import { createStatusService } from './status-service'
 import { createStatusUpdater } from './status-updater'
+import { createWebhookDispatcher, type WebhookDispatcherOptions } from './webhook-dispatcher'
+import { createWebhookService } from './webhook-service'
 
 export interface ServiceOptions {
   db: Database
@@ -23,11 +26,12 @@ export interface ServiceOptions {
   updater?: { batchSize?: number; flushMs?: number; maxQueue?: number }
   events?: Omit<EventManagerOptions, 'events' | 'logger' | 'clock'>
   retention?: Partial<Omit<RetentionOptions, 'db' | 'logger' | 'clock' | 'metrics'>>
+  webhooks?: Omit<WebhookDispatcherOptions, 'webhooks' | 'events' | 'logger' | 'metrics' | 'clock'>
 }
 
 /**
  * Wires repositories and services over one database; used by the server, the CLI and tests alike.
- * Nothing runs in the background until `events.start()`.
+ * Nothing runs in the background until `events.start()` and `dispatcher.start()`.
  */
 export async function createServices({
   db,
@@ -37,6 +41,7 @@ export async function createServices({
   updater: updaterOptions = {},
   events: eventOptions = {},
   retention: retentionOptions = {},
+  webhooks: webhookOptions = {},
 }: ServiceOptions) {
   // Kept in the database so cursors survive restarts and work across instances.
   const settings = createSettingsRepository()
@@ -49,6 +54,23 @@ export async function createServices({
   const eventRepository = createEventRepository(db)
   const events = createStatusEventManager({ ...eventOptions, events: eventRepository, logger, clock })
   const onCommitted = () => events.notify()
+
+  const webhookRepository = createWebhookRepository(db)
+  const dispatcher = createWebhookDispatcher({
+    ...webhookOptions,
+    webhooks: webhookRepository,
+    events: eventRepository,
+    logger,
+    metrics,
+    clock,
+  })
+  const webhooks = createWebhookService({
+    webhooks: webhookRepository,
+    cursors,
+    clock,
+    onEnqueued: () => dispatcher.wake(),
+  })
+  events.addSink(webhooks.sink)
 
   const statuses = createStatusService({
     db,
@@ -87,6 +109,14 @@ export async function createServices({
     'Live subscriptions (Socket.IO and SSE)',
     async () => (await events.stats()).subscribers,
   )
+  metrics.gauge('webhook_deliveries_pending', 'Webhook deliveries waiting to be sent or retried', () =>
+    webhookRepository.countPending(),
+  )
+  metrics.gauge(
+    'webhook_deliveries_in_flight',
+    'Webhook requests this instance has on the wire',
+    () => dispatcher.stats().in_flight,
+  )
 
   return {
     statuses,
@@ -106,6 +136,8 @@ export async function createServices({
       batchSize: 500,
       ...retentionOptions,
     }),
+    webhooks,
+    dispatcher,
     /** The status repository, for the realtime layer's snapshots. */
     repository,
     metrics,

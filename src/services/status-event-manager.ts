@@ -9,7 +9,7 @@ export interface EventSink {
   durable: boolean
   deliver(tenantId: string, events: StatusEvent[]): Promise<void> | void
   /** False when nobody would receive this tenant's events: the sink then skips them unread. */
-  wants?(tenantId: string): boolean
+  wants?(tenantId: string): boolean | Promise<boolean>
 }
 
 export type CloseReason = 'unsubscribed' | 'slow-consumer' | 'stopped'
@@ -142,7 +142,7 @@ export function createStatusEventManager(options: EventManagerOptions) {
   async function deliverTenant(state: SinkState, tenantId: string, head: number): Promise<boolean> {
     const { sink, cursors } = state
     let cursor = cursors.get(tenantId) ?? 0
-    if (sink.wants && !sink.wants(tenantId)) {
+    if (sink.wants && !(await sink.wants(tenantId))) {
       // Nobody to hand them to: they count as delivered, and still in the live event rate.
       delivered.total += head - cursor
       if (sink === liveSink) rate.add(head - cursor)

@@ -14,6 +14,7 @@ export interface TestAppOptions {
   updater?: ServiceOptions['updater']
   events?: ServiceOptions['events']
   retention?: ServiceOptions['retention']
+  webhooks?: ServiceOptions['webhooks']
 }
 
 export interface TestApp {
@@ -52,8 +53,10 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     events: options.events,
     // Tests purge when they choose to, with purgeOnce().
     retention: { intervalMs: 0, ...options.retention },
+    webhooks: options.webhooks,
   })
   await services.events.start()
+  services.dispatcher.start()
   const app = createApp({
     services,
     logger,
@@ -76,6 +79,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
       await services.retention.stop()
       await services.updater.stop()
       await services.events.stop()
+      await services.dispatcher.stop()
       await db.close()
       await store.drop()
     },

@@ -32,6 +32,11 @@ test('when nothing is set, then every variable takes its documented default', ()
     RETENTION_EVENTS_DAYS: 7,
     RETENTION_INTERVAL_MS: 600_000,
     RETENTION_BATCH_SIZE: 500,
+    WEBHOOK_MAX_ATTEMPTS: 8,
+    WEBHOOK_BACKOFF_BASE_MS: 1000,
+    WEBHOOK_TIMEOUT_MS: 5000,
+    WEBHOOK_CONCURRENCY: 64,
+    WEBHOOK_CONCURRENCY_PER_WEBHOOK: 4,
   })
 })
 
@@ -52,6 +57,11 @@ test('when values are given, then they are parsed into their types', () => {
     RETENTION_EVENTS_DAYS: '3',
     RETENTION_INTERVAL_MS: '0',
     RETENTION_BATCH_SIZE: '100',
+    WEBHOOK_MAX_ATTEMPTS: '3',
+    WEBHOOK_BACKOFF_BASE_MS: '250',
+    WEBHOOK_TIMEOUT_MS: '2000',
+    WEBHOOK_CONCURRENCY: '4',
+    WEBHOOK_CONCURRENCY_PER_WEBHOOK: '1',
   })
   expect(config).toEqual({
     NODE_ENV: 'production',
@@ -73,6 +83,11 @@ test('when values are given, then they are parsed into their types', () => {
     RETENTION_EVENTS_DAYS: 3,
     RETENTION_INTERVAL_MS: 0,
     RETENTION_BATCH_SIZE: 100,
+    WEBHOOK_MAX_ATTEMPTS: 3,
+    WEBHOOK_BACKOFF_BASE_MS: 250,
+    WEBHOOK_TIMEOUT_MS: 2000,
+    WEBHOOK_CONCURRENCY: 4,
+    WEBHOOK_CONCURRENCY_PER_WEBHOOK: 1,
   })
 })
 
@@ -109,6 +124,16 @@ test.each([
   ['RETENTION_EVENTS_DAYS', '1.5'],
   ['RETENTION_INTERVAL_MS', '-1'],
   ['RETENTION_BATCH_SIZE', '0'],
+  ['WEBHOOK_MAX_ATTEMPTS', '0'],
+  ['WEBHOOK_MAX_ATTEMPTS', '101'],
+  ['WEBHOOK_MAX_ATTEMPTS', 'many'],
+  ['WEBHOOK_BACKOFF_BASE_MS', '0'],
+  ['WEBHOOK_BACKOFF_BASE_MS', '1.5'],
+  ['WEBHOOK_TIMEOUT_MS', '0'],
+  ['WEBHOOK_TIMEOUT_MS', '5s'],
+  ['WEBHOOK_CONCURRENCY', '0'],
+  ['WEBHOOK_CONCURRENCY', '-2'],
+  ['WEBHOOK_CONCURRENCY_PER_WEBHOOK', '0'],
 ])('when %s is %p, then start-up stops with a message naming the variable', (name, value) => {
   const err = rejectionOf({ [name]: value })
   expect(err.message).toContain(`${name}:`)
@@ -128,6 +153,11 @@ test('when RATE_LIMIT_BURST is below RATE_LIMIT_RPS, then start-up stops naming 
 test('when RATE_LIMIT_RPS is raised above the default burst alone, then start-up stops naming RATE_LIMIT_BURST', () => {
   const err = rejectionOf({ RATE_LIMIT_RPS: '5000' })
   expect(err.message).toContain('RATE_LIMIT_BURST:')
+})
+
+test('when WEBHOOK_CONCURRENCY_PER_WEBHOOK exceeds WEBHOOK_CONCURRENCY, then start-up stops naming it', () => {
+  const err = rejectionOf({ WEBHOOK_CONCURRENCY: '4', WEBHOOK_CONCURRENCY_PER_WEBHOOK: '8' })
+  expect(err.message).toMatch(/WEBHOOK_CONCURRENCY_PER_WEBHOOK: .*WEBHOOK_CONCURRENCY/)
 })
 
 test.each(['', '   '])('when every variable is %p, then each takes its default', (blank) => {
