@@ -35,7 +35,7 @@ export interface LatencyPart {
   eventMs: Quantiles
   httpMs: Quantiles
   non2xx: number
-  cpu: CpuPercents<'server'>
+  cpu: CpuPercents<'server' | 'database'>
 }
 
 const quantiles = (samples: number[]): Quantiles => ({
@@ -92,12 +92,12 @@ export async function runLatency(ctx: BenchContext): Promise<SectionResult> {
       let non2xx = 0
       const requests: Promise<void>[] = []
       const interval = 1000 / rate
-      let cpu: (() => CpuPercents<'server'>) | null = null
+      let cpu: (() => CpuPercents<'server' | 'database'>) | null = null
       const started = performance.now()
       for (let i = 0; i < partIds.length; i++) {
         const wait = started + i * interval - performance.now()
         if (wait >= 1) await sleep(wait)
-        if (i === warmup) cpu = cpuWindow({ server: ctx.service.cpuMs })
+        if (i === warmup) cpu = cpuWindow({ server: ctx.service.cpuMs, database: ctx.database.cpuMs })
         const id = partIds[i]!
         const entry: Pending = { sentAt: performance.now(), recorded: i >= warmup, seen: 0 }
         pending.set(id, entry)
