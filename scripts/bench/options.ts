@@ -4,7 +4,8 @@ export const usage = `Usage: npm run bench -- [options]
   --warmup S          seconds of unmeasured load before each scenario (default 2)
   --connections N     concurrent HTTP connections (default 50)
   --only A,B          run only these scenarios (the hello-world ceiling always runs): hello, get,
-                      put, create, batch, fanout, latency, filters
+                      put, create, batch, fanout, latency, filters,
+                      instances (postgres only)
   --log-level L       the service's LOG_LEVEL (default info, as shipped)
   --db A[,B]          stores under test: sqlite (default), postgres, or sqlite,postgres for one report
                       with a column per store. postgres starts a throw-away server with

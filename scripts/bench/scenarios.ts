@@ -1,6 +1,7 @@
 import { runBatchIngest } from './batch'
 import { runFanout } from './fanout'
 import { runFilters } from './filters'
+import { runInstances } from './instances'
 import { authHeaders, type ServiceTarget } from './fixtures'
 import { runLatency } from './latency'
 import { measureHttp, type LoadSettings, type Measurement } from './load'
@@ -158,12 +159,19 @@ export const scenarios: Scenario[] = [
     kind: 'section',
     name: 'latency',
     title: 'Update → subscriber latency',
-    run: runLatency,
+    run: (ctx) => runLatency(ctx),
   },
   {
     kind: 'section',
     name: 'filters',
     title: 'Filters at scale (GET /api/status over a seeded database)',
     run: runFilters,
+  },
+  {
+    kind: 'section',
+    name: 'instances',
+    title: 'Two instances on one PostgreSQL database (PUT, batch, cross-instance latency)',
+    stores: ['postgres'],
+    run: runInstances,
   },
 ]
