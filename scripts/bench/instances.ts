@@ -221,7 +221,15 @@ export async function runInstances(ctx: BenchContext): Promise<SectionResult> {
         `${thousands(batchOne.perSec)} → ${thousands(batchTwo.perSec)} updates/s; A → subscriber on B p99 ` +
         `${ms(summary.crossPutP99)} ms (PUT), ${ms(summary.crossBatchP99)} ms (batch)`,
       table: {
-        columns: ['load', 'rate', 'p50 / p99 ms', 'CPU % A / B', 'PostgreSQL CPU %', 'other CPU %', 'failed'],
+        columns: [
+          'load',
+          'rate',
+          'p50 / p99 ms',
+          'CPU % A / B',
+          'PostgreSQL CPU %',
+          'other CPU %',
+          'non-2xx + errors',
+        ],
         rows: [
           split(`PUT /api/status/:id, ${connections} connections`, putOne, 'req/s'),
           split(`PUT /api/status/:id, ${connections} connections`, putTwo, 'req/s'),

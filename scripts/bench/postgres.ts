@@ -82,22 +82,30 @@ export async function startPostgres(rootDir: string, externalUrl?: string): Prom
   }
   const pidFile = dir && path.join(dir, 'data', 'postmaster.pid')
   const pid = pidFile && existsSync(pidFile) ? readFileSync(pidFile, 'utf8').split('\n')[0] : undefined
-  const [{ server_version: version }] = await query<{ server_version: string }>(url, 'SHOW server_version')
-  const adminUrl = url
   let stopping: Promise<void> | undefined
+  const stop = () =>
+    (stopping ??= dir
+      ? run(script, ['--stop', dir], { cwd: rootDir }).then(() => undefined)
+      : Promise.resolve())
+  let version: string
+  try {
+    const [row] = await query<{ server_version: string }>(url, 'SHOW server_version')
+    version = row!.server_version
+  } catch (err) {
+    await stop()
+    throw err
+  }
+  const adminUrl = url
   return {
     url,
-    version: version!.split(' ')[0]!,
+    version: version.split(' ')[0]!,
     cpuMs: () => (pid ? postmasterCpuMs(pid) : null),
     async createDatabase(prefix) {
       const name = `${prefix}_${process.pid}_${++databaseCount}`
       await query(adminUrl, `CREATE DATABASE "${name}"`)
       return withDatabase(adminUrl, name)
     },
-    stop: () =>
-      (stopping ??= dir
-        ? run(script, ['--stop', dir], { cwd: rootDir }).then(() => undefined)
-        : Promise.resolve()),
+    stop,
   }
 }
 

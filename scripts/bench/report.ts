@@ -248,6 +248,18 @@ function comparisonRows(reports: BenchReport[]): ComparisonRow[] {
     row('GET /api/status/:id req/s', 0, http('get')),
     row('PUT /api/status/:id req/s', 0, http('put')),
     row('POST /api/status req/s', 0, http('create')),
+    ...(['get', 'put', 'create'] as const).map((name) =>
+      row(
+        `${name === 'create' ? 'POST' : name.toUpperCase()} server CPU µs/req (steadier on a busy machine)`,
+        0,
+        (r) => r.scenarios.find((s) => s.name === name)?.cpu.serverUsPerRequest ?? null,
+      ),
+    ),
+    row('PUT PostgreSQL CPU % of a core', 0, (r) =>
+      r.store === 'postgres'
+        ? (r.scenarios.find((s) => s.name === 'put')?.cpu.databasePercent ?? null)
+        : null,
+    ),
     row('batch HTTP updates/s (accepted)', 0, (r) =>
       num(dig(sectionData(r, 'batch'), 'http', 'acceptedPerSec')),
     ),
@@ -298,11 +310,24 @@ function comparisonRows(reports: BenchReport[]): ComparisonRow[] {
     ['putTwoPerSec', 'two instances: PUT req/s, split over both', 0],
     ['batchOnePerSec', 'two instances: batch updates/s, one instance', 0],
     ['batchTwoPerSec', 'two instances: batch updates/s, split over both', 0],
-    ['crossPutP99', 'two instances: PUT on A → subscriber on B p99 ms', 1],
-    ['crossBatchP99', 'two instances: batch on A → subscriber on B p99 ms', 1],
+    ['batchOneCommittedPerSec', 'two instances: batch committed/s, one instance', 0],
+    ['batchTwoCommittedPerSec', 'two instances: batch committed/s, split over both', 0],
+    ['samePutP99', 'two instances: PUT on A → subscriber on A p99 ms (¼ rate)', 1],
+    ['crossPutP99', 'two instances: PUT on A → subscriber on B p99 ms (¼ rate)', 1],
+    ['sameBatchP99', 'two instances: batch on A → subscriber on A p99 ms (¼ rate)', 1],
+    ['crossBatchP99', 'two instances: batch on A → subscriber on B p99 ms (¼ rate)', 1],
   ] as const) {
     rows.push(row(metric, digits, (r) => num(dig(sectionData(r, 'instances'), 'summary', key))))
   }
+  rows.push(
+    row('other programs, busiest window, % of a core', 0, (r) =>
+      Math.max(
+        0,
+        ...r.scenarios.map((x) => x.cpu.otherPercent ?? 0),
+        ...r.sections.map((x) => x.otherCpuPercent ?? 0),
+      ),
+    ),
+  )
   // Rows no store measured (a scenario left out with --only) are left out.
   return rows.filter((r) => Object.values(r.values).some((v) => v !== null && v !== undefined))
 }

@@ -146,7 +146,7 @@ export const scenarios: Scenario[] = [
   {
     kind: 'section',
     name: 'batch',
-    title: 'Batch ingest: POST /api/status/batch, the updater in-process, raw SQLite',
+    title: 'Batch ingest: POST /api/status/batch, the updater in-process, the raw driver',
     run: runBatchIngest,
   },
   {
