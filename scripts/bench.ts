@@ -2,8 +2,10 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import BetterSqlite3 from 'better-sqlite3'
 import { authHeaders, createStatuses, type ServiceTarget } from './bench/fixtures'
 import { parseArgs, usage, UsageError, type BenchOptions } from './bench/options'
+import { startPostgres, type PostgresServer } from './bench/postgres'
 import {
   freePort,
   HOST,
@@ -13,9 +15,17 @@ import {
   stopAll,
   type ChildServer,
 } from './bench/processes'
-import { buildReport, toMarkdown, withRatios, type SectionResult } from './bench/report'
+import {
+  buildReport,
+  combinedMarkdown,
+  combineReports,
+  toMarkdown,
+  withRatios,
+  type BenchReport,
+  type SectionResult,
+} from './bench/report'
 import { scenarios, type BenchContext, type HttpScenario, type Scenario } from './bench/scenarios'
-import { cloneStatuses } from './bench/sqlite'
+import { storeAccess, type DatabaseProvider } from './bench/store'
 import type { Measurement } from './bench/load'
 
 const rootDir = path.resolve(__dirname, '..')
@@ -43,40 +53,75 @@ function build(): void {
 // The tenant of the admin key a fresh database prints (src/services/api-key-service.ts).
 const TENANT = 'default'
 
-async function startService(
+function sqliteProvider(tmpDir: string): DatabaseProvider {
+  const db = new BetterSqlite3(':memory:')
+  const version = (db.prepare('SELECT sqlite_version() AS v').get() as { v: string }).v
+  db.close()
+  return {
+    kind: 'sqlite',
+    label: `SQLite ${version} (in the service's process)`,
+    create: async (name) => `file:${path.join(tmpDir, `${name}.db`)}`,
+    cpuMs: () => 0,
+  }
+}
+
+function postgresProvider(server: PostgresServer): DatabaseProvider {
+  const local = server.cpuMs() !== null
+  return {
+    kind: 'postgres',
+    label: `PostgreSQL ${server.version}${local ? '' : ' (BENCH_POSTGRES_URL; its CPU not measured)'}`,
+    create: (name) => server.createDatabase(`bench_${name}`),
+    cpuMs: () => server.cpuMs() ?? 0,
+  }
+}
+
+/** The built server on `databaseUrl`; `name` tells instances apart in the logs. */
+async function startInstance(
   options: BenchOptions,
   tmpDir: string,
-): Promise<{ server: ChildServer; apiKey: string; dbFile: string }> {
+  databaseUrl: string,
+  name: string,
+  extraEnv: NodeJS.ProcessEnv = {},
+): Promise<ChildServer> {
   if (!existsSync(serverEntry))
     throw new SetupError(`${path.relative(rootDir, serverEntry)} is missing: build first`)
   const port = await freePort()
-  const dbFile = path.join(tmpDir, 'status.db')
-  const profiling = options.cpuProfDir
-    ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(options.cpuProfDir)]
-    : []
-  const server = await startServer({
-    name: 'service',
+  const profiling =
+    options.cpuProfDir && name === 'service'
+      ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(options.cpuProfDir)]
+      : []
+  return startServer({
+    name,
     nodeArgs: [...profiling, serverEntry],
     cwd: rootDir,
     port,
-    logFile: path.join(tmpDir, 'service.log'),
+    logFile: path.join(tmpDir, `${name}.log`),
     readyPath: '/health',
     env: {
       ...process.env,
+      ...extraEnv,
       NODE_ENV: 'production',
       HOST,
       PORT: String(port),
-      DATABASE_URL: `file:${dbFile}`,
+      DATABASE_URL: databaseUrl,
       LOG_LEVEL: options.logLevel,
       // High enough never to reject, so the limiter's cost is measured but not its refusals.
       RATE_LIMIT_RPS: '1000000',
       RATE_LIMIT_BURST: '2000000',
     },
   })
+}
+
+async function startService(
+  options: BenchOptions,
+  tmpDir: string,
+  databaseUrl: string,
+): Promise<{ server: ChildServer; apiKey: string }> {
+  const server = await startInstance(options, tmpDir, databaseUrl, 'service')
   // A fresh database prints its admin key once, before it starts listening.
   const apiKey = readFileSync(server.logFile, 'utf8').match(/\b(st_[A-Za-z0-9_-]+)/)?.[1]
   if (!apiKey) throw new SetupError(`the service printed no admin key:\n${logTail(server.logFile)}`)
-  return { server, apiKey, dbFile }
+  return { server, apiKey }
 }
 
 async function startHello(tmpDir: string): Promise<ChildServer> {
@@ -110,7 +155,8 @@ async function createTemplate(target: ServiceTarget, statusId: string): Promise<
 function makeContext(
   service: ChildServer,
   apiKey: string,
-  dbFile: string,
+  databaseUrl: string,
+  database: DatabaseProvider,
   hello: ChildServer,
   options: BenchOptions,
   tmpDir: string,
@@ -118,8 +164,11 @@ function makeContext(
   const fixtures = new Map<string, Promise<string[]>>()
   const target: ServiceTarget = { url: service.url, apiKey }
   const benchDir = path.join(__dirname, 'bench')
+  const store = storeAccess(databaseUrl)
   return {
-    service: { ...target, cpuMs: service.cpuMs, dbFile, tenantId: TENANT },
+    service: { ...target, cpuMs: service.cpuMs, tenantId: TENANT },
+    store,
+    database,
     hello: { url: hello.url, cpuMs: hello.cpuMs },
     settings: {
       durationSec: options.durationSec,
@@ -136,7 +185,7 @@ function makeContext(
       if (!ids) {
         const templateId = `${prefix}-template`
         ids = createTemplate(target, templateId).then(() =>
-          cloneStatuses(dbFile, TENANT, templateId, prefix, count),
+          store.cloneStatuses(TENANT, templateId, prefix, count),
         )
         fixtures.set(key, ids)
       }
@@ -151,6 +200,7 @@ function makeContext(
         logFile: path.join(tmpDir, `${name}.log`),
         env: { ...process.env, NODE_ENV: 'production' },
       }),
+    startInstance: (name, env) => startInstance(options, tmpDir, databaseUrl, name, env),
     async startServer(name, script) {
       const port = await freePort()
       return startServer({
@@ -179,22 +229,28 @@ const summaryLine = (m: Measurement) =>
   `${Math.round(m.requestsPerSec)} req/s, p50 ${m.latencyMs.p50} ms, p99 ${m.latencyMs.p99} ms, ` +
   `${m.non2xx} non-2xx, ${m.errors} errors`
 
-async function run(options: BenchOptions, selected: Scenario[], tmpDir: string): Promise<void> {
-  if (options.build) build()
-
+async function runStore(
+  options: BenchOptions,
+  selected: Scenario[],
+  tmpDir: string,
+  database: DatabaseProvider,
+): Promise<BenchReport> {
   const startedAt = new Date()
-  const [hello, { server, apiKey, dbFile }] = await Promise.all([
+  mkdirSync(tmpDir, { recursive: true })
+  const databaseUrl = await database.create('service')
+  const [hello, { server, apiKey }] = await Promise.all([
     startHello(tmpDir),
-    startService(options, tmpDir),
+    startService(options, tmpDir, databaseUrl),
   ])
   console.log(
-    `service ${server.url} (pid ${server.child.pid}), hello-world ${hello.url} (pid ${hello.child.pid})`,
+    `\n${database.label}: service ${server.url} (pid ${server.child.pid}), hello-world ${hello.url} (pid ${hello.child.pid})`,
   )
-  const ctx = makeContext(server, apiKey, dbFile, hello, options, tmpDir)
+  const ctx = makeContext(server, apiKey, databaseUrl, database, hello, options, tmpDir)
 
   const measured: (HttpScenario & { measurement: Measurement })[] = []
   const sections: SectionResult[] = []
   for (const scenario of selected) {
+    if (scenario.stores && !scenario.stores.includes(database.kind)) continue
     process.stdout.write(`${scenario.title} … `)
     if (scenario.kind === 'section') {
       const section = await scenario.run(ctx)
@@ -214,8 +270,25 @@ async function run(options: BenchOptions, selected: Scenario[], tmpDir: string):
 
   // Stop before writing, so a --cpu-prof profile is complete when the report mentions it.
   await stopAll()
-  const report = buildReport(options, withRatios(measured), sections, startedAt)
-  const markdown = toMarkdown(report)
+  return buildReport(options, database, withRatios(measured), sections, startedAt)
+}
+
+async function run(
+  options: BenchOptions,
+  selected: Scenario[],
+  tmpDir: string,
+  postgres: () => Promise<PostgresServer>,
+): Promise<void> {
+  if (options.build) build()
+  const reports: BenchReport[] = []
+  for (const kind of options.db) {
+    const storeDir = path.join(tmpDir, kind)
+    const database = kind === 'sqlite' ? sqliteProvider(storeDir) : postgresProvider(await postgres())
+    reports.push(await runStore(options, selected, storeDir, database))
+  }
+  const [first] = reports
+  const report = reports.length === 1 ? first! : combineReports(reports)
+  const markdown = reports.length === 1 ? toMarkdown(first!) : combinedMarkdown(reports)
   mkdirSync(resultsDir, { recursive: true })
   writeFileSync(path.join(resultsDir, `${options.out}.json`), `${JSON.stringify(report, null, 2)}\n`)
   writeFileSync(path.join(resultsDir, `${options.out}.md`), markdown)
@@ -241,8 +314,24 @@ async function main(): Promise<number> {
   }
 
   const tmpDir = mkdtempSync(path.join(os.tmpdir(), 'status-tracker-bench-'))
+  // Started on first use, stopped with everything else (a BENCH_POSTGRES_URL server is left running).
+  let postgres: Promise<PostgresServer> | undefined
+  const startPostgresOnce = () => {
+    if (!postgres) {
+      const external = process.env.BENCH_POSTGRES_URL?.trim() || undefined
+      console.log(external ? '> PostgreSQL at BENCH_POSTGRES_URL' : '> scripts/start-postgres.sh')
+      postgres = startPostgres(rootDir, external).catch((err: unknown) => {
+        throw new SetupError(err instanceof Error ? err.message : String(err))
+      })
+    }
+    return postgres
+  }
   const cleanUp = async (graceMs?: number) => {
     await stopAll(graceMs)
+    await postgres?.then(
+      (server) => server.stop(),
+      () => undefined,
+    )
     rmSync(tmpDir, { recursive: true, force: true })
   }
   let interrupted = false
@@ -255,7 +344,7 @@ async function main(): Promise<number> {
     })
   }
   try {
-    await run(options, selected, tmpDir)
+    await run(options, selected, tmpDir, startPostgresOnce)
     return 0
   } catch (err) {
     // Stopping the servers on a signal makes the running scenario fail; that is not news.

@@ -5,8 +5,9 @@
 // The same --seed and --now give the same rows.
 import { parseArgs } from 'node:util'
 import BetterSqlite3 from 'better-sqlite3'
+import { Client } from 'pg'
 import { ConfigError, loadConfig } from '../src/config'
-import { migrateSqliteDatabase, parseSqliteUrl } from '../src/db/migrate'
+import { migratePostgresDatabase, migrateSqliteDatabase, parseSqliteUrl } from '../src/db/migrate'
 
 const usage = `Usage: npm run seed -- --count N [--tenant T] [--seed S] [--now ISO]
 
@@ -121,12 +122,120 @@ export interface SeedResult {
   rowsPerSec: number
 }
 
-const COLUMNS = [
+export const SEED_COLUMNS = [
   'tenant_id', 'status_id', 'kind', 'resource_id', 'status', 'priority', 'priority_rank', 'progress',
   'message', 'steps_completed', 'steps_total', 'error_info', 'retry_count', 'max_retries', 'metadata',
   'tags', 'version', 'created_at', 'updated_at', 'started_at', 'completed_at', 'estimated_completion_at',
   'last_reported_at',
 ] as const // prettier-ignore
+
+/**
+ * The generator behind seedStatuses: row `i` (0-based) of `count`, as values in COLUMNS order, with ids
+ * from `first`. The same options give the same rows, whichever store they go to.
+ */
+export function seedRows(options: {
+  count: number
+  tenantId: string
+  seed: number
+  now: number
+  first: number
+}): (i: number) => unknown[] {
+  const { count, tenantId, seed, now, first } = options
+  const random = prng(seed)
+  const int = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1))
+  const pick = <T>(list: readonly T[]) => list[Math.floor(random() * list.length)]!
+  const status = picker(SEED_STATUSES)
+  const priority = picker(SEED_PRIORITIES)
+  const kind = picker(SEED_KINDS.map(([k, r, w]) => [[k, r] as const, w] as const))
+  const spanMs = SPREAD_DAYS * DAY_MS
+  const start = now - spanMs
+
+  const row = (i: number): unknown[] => {
+    const n = first + i
+    // Ids follow creation order, as they would in a live system; a little jitter keeps times distinct.
+    const createdAt = start + Math.floor(((i + random()) / Math.max(count, 1)) * spanMs)
+    const [k, resource] = kind(random())
+    const s = status(random())
+    const p = priority(random())
+    const resourceId = `${resource}:${String(int(0, 9_999_999)).padStart(7, '0')}`
+    const age = now - createdAt
+    // Time until the last change: seconds to an hour for finished work, up to the present for live work.
+    const lastChange = Math.min(
+      age,
+      LIVE.has(s) ? Math.floor(random() * Math.min(age, 6 * 3_600_000)) : int(2_000, 3_600_000),
+    )
+    const updatedAt = createdAt + Math.max(1, lastChange)
+    const startedAt =
+      s === 'pending' || (s === 'cancelled' && random() < 0.5)
+        ? null
+        : createdAt + Math.min(lastChange, int(50, 30_000))
+    const terminal = s === 'completed' || s === 'failed' || s === 'cancelled'
+    const stepsTotal = random() < 0.5 ? null : int(5, 500)
+    let progress: number
+    let message: string
+    let errorInfo: string | null = null
+    let retryCount = 0
+    switch (s) {
+      case 'completed':
+        progress = 100
+        message = `Completed in ${((updatedAt - createdAt) / 1000).toFixed(1)}s`
+        break
+      case 'pending':
+      case 'starting':
+        progress = 0
+        message = s === 'pending' ? 'Queued' : 'Worker starting'
+        break
+      case 'processing':
+        progress = int(1, 99)
+        message = stepsTotal
+          ? `Step ${Math.floor((progress / 100) * stepsTotal)} of ${stepsTotal}`
+          : `Processing ${resourceId}`
+        break
+      default: {
+        progress = startedAt === null ? 0 : s === 'cancelled' ? int(0, 90) : int(0, 95)
+        const [code, text] = pick(ERRORS)
+        if (s === 'cancelled') message = 'Cancelled by user'
+        else {
+          message = text
+          errorInfo = JSON.stringify({ message: text, code })
+          retryCount = s === 'failed' ? 3 : int(1, 2)
+        }
+      }
+    }
+    const tagCount = int(0, 3)
+    const tags: string[] = []
+    while (tags.length < tagCount) {
+      const tag = pick(SEED_TAGS)
+      if (!tags.includes(tag)) tags.push(tag)
+    }
+    return [
+      tenantId,
+      seedStatusId(n),
+      k,
+      resourceId,
+      s,
+      p,
+      RANK[p],
+      progress,
+      message,
+      stepsTotal === null ? null : Math.floor((progress / 100) * stepsTotal),
+      stepsTotal,
+      errorInfo,
+      retryCount,
+      3,
+      JSON.stringify({ region: pick(['eu-west-1', 'us-east-1', 'ap-south-1']), attempt: retryCount + 1 }),
+      JSON.stringify(tags),
+      terminal ? int(3, 10) : s === 'pending' ? 1 : int(2, 8),
+      iso(createdAt),
+      iso(updatedAt),
+      startedAt === null ? null : iso(startedAt),
+      terminal ? iso(updatedAt) : null,
+      s === 'processing' ? iso(updatedAt + int(60_000, 3_600_000)) : null,
+      s === 'processing' || terminal ? iso(updatedAt) : null,
+    ]
+  }
+  return row
+}
 
 export function seedStatuses(options: SeedOptions): SeedResult {
   const { file, count, tenantId = 'default', seed = 1, now = Date.now(), onProgress } = options
@@ -149,101 +258,9 @@ export function seedStatuses(options: SeedOptions): SeedResult {
     const first = (highest?.id ? Number(highest.id.slice(3)) : 0) + 1
 
     const insert = db.prepare(
-      `INSERT INTO statuses (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})`,
+      `INSERT INTO statuses (${SEED_COLUMNS.join(', ')}) VALUES (${SEED_COLUMNS.map(() => '?').join(', ')})`,
     )
-    const random = prng(seed)
-    const int = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1))
-    const pick = <T>(list: readonly T[]) => list[Math.floor(random() * list.length)]!
-    const status = picker(SEED_STATUSES)
-    const priority = picker(SEED_PRIORITIES)
-    const kind = picker(SEED_KINDS.map(([k, r, w]) => [[k, r] as const, w] as const))
-    const spanMs = SPREAD_DAYS * DAY_MS
-    const start = now - spanMs
-
-    const row = (i: number): unknown[] => {
-      const n = first + i
-      // Ids follow creation order, as they would in a live system; a little jitter keeps times distinct.
-      const createdAt = start + Math.floor(((i + random()) / Math.max(count, 1)) * spanMs)
-      const [k, resource] = kind(random())
-      const s = status(random())
-      const p = priority(random())
-      const resourceId = `${resource}:${String(int(0, 9_999_999)).padStart(7, '0')}`
-      const age = now - createdAt
-      // Time until the last change: seconds to an hour for finished work, up to the present for live work.
-      const lastChange = Math.min(
-        age,
-        LIVE.has(s) ? Math.floor(random() * Math.min(age, 6 * 3_600_000)) : int(2_000, 3_600_000),
-      )
-      const updatedAt = createdAt + Math.max(1, lastChange)
-      const startedAt =
-        s === 'pending' || (s === 'cancelled' && random() < 0.5)
-          ? null
-          : createdAt + Math.min(lastChange, int(50, 30_000))
-      const terminal = s === 'completed' || s === 'failed' || s === 'cancelled'
-      const stepsTotal = random() < 0.5 ? null : int(5, 500)
-      let progress: number
-      let message: string
-      let errorInfo: string | null = null
-      let retryCount = 0
-      switch (s) {
-        case 'completed':
-          progress = 100
-          message = `Completed in ${((updatedAt - createdAt) / 1000).toFixed(1)}s`
-          break
-        case 'pending':
-        case 'starting':
-          progress = 0
-          message = s === 'pending' ? 'Queued' : 'Worker starting'
-          break
-        case 'processing':
-          progress = int(1, 99)
-          message = stepsTotal
-            ? `Step ${Math.floor((progress / 100) * stepsTotal)} of ${stepsTotal}`
-            : `Processing ${resourceId}`
-          break
-        default: {
-          progress = startedAt === null ? 0 : s === 'cancelled' ? int(0, 90) : int(0, 95)
-          const [code, text] = pick(ERRORS)
-          if (s === 'cancelled') message = 'Cancelled by user'
-          else {
-            message = text
-            errorInfo = JSON.stringify({ message: text, code })
-            retryCount = s === 'failed' ? 3 : int(1, 2)
-          }
-        }
-      }
-      const tagCount = int(0, 3)
-      const tags: string[] = []
-      while (tags.length < tagCount) {
-        const tag = pick(SEED_TAGS)
-        if (!tags.includes(tag)) tags.push(tag)
-      }
-      return [
-        tenantId,
-        seedStatusId(n),
-        k,
-        resourceId,
-        s,
-        p,
-        RANK[p],
-        progress,
-        message,
-        stepsTotal === null ? null : Math.floor((progress / 100) * stepsTotal),
-        stepsTotal,
-        errorInfo,
-        retryCount,
-        3,
-        JSON.stringify({ region: pick(['eu-west-1', 'us-east-1', 'ap-south-1']), attempt: retryCount + 1 }),
-        JSON.stringify(tags),
-        terminal ? int(3, 10) : s === 'pending' ? 1 : int(2, 8),
-        iso(createdAt),
-        iso(updatedAt),
-        startedAt === null ? null : iso(startedAt),
-        terminal ? iso(updatedAt) : null,
-        s === 'processing' ? iso(updatedAt + int(60_000, 3_600_000)) : null,
-        s === 'processing' || terminal ? iso(updatedAt) : null,
-      ]
-    }
+    const row = seedRows({ count, tenantId, seed, now, first })
 
     const batch = db.transaction((from: number, to: number) => {
       for (let i = from; i < to; i++) insert.run(row(i))
@@ -263,6 +280,91 @@ export function seedStatuses(options: SeedOptions): SeedResult {
     }
   } finally {
     db.close()
+  }
+}
+
+/** PostgreSQL column types of SEED_COLUMNS, for the arrays a batch travels in. */
+const PG_SEED_TYPES = [
+  'text', 'text', 'text', 'text', 'text', 'text', 'integer', 'double precision', 'text', 'integer',
+  'integer', 'text', 'integer', 'integer', 'text', 'text', 'integer', 'timestamp(3)', 'timestamp(3)',
+  'timestamp(3)', 'timestamp(3)', 'timestamp(3)', 'timestamp(3)',
+] // prettier-ignore
+
+/**
+ * seedStatuses for a PostgreSQL database (`url`, migrated first): the same rows from seedRows, sent as
+ * one array per column, `INSERT … SELECT * FROM unnest(…)`, SEED_BATCH rows a statement. A bulk load in
+ * one transaction: the secondary indexes of `statuses` are dropped and built again afterwards, and the
+ * per-row count trigger is off while `status_counts` gets the new rows' counts in one statement (both
+ * five times faster than row by row); other sessions wait for the commit. Then ANALYZE, as autovacuum
+ * would do shortly after a load this size.
+ */
+export async function seedPostgresStatuses(
+  options: Omit<SeedOptions, 'file'> & { url: string },
+): Promise<SeedResult> {
+  const { url, count, tenantId = 'default', seed = 1, now = Date.now(), onProgress } = options
+  if (!Number.isInteger(count) || count < 0) throw new Error(`count must be a whole number ≥ 0, got ${count}`)
+  await migratePostgresDatabase(url)
+  // The times are UTC wall-clock `timestamp(3)`, as the service writes them.
+  const db = new Client({ connectionString: url, options: '-c TimeZone=UTC' })
+  await db.connect()
+  const started = performance.now()
+  try {
+    await db.query(
+      'INSERT INTO tenants (id, last_seq, created_at) VALUES ($1, 0, $2) ON CONFLICT DO NOTHING',
+      [tenantId, new Date(now)],
+    )
+    const highest = await db.query<{ id: string | null }>(
+      "SELECT max(status_id) AS id FROM statuses WHERE tenant_id = $1 AND status_id ~ '^st-[0-9]{9}$'",
+      [tenantId],
+    )
+    const top = highest.rows[0]?.id
+    const first = (top ? Number(top.slice(3)) : 0) + 1
+    const row = seedRows({ count, tenantId, seed, now, first })
+    await db.query('BEGIN')
+    const indexes = await db.query<{ name: string; def: string }>(
+      `SELECT i.indexname AS name, i.indexdef AS def FROM pg_indexes i
+       WHERE i.schemaname = current_schema() AND i.tablename = 'statuses'
+         AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)`,
+    )
+    for (const { name } of indexes.rows) await db.query(`DROP INDEX "${name}"`)
+    await db.query('ALTER TABLE statuses DISABLE TRIGGER statuses_count_insert')
+    const insert = {
+      name: 'seed-statuses',
+      text:
+        `INSERT INTO statuses (${SEED_COLUMNS.join(', ')}) SELECT * FROM unnest(` +
+        `${PG_SEED_TYPES.map((type, i) => `$${i + 1}::${type}[]`).join(', ')})`,
+    }
+    for (let from = 0; from < count; from += SEED_BATCH) {
+      const to = Math.min(count, from + SEED_BATCH)
+      const columns: unknown[][] = SEED_COLUMNS.map(() => [])
+      for (let i = from; i < to; i++) row(i).forEach((value, c) => columns[c]!.push(value))
+      await db.query({ ...insert, values: columns })
+      onProgress?.(to, count)
+    }
+    await db.query('ALTER TABLE statuses ENABLE TRIGGER statuses_count_insert')
+    await db.query(
+      `INSERT INTO status_counts (tenant_id, status, priority, kind, n)
+       SELECT tenant_id, status, priority, coalesce(kind, ''), count(*) FROM statuses
+       WHERE tenant_id = $1 AND status_id BETWEEN $2 AND $3 GROUP BY 1, 2, 3, 4
+       ON CONFLICT (tenant_id, status, priority, kind) DO UPDATE SET n = status_counts.n + excluded.n`,
+      [tenantId, seedStatusId(first), seedStatusId(first + count - 1)],
+    )
+    for (const { def } of indexes.rows) await db.query(def)
+    await db.query('COMMIT')
+    await db.query('ANALYZE statuses')
+    const ms = performance.now() - started
+    return {
+      inserted: count,
+      firstId: seedStatusId(first),
+      lastId: seedStatusId(first + count - 1),
+      ms,
+      rowsPerSec: count / (ms / 1000),
+    }
+  } catch (err) {
+    await db.query('ROLLBACK').catch(() => undefined)
+    throw err
+  } finally {
+    await db.end()
   }
 }
 

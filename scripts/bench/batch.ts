@@ -2,15 +2,14 @@
 //   (a) HTTP: POST /api/status/batch, 1,000 progress updates a request over 10,000 statuses, from a few
 //       concurrent connections; accepted items/s (202s), and what the updater committed meanwhile;
 //   (b) the batched updater in-process (updater-inprocess.ts, a worker): no HTTP, no validation;
-//   (c) the ceiling: better-sqlite3 writing the same updates and their event rows, nothing else.
-import path from 'node:path'
+//   (c) the ceiling: the raw driver (better-sqlite3, or pg on PostgreSQL) writing the same updates and
+//       their event rows, nothing else.
 import { cpuWindow } from './cpu'
 import { authHeaders, batchBody, serviceStats, waitIdle } from './fixtures'
 import { ask } from './ipc'
 import { measureHttp } from './load'
 import { round, target, thousands, type SectionResult } from './report'
 import type { BenchContext } from './scenarios'
-import { openFeedHead } from './sqlite'
 import type { InProcessRequest, InProcessResult } from './updater-inprocess'
 
 const STATUSES = 10_000
@@ -45,16 +44,16 @@ async function httpBatch(ctx: BenchContext) {
   const settings = { connections: ctx.options.batchConnections, warmupSec: 0 }
   if (ctx.part.warmupSec > 0) await measureHttp(load, { ...settings, durationSec: ctx.part.warmupSec })
 
-  const head = openFeedHead(ctx.service.dbFile, ctx.service.tenantId)
+  const head = await ctx.store.openFeedHead(ctx.service.tenantId)
   try {
     const before = await serviceStats(ctx.service)
-    const seqBefore = head.lastSeq()
-    const cpu = cpuWindow({ server: ctx.service.cpuMs })
+    const seqBefore = await head.lastSeq()
+    const cpu = cpuWindow({ server: ctx.service.cpuMs, database: ctx.database.cpuMs })
     const started = performance.now()
     const m = await measureHttp(load, { ...settings, durationSec: ctx.part.durationSec })
     const seconds = (performance.now() - started) / 1000
     const after = await serviceStats(ctx.service)
-    const events = head.lastSeq() - seqBefore
+    const events = (await head.lastSeq()) - seqBefore
     const cpuUse = cpu()
     const drainStarted = performance.now()
     const drained = await waitIdle(ctx.service)
@@ -77,7 +76,7 @@ async function httpBatch(ctx: BenchContext) {
       cpu: cpuUse,
     }
   } finally {
-    head.close()
+    await head.close()
   }
 }
 
@@ -85,7 +84,7 @@ async function inProcess(ctx: BenchContext): Promise<InProcessResult> {
   const worker = ctx.startWorker('updater-inprocess', 'updater-inprocess.ts')
   try {
     const request: InProcessRequest = {
-      file: path.join(ctx.tmpDir, 'inprocess.db'),
+      url: await ctx.database.create('inprocess'),
       statuses: STATUSES,
       updates: ctx.options.updates,
       chunk: ITEMS_PER_REQUEST,
@@ -107,9 +106,11 @@ export async function runBatchIngest(ctx: BenchContext): Promise<SectionResult> 
     .filter(([code]) => !code.startsWith('2'))
     .map(([code, count]) => `${count} × ${code}`)
   const percent = (v: number | null) => (v === null ? '–' : String(Math.round(v)))
+  const rawName = `raw ${raw.driver}`
+  const dbCpu = ctx.database.kind === 'postgres' ? `, PostgreSQL ${percent(http.cpu.database)} %` : ''
 
   const table = {
-    columns: ['path', 'updates/s', 'committed/s', 'events/s', 'p50 ms', 'p99 ms', 'CPU %', '× raw SQLite'],
+    columns: ['path', 'updates/s', 'committed/s', 'events/s', 'p50 ms', 'p99 ms', 'CPU %', `× ${rawName}`],
     rows: [
       [
         `HTTP POST /api/status/batch (${thousands(ITEMS_PER_REQUEST)} items, ${http.connections} connections)`,
@@ -132,7 +133,7 @@ export async function runBatchIngest(ctx: BenchContext): Promise<SectionResult> 
         x(ratio(updater.perSec)),
       ],
       [
-        `raw better-sqlite3, ${raw.batchSize} rows a transaction (ceiling)`,
+        `${rawName}, ${raw.batchSize} rows a transaction (ceiling)`,
         thousands(raw.perSec),
         thousands(raw.perSec),
         thousands(raw.events / raw.seconds),
@@ -151,25 +152,31 @@ export async function runBatchIngest(ctx: BenchContext): Promise<SectionResult> 
       `${non2xx.length > 0 ? `Refused: ${non2xx.join(', ')}. ` : ''}` +
       `Queue after the run: ${thousands(http.queueDepthAfter)} items, ` +
       `${http.drainSec === null ? 'not drained within 30 s' : `drained in ${round(http.drainSec, 1)} s`}; ` +
-      `mean flush ${http.meanFlushMs} ms. CPU: server ${percent(http.cpu.server)} %, autocannon ` +
+      `mean flush ${http.meanFlushMs} ms. CPU: server ${percent(http.cpu.server)} %${dbCpu}, autocannon ` +
       `${percent(http.cpu.bench)} %, other programs ${percent(http.cpu.other)} %.`,
     `In-process: ${thousands(updater.updates)} updates submitted ${thousands(ITEMS_PER_REQUEST)} at a time, at most ` +
       `${thousands(STATUSES)} outstanding (so none merge), batch size ${UPDATER.batchSize}, flush ${UPDATER.flushMs} ms, ` +
       `event delivery not started; results ${JSON.stringify(updater.results)}, ${updater.flushes} flushes. ` +
-      `Raw: the same ${thousands(raw.updates)} updates as prepared UPDATE … RETURNING version + INSERT of the event ` +
-      `(a ${raw.recordBytes}-byte record and changes taken from the updater's events) + the tenant's last_seq, ` +
-      'WAL, synchronous=NORMAL, on the same file and schema. Both after a warm-up pass over the statuses.',
+      (raw.driver === 'pg'
+        ? `Raw: the same ${thousands(raw.updates)} updates, per transaction the tenant's last_seq and one statement: ` +
+          'UPDATE … FROM unnest(ids, progress) RETURNING version feeding the INSERT of the events ' +
+          `(a ${raw.recordBytes}-byte record and changes taken from the updater's events), named prepared ` +
+          'statements over one connection, on the same database and schema. '
+        : `Raw: the same ${thousands(raw.updates)} updates as prepared UPDATE … RETURNING version + INSERT of the event ` +
+          `(a ${raw.recordBytes}-byte record and changes taken from the updater's events) + the tenant's last_seq, ` +
+          'WAL, synchronous=NORMAL, on the same file and schema. ') +
+      'Both after a warm-up pass over the statuses.',
   ]
   const targets = [
     target(`batch HTTP ≥ ${thousands(TARGET_RATE)} updates/s`, http.acceptedPerSec, (v) => v >= TARGET_RATE),
-    target(`batch HTTP ≥ ${TARGET_RATIO}× raw SQLite`, ratio(http.acceptedPerSec), (v) => v >= TARGET_RATIO),
+    target(`batch HTTP ≥ ${TARGET_RATIO}× ${rawName}`, ratio(http.acceptedPerSec), (v) => v >= TARGET_RATIO),
     target(
       `updater in-process ≥ ${thousands(TARGET_RATE)} updates/s`,
       updater.perSec,
       (v) => v >= TARGET_RATE,
     ),
     target(
-      `updater in-process ≥ ${TARGET_RATIO}× raw SQLite`,
+      `updater in-process ≥ ${TARGET_RATIO}× ${rawName}`,
       ratio(updater.perSec),
       (v) => v >= TARGET_RATIO,
     ),
@@ -179,7 +186,7 @@ export async function runBatchIngest(ctx: BenchContext): Promise<SectionResult> 
     title: 'Batch ingest',
     summary:
       `HTTP ${thousands(http.acceptedPerSec)} accepted/s (${thousands(http.committedPerSec)} committed/s, ` +
-      `p99 ${http.latencyMs.p99} ms), in-process ${thousands(updater.perSec)}/s, raw SQLite ${thousands(raw.perSec)} rows/s`,
+      `p99 ${http.latencyMs.p99} ms), in-process ${thousands(updater.perSec)}/s, ${rawName} ${thousands(raw.perSec)} rows/s`,
     table,
     notes,
     targets,

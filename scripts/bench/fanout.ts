@@ -13,7 +13,6 @@ import type { ChildServer } from './processes'
 import { round, target, thousands, type SectionResult } from './report'
 import type { BenchContext } from './scenarios'
 import type { ConnectRequest, ConnectResult, Counts } from './socket-clients'
-import { openFeedHead } from './sqlite'
 
 const STATUSES = 10_000
 const TARGET_RATIO = 0.5
@@ -22,7 +21,7 @@ interface Window {
   seconds: number
   deliveriesPerSec: number
   counts: Counts
-  cpu: CpuPercents<'server' | 'clients'>
+  cpu: CpuPercents<'server' | 'clients' | 'database'>
 }
 
 export interface FanoutRun {
@@ -140,17 +139,17 @@ async function measureWindow(
   ctx: BenchContext,
   clients: ChildServer,
   server: () => number | null,
-  during?: { onStart(): void; onEnd(): void },
+  during?: { onStart(): Promise<void>; onEnd(): Promise<void> },
 ): Promise<Window> {
   await sleep(ctx.part.warmupSec * 1000)
   const before = await ask<Counts>(clients.child, 'counts')
-  during?.onStart()
-  const cpu = cpuWindow({ server, clients: clients.cpuMs })
+  await during?.onStart()
+  const cpu = cpuWindow({ server, clients: clients.cpuMs, database: ctx.database.cpuMs })
   const started = performance.now()
   await sleep(ctx.part.durationSec * 1000)
   const after = await ask<Counts>(clients.child, 'counts')
   const seconds = (performance.now() - started) / 1000
-  during?.onEnd()
+  await during?.onEnd()
   const cpuUse = cpu()
   return {
     seconds,
@@ -189,7 +188,7 @@ async function runOne(
     count: subscribers,
     subscribe: {},
   })
-  const head = openFeedHead(ctx.service.dbFile, ctx.service.tenantId)
+  const head = await ctx.store.openFeedHead(ctx.service.tenantId)
   const driver = steadyBatches(ctx, ids, rate, counter)
   let sentBefore = 0
   let seqBefore = 0
@@ -198,18 +197,18 @@ async function runOne(
   let serviceWindow: Window
   try {
     serviceWindow = await measureWindow(ctx, clients, ctx.service.cpuMs, {
-      onStart: () => {
+      onStart: async () => {
         sentBefore = driver.sent()
-        seqBefore = head.lastSeq()
+        seqBefore = await head.lastSeq()
       },
-      onEnd: () => {
+      onEnd: async () => {
         sentAfter = driver.sent()
-        seqAfter = head.lastSeq()
+        seqAfter = await head.lastSeq()
       },
     })
   } finally {
     await driver.stop()
-    head.close()
+    await head.close()
   }
   await ask(clients.child, 'close')
   const drained = await waitIdle(ctx.service)

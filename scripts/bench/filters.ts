@@ -1,11 +1,13 @@
-// Filters at scale: a fresh SQLite file seeded with `--filter-rows` statuses (scripts/seed.ts), the built
-// server started on it, and GET /api/status with realistic complex filters timed one request at a time.
-// Each filter's plan is EXPLAIN QUERY PLAN of the SQL Prisma sends for it (same WHERE, ORDER BY and
-// LIMIT shape, written out here), run read-only on the same file with the same values.
+// Filters at scale: a fresh database seeded with `--filter-rows` statuses (scripts/seed.ts: better-sqlite3
+// on SQLite, a bulk load of the same rows on PostgreSQL), the built server started on it, and GET
+// /api/status with realistic complex filters timed one request at a time. Each filter's plan is the
+// store's EXPLAIN of the SQL the service sends for it (same WHERE, ORDER BY and LIMIT shape, written out
+// here per store), run on the same database with the same values.
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
-import { SEED_TAGS, seedStatuses, seedStatusId } from '../seed'
+import { Client } from 'pg'
+import { SEED_TAGS, seedPostgresStatuses, seedStatuses, seedStatusId } from '../seed'
 import { cpuWindow, percentile } from './cpu'
 import { authHeaders } from './fixtures'
 import { freePort, HOST, logTail, startServer } from './processes'
@@ -30,8 +32,44 @@ const COLUMNS = [
 ].join(', ') // prettier-ignore
 
 const iso = (ms: number) => new Date(ms).toISOString().replace('Z', '+00:00')
-const like = (column: string) => `${column} LIKE ('%' || ? || '%')`
 const inList = (column: string, n: number) => `${column} IN (${Array(n).fill('?').join(',')})`
+
+/**
+ * What differs between the stores' SQL for the same filter (src/db/dialect.ts): Prisma's `contains`
+ * (LIKE on SQLite, ILIKE on PostgreSQL, whose COLLATE "C" columns fold ASCII only) and the trigram
+ * search (FTS5 table on SQLite, a GIN index over one expression on PostgreSQL). Placeholders are `?`
+ * in both; PostgreSQL's are numbered when the plan is asked for.
+ */
+interface SqlShapes {
+  /** `column` contains the parameter: its SQL, and the parameter for `value`. */
+  like(column: string, value: string): [string, string]
+  searchIndex(needle: string): Sql
+}
+
+const sqliteShapes: SqlShapes = {
+  like: (column, value) => [`${column} LIKE ('%' || ? || '%')`, value],
+  searchIndex: (needle) => ({
+    sql:
+      'SELECT s.status_id FROM status_search f CROSS JOIN statuses s ON s.rowid = f.rowid WHERE status_search MATCH ? ' +
+      "AND s.tenant_id = ? AND (instr(lower(coalesce(s.status_id, '')), lower(?)) > 0 OR instr(lower(coalesce(s.message, '')), lower(?)) > 0 " +
+      "OR instr(lower(coalesce(s.resource_id, '')), lower(?)) > 0) LIMIT ?",
+    params: [`"${needle}"`, TENANT, needle, needle, needle, 2001],
+  }),
+}
+
+const pgFolded = (column: string) =>
+  `strpos(lower(coalesce(s.${column}, '') COLLATE "C"), lower(?::text COLLATE "C")) > 0`
+
+const postgresShapes: SqlShapes = {
+  like: (column, value) => [`${column} ILIKE ?`, `%${value}%`],
+  searchIndex: (needle) => ({
+    sql:
+      'SELECT s.status_id FROM statuses s WHERE s.tenant_id = ? AND ' +
+      "(coalesce(s.status_id, '') || E'\\n' || coalesce(s.message, '') || E'\\n' || coalesce(s.resource_id, '')) ILIKE ? " +
+      `AND (${pgFolded('status_id')} OR ${pgFolded('message')} OR ${pgFolded('resource_id')}) LIMIT ?`,
+    params: [TENANT, `%${needle}%`, needle, needle, needle, 2001],
+  }),
+}
 
 interface Sql {
   sql: string
@@ -44,17 +82,9 @@ const findMany = (where: string[], params: unknown[], orderBy: string, limit: nu
   params: [...params, limit + 1, 0],
 })
 
-/**
- * The trigram-index lookup a `q` of 3+ characters starts with (StatusFilterService): up to 2,001 ids,
- * then the listing filters by those ids; more than 2,000 means a broad needle, listed by LIKE instead.
- */
-const searchIndex = (needle: string): Sql => ({
-  sql:
-    'SELECT s.status_id FROM status_search f CROSS JOIN statuses s ON s.rowid = f.rowid WHERE status_search MATCH ? ' +
-    "AND s.tenant_id = ? AND (instr(lower(coalesce(s.status_id, '')), lower(?)) > 0 OR instr(lower(coalesce(s.message, '')), lower(?)) > 0 " +
-    "OR instr(lower(coalesce(s.resource_id, '')), lower(?)) > 0) LIMIT ?",
-  params: [`"${needle}"`, TENANT, needle, needle, needle, 2001],
-})
+// The trigram-index lookup a `q` of 3+ characters starts with (StatusFilterService) is
+// SqlShapes.searchIndex: up to 2,001 ids, then the listing filters by those ids; more than 2,000 means
+// a broad needle, listed by LIKE instead.
 
 /** A needle most statuses hold (every seeded message about a finished job). */
 const BROAD_Q = 'Completed'
@@ -84,8 +114,11 @@ export interface FilterResult {
   met: boolean | null
 }
 
-function filterQueries(now: number, q: string, tag: string, kind: string): FilterQuery[] {
+function filterQueries(shapes: SqlShapes, now: number, q: string, tag: string, kind: string): FilterQuery[] {
   const after = iso(now - 15 * DAY_MS)
+  const { searchIndex } = shapes
+  const broad = ['status_id', 'message', 'resource_id'].map((c) => shapes.like(c, BROAD_Q))
+  const [tagSql, tagParam] = shapes.like('tags', JSON.stringify(tag))
   return [
     {
       id: 'a',
@@ -104,7 +137,12 @@ function filterQueries(now: number, q: string, tag: string, kind: string): Filte
       query: `q=${encodeURIComponent(q)}&limit=50`,
       sql: () => [
         searchIndex(q),
-        findMany(['tenant_id = ?', 'status_id IN (?)'], [TENANT, seedStatusId(1)], 'updated_at DESC, status_id DESC', 50),
+        findMany(
+          ['tenant_id = ?', 'status_id IN (?)'],
+          [TENANT, seedStatusId(1)],
+          'updated_at DESC, status_id DESC',
+          50,
+        ),
       ],
     },
     {
@@ -113,8 +151,8 @@ function filterQueries(now: number, q: string, tag: string, kind: string): Filte
       sql: () => [
         searchIndex(BROAD_Q),
         findMany(
-          ['tenant_id = ?', `(${like('status_id')} OR ${like('message')} OR ${like('resource_id')})`],
-          [TENANT, BROAD_Q, BROAD_Q, BROAD_Q],
+          ['tenant_id = ?', `(${broad.map(([sql]) => sql).join(' OR ')})`],
+          [TENANT, ...broad.map(([, param]) => param)],
           'updated_at DESC, status_id DESC',
           50,
         ),
@@ -124,12 +162,7 @@ function filterQueries(now: number, q: string, tag: string, kind: string): Filte
       id: 'c',
       query: `tag=${encodeURIComponent(tag)}&sort=-created_at&limit=50`,
       sql: () => [
-        findMany(
-          ['tenant_id = ?', like('tags')],
-          [TENANT, JSON.stringify(tag)],
-          'created_at DESC, status_id DESC',
-          50,
-        ),
+        findMany(['tenant_id = ?', tagSql], [TENANT, tagParam], 'created_at DESC, status_id DESC', 50),
       ],
     },
     {
@@ -175,42 +208,87 @@ function filterQueries(now: number, q: string, tag: string, kind: string): Filte
   ]
 }
 
-/** EXPLAIN QUERY PLAN as indented lines, children under their parent. */
-function explain(db: BetterSqlite3.Database, { sql, params }: Sql): string[] {
-  const rows = db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as {
-    id: number
-    parent: number
-    detail: string
-  }[]
-  const depth = new Map<number, number>([[0, -1]])
-  return rows.map((row) => {
-    const d = (depth.get(row.parent) ?? -1) + 1
-    depth.set(row.id, d)
-    return `${'  '.repeat(d)}${row.detail}`
-  })
+/** Read access to the seeded database: a value to search for, and plans. */
+interface PlanReader {
+  resourceId(statusId: string): Promise<string | undefined>
+  /** The plan as indented lines, children under their parent. */
+  explain(query: Sql): Promise<string[]>
+  close(): Promise<void>
+}
+
+function sqliteReader(file: string): PlanReader {
+  const db = new BetterSqlite3(file, { readonly: true, fileMustExist: true })
+  return {
+    resourceId: async (statusId) =>
+      db
+        .prepare<[string, string], { resource_id: string }>(
+          'SELECT resource_id FROM statuses WHERE tenant_id = ? AND status_id = ?',
+        )
+        .get(TENANT, statusId)?.resource_id,
+    async explain({ sql, params }) {
+      const rows = db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as {
+        id: number
+        parent: number
+        detail: string
+      }[]
+      const depth = new Map<number, number>([[0, -1]])
+      return rows.map((row) => {
+        const d = (depth.get(row.parent) ?? -1) + 1
+        depth.set(row.id, d)
+        return `${'  '.repeat(d)}${row.detail}`
+      })
+    },
+    close: async () => {
+      db.close()
+    },
+  }
+}
+
+async function postgresReader(url: string): Promise<PlanReader> {
+  const db = new Client({ connectionString: url, options: '-c TimeZone=UTC' })
+  await db.connect()
+  return {
+    resourceId: async (statusId) =>
+      (
+        await db.query<{ resource_id: string }>(
+          'SELECT resource_id FROM statuses WHERE tenant_id = $1 AND status_id = $2',
+          [TENANT, statusId],
+        )
+      ).rows[0]?.resource_id,
+    async explain({ sql, params }) {
+      let n = 0
+      const numbered = sql.replace(/\?/g, () => `$${++n}`)
+      const { rows } = await db.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${numbered}`, params)
+      // Newlines inside an expression (the search index's separator) would break the report's table.
+      return rows.map((row) => row['QUERY PLAN'].replace(/\n/g, '\\n'))
+    },
+    close: () => db.end(),
+  }
 }
 
 export async function runFilters(ctx: BenchContext): Promise<SectionResult> {
   const rows = ctx.options.filterRows
-  const dbFile = path.join(ctx.tmpDir, 'filters.db')
+  const postgres = ctx.database.kind === 'postgres'
+  const databaseUrl = await ctx.database.create('filters')
   const now = Date.now()
   process.stdout.write(`seeding ${thousands(rows)} statuses … `)
-  const seeded = seedStatuses({ file: dbFile, count: rows, tenantId: TENANT, seed: 1, now })
+  const seedOptions = { count: rows, tenantId: TENANT, seed: 1, now }
+  const seeded = postgres
+    ? await seedPostgresStatuses({ ...seedOptions, url: databaseUrl })
+    : seedStatuses({ ...seedOptions, file: databaseUrl.replace(/^file:/, '') })
   process.stdout.write(`${(seeded.ms / 1000).toFixed(1)} s (${thousands(seeded.rowsPerSec)} rows/s) … `)
 
   // Values that exist in the data: a tag, a kind, and part of one status's resource id.
-  const reader = new BetterSqlite3(dbFile, { readonly: true, fileMustExist: true })
+  const reader = postgres
+    ? await postgresReader(databaseUrl)
+    : sqliteReader(databaseUrl.replace(/^file:/, ''))
   let server: Awaited<ReturnType<typeof startServer>> | undefined
   try {
-    const probe = reader
-      .prepare<[string, string], { resource_id: string }>(
-        'SELECT resource_id FROM statuses WHERE tenant_id = ? AND status_id = ?',
-      )
-      .get(TENANT, seedStatusId(Math.max(1, Math.floor(rows / 2))))
-    const q = probe?.resource_id.slice(-6) ?? '123456'
+    const probe = await reader.resourceId(seedStatusId(Math.max(1, Math.floor(rows / 2))))
+    const q = probe?.slice(-6) ?? '123456'
     const tag = SEED_TAGS[4]!
     const kind = 'video.transcode'
-    const queries = filterQueries(now, q, tag, kind)
+    const queries = filterQueries(postgres ? postgresShapes : sqliteShapes, now, q, tag, kind)
 
     const port = await freePort()
     server = await startServer({
@@ -226,7 +304,7 @@ export async function runFilters(ctx: BenchContext): Promise<SectionResult> {
         NODE_ENV: 'production',
         HOST,
         PORT: String(port),
-        DATABASE_URL: `file:${dbFile}`,
+        DATABASE_URL: databaseUrl,
         LOG_LEVEL: ctx.options.logLevel,
         RATE_LIMIT_RPS: '1000000',
         RATE_LIMIT_BURST: '2000000',
@@ -252,7 +330,7 @@ export async function runFilters(ctx: BenchContext): Promise<SectionResult> {
     }
 
     const results: FilterResult[] = []
-    const cpu = cpuWindow({ server: server.cpuMs })
+    const cpu = cpuWindow({ server: server.cpuMs, database: ctx.database.cpuMs })
     for (const f of queries) {
       let query = f.query
       let position: [string, string] | undefined
@@ -275,7 +353,8 @@ export async function runFilters(ctx: BenchContext): Promise<SectionResult> {
         if (i >= WARMUP) samples.push(ms)
         if (samples.length >= MIN_SAMPLES && performance.now() > deadline) break
       }
-      const plans = f.sql(position).map((s) => ({ ...s, plan: explain(reader, s) }))
+      const plans = []
+      for (const s of f.sql(position)) plans.push({ ...s, plan: await reader.explain(s) })
       const p95 = percentile(samples, 95)
       results.push({
         id: f.id,
@@ -292,7 +371,15 @@ export async function runFilters(ctx: BenchContext): Promise<SectionResult> {
         ...(lastBody?.total !== undefined && { total: lastBody.total }),
         non2xx,
         plans,
-        planSummary: plans.map((p) => p.plan.map((line) => line.trim()).join('; ')).join(' ‖ '),
+        planSummary: plans
+          .map((p) =>
+            p.plan
+              // PostgreSQL's plan nodes without their costs and conditions (the notes have the whole plan).
+              .map((line) => line.replace(/\s*\(cost=[^)]*\)/, '').replace(/^\s*(->\s+)?/, ''))
+              .filter((line) => !/^[A-Z][A-Za-z ]*: /.test(line))
+              .join('; '),
+          )
+          .join(' ‖ '),
         met: p95 === null || non2xx > 0 ? null : p95 <= TARGET_P95_MS,
       })
       process.stdout.write(`(${f.id}) p95 ${round(p95 ?? NaN, 1)} ms … `)
@@ -328,12 +415,17 @@ export async function runFilters(ctx: BenchContext): Promise<SectionResult> {
       },
       notes: [
         `One request at a time, ${SAMPLES} per filter after ${WARMUP} warm-up (fewer when a filter takes over ` +
-          `${MAX_MEASURE_MS / 1000} s), from the bench process to the built server on a fresh file seeded by ` +
-          `scripts/seed.ts (seed 1, ${(seeded.ms / 1000).toFixed(1)} s at ${thousands(seeded.rowsPerSec)} rows/s). ` +
+          `${MAX_MEASURE_MS / 1000} s), from the bench process to the built server on a fresh ` +
+          `${postgres ? 'database' : 'file'} seeded by scripts/seed.ts's rows (seed 1, ` +
+          `${postgres ? 'seedPostgresStatuses: a bulk load, indexes built after, then ANALYZE; ' : ''}` +
+          `${(seeded.ms / 1000).toFixed(1)} s at ${thousands(seeded.rowsPerSec)} rows/s). ` +
           `(d) follows next_cursor to page ${DEEP_PAGES} and times that page. Server CPU ${Math.round(cpuUse.server ?? 0)} %, ` +
-          `other programs ${Math.round(cpuUse.other ?? 0)} %.`,
-        'Plans: EXPLAIN QUERY PLAN of the SQL Prisma sends (its WHERE/ORDER BY/LIMIT shape written out, with the ' +
-          'same values), on the same file, no ANALYZE statistics (as the service leaves it):',
+          `${postgres ? `PostgreSQL ${Math.round(cpuUse.database ?? 0)} %, ` : ''}other programs ${Math.round(cpuUse.other ?? 0)} %.`,
+        postgres
+          ? 'Plans: EXPLAIN (estimates, not run) of the SQL the service sends (its WHERE/ORDER BY/LIMIT shape written ' +
+            'out for PostgreSQL, with the same values), on the same database, with the statistics of the ANALYZE after seeding:'
+          : 'Plans: EXPLAIN QUERY PLAN of the SQL Prisma sends (its WHERE/ORDER BY/LIMIT shape written out, with the ' +
+            'same values), on the same file, no ANALYZE statistics (as the service leaves it):',
         ...results.map(
           (r) =>
             `(${r.id}) ${r.items} items${r.total !== undefined ? `, total ${thousands(r.total)}` : ''}` +
@@ -356,7 +448,7 @@ export async function runFilters(ctx: BenchContext): Promise<SectionResult> {
       data: { rows, seed: seeded, q, tag, kind, now: iso(now), results },
     }
   } finally {
-    reader.close()
+    await reader.close()
     await server?.stop()
   }
 }

@@ -5,7 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { io, type Socket } from 'socket.io-client'
 import { cpuWindow, percentile, type CpuPercents } from './cpu'
-import { authHeaders, batchBody } from './fixtures'
+import { authHeaders, batchBody, type ServiceTarget } from './fixtures'
 import { round, target, thousands, type SectionResult } from './report'
 import type { BenchContext } from './scenarios'
 
@@ -35,7 +35,7 @@ export interface LatencyPart {
   eventMs: Quantiles
   httpMs: Quantiles
   non2xx: number
-  cpu: CpuPercents<'server'>
+  cpu: CpuPercents<'server' | 'database'>
 }
 
 const quantiles = (samples: number[]): Quantiles => ({
@@ -45,23 +45,32 @@ const quantiles = (samples: number[]): Quantiles => ({
   max: percentile(samples, 100),
 })
 
-async function subscribe(ctx: BenchContext): Promise<Socket> {
-  const socket = io(`${ctx.service.url}/status`, {
+async function subscribe(target: ServiceTarget): Promise<Socket> {
+  const socket = io(`${target.url}/status`, {
     transports: ['websocket'],
     forceNew: true,
     reconnection: false,
-    auth: { token: ctx.service.apiKey },
+    auth: { token: target.apiKey },
   })
   const ack = (await socket.timeout(10_000).emitWithAck('subscribe', {})) as { ok?: boolean }
   if (!ack?.ok) throw new Error(`subscribe refused: ${JSON.stringify(ack)}`)
   return socket
 }
 
-export async function runLatency(ctx: BenchContext): Promise<SectionResult> {
-  const rate = ctx.options.latencyRate
+export interface LatencyOptions {
+  /** Where the subscribers connect; the service (where the updates go) when absent. */
+  subscribeTo?: ServiceTarget
+  /** Updates/s; --latency-rate when absent. */
+  rate?: number
+  /** Fixture prefix: each run needs statuses of its own, still at progress 0. */
+  prefix?: string
+}
+
+export async function runLatency(ctx: BenchContext, options: LatencyOptions = {}): Promise<SectionResult> {
+  const rate = options.rate ?? ctx.options.latencyRate
   const warmup = Math.ceil(rate * ctx.part.warmupSec)
   const measured = Math.ceil(rate * ctx.part.durationSec)
-  const ids = await ctx.clonedIds('lat', 2 * (warmup + measured))
+  const ids = await ctx.clonedIds(options.prefix ?? 'lat', 2 * (warmup + measured))
   const headers = { ...authHeaders(ctx.service.apiKey), 'content-type': 'application/json' }
 
   let pending = new Map<string, Pending>()
@@ -69,7 +78,7 @@ export async function runLatency(ctx: BenchContext): Promise<SectionResult> {
   const sockets: Socket[] = []
   try {
     for (let i = 0; i < SUBSCRIBERS; i++) {
-      const socket = await subscribe(ctx)
+      const socket = await subscribe(options.subscribeTo ?? ctx.service)
       sockets.push(socket)
       socket.on('status.event', (event: { status_id: string; status: { progress_percentage: number } }) => {
         const at = performance.now()
@@ -92,12 +101,12 @@ export async function runLatency(ctx: BenchContext): Promise<SectionResult> {
       let non2xx = 0
       const requests: Promise<void>[] = []
       const interval = 1000 / rate
-      let cpu: (() => CpuPercents<'server'>) | null = null
+      let cpu: (() => CpuPercents<'server' | 'database'>) | null = null
       const started = performance.now()
       for (let i = 0; i < partIds.length; i++) {
         const wait = started + i * interval - performance.now()
         if (wait >= 1) await sleep(wait)
-        if (i === warmup) cpu = cpuWindow({ server: ctx.service.cpuMs })
+        if (i === warmup) cpu = cpuWindow({ server: ctx.service.cpuMs, database: ctx.database.cpuMs })
         const id = partIds[i]!
         const entry: Pending = { sentAt: performance.now(), recorded: i >= warmup, seen: 0 }
         pending.set(id, entry)

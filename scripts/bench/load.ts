@@ -20,6 +20,8 @@ export interface Measurement {
     /** The server process, as % of one core, and CPU time per completed request; null if not sampled. */
     serverPercent: number | null
     serverUsPerRequest: number | null
+    /** The database server's processes (PostgreSQL), % of one core; 0 for SQLite, inside the server. */
+    databasePercent: number | null
     /** This process (autocannon): near 100 % means the load generator, not the server, set the pace. */
     loaderPercent: number
     /**
@@ -42,6 +44,8 @@ export interface HttpLoad {
   next: (n: number) => Pick<HttpRequest, 'method' | 'path' | 'body'>
   /** CPU ms used so far by the process under test. */
   serverCpuMs?: () => number | null
+  /** CPU ms used so far by the database server's processes (PostgreSQL). */
+  databaseCpuMs?: () => number | null
 }
 
 function fire(load: HttpLoad, connections: number, durationSec: number, nextIndex: () => number) {
@@ -61,6 +65,7 @@ export async function measureHttp(load: HttpLoad, settings: LoadSettings): Promi
   const nextIndex = () => n++
   if (settings.warmupSec > 0) await fire(load, settings.connections, settings.warmupSec, nextIndex)
   const serverBefore = load.serverCpuMs?.() ?? null
+  const databaseBefore = load.databaseCpuMs?.() ?? 0
   const loaderBefore = process.cpuUsage()
   const machineBefore = machineBusyMs()
   const startedAt = performance.now()
@@ -68,9 +73,11 @@ export async function measureHttp(load: HttpLoad, settings: LoadSettings): Promi
   const wallMs = performance.now() - startedAt
   const loader = process.cpuUsage(loaderBefore)
   const serverAfter = load.serverCpuMs?.() ?? null
+  const databaseAfter = load.databaseCpuMs?.() ?? 0
   const machineAfter = machineBusyMs()
   const serverMs = serverBefore === null || serverAfter === null ? null : serverAfter - serverBefore
   const loaderMs = (loader.user + loader.system) / 1000
+  const databaseMs = databaseBefore === null || databaseAfter === null ? null : databaseAfter - databaseBefore
   const machineMs = machineBefore === null || machineAfter === null ? null : machineAfter - machineBefore
   const percent = (ms: number) => (ms / wallMs) * 100
   const statusCodes: Record<string, number> = {}
@@ -94,11 +101,12 @@ export async function measureHttp(load: HttpLoad, settings: LoadSettings): Promi
       serverPercent: serverMs === null ? null : percent(serverMs),
       serverUsPerRequest:
         serverMs === null || result.requests.total === 0 ? null : (serverMs * 1000) / result.requests.total,
+      databasePercent: databaseMs === null ? null : percent(databaseMs),
       loaderPercent: percent(loaderMs),
       otherPercent:
         machineMs === null || serverMs === null
           ? null
-          : Math.max(0, percent(machineMs - serverMs - loaderMs)),
+          : Math.max(0, percent(machineMs - serverMs - loaderMs - (databaseMs ?? 0))),
     },
   }
 }

@@ -4,9 +4,13 @@ export const usage = `Usage: npm run bench -- [options]
   --warmup S          seconds of unmeasured load before each scenario (default 2)
   --connections N     concurrent HTTP connections (default 50)
   --only A,B          run only these scenarios (the hello-world ceiling always runs): hello, get,
-                      put, create, batch, fanout, latency, filters
+                      put, create, batch, fanout, latency, filters,
+                      instances (postgres only)
   --log-level L       the service's LOG_LEVEL (default info, as shipped)
-  --db sqlite         database under test (postgres is not built yet)
+  --db A[,B]          stores under test: sqlite (default), postgres, or sqlite,postgres for one report
+                      with a column per store. postgres starts a throw-away server with
+                      scripts/start-postgres.sh (or uses BENCH_POSTGRES_URL, a superuser's URL) and
+                      gives each scenario a fresh database on it
   --out NAME          write bench/results/NAME.json and NAME.md (default latest)
   --cpu-prof DIR      run the service under node --cpu-prof and leave the profile in DIR
   --no-build          skip npm run build (dist/ must be current)
@@ -22,11 +26,15 @@ export const usage = `Usage: npm run bench -- [options]
   Filters at scale (filters):
   --filter-rows N     statuses seeded into the filters' own database (default 1000000)
 
+  Two instances on one PostgreSQL database (instances, postgres only): PUT and batch ingest split over
+  two server processes, and update→subscriber latency from one instance to the other.
+
 Exits non-zero only when the benchmark could not be set up or run; missed targets are reported, not enforced.`
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
-export type DbKind = 'sqlite' | 'postgres'
+export const DB_KINDS = ['sqlite', 'postgres'] as const
+export type DbKind = (typeof DB_KINDS)[number]
 
 export interface BenchOptions {
   help: boolean
@@ -36,7 +44,8 @@ export interface BenchOptions {
   connections: number
   only?: string[]
   logLevel: LogLevel
-  db: DbKind
+  /** In the order given; one report either way. */
+  db: DbKind[]
   out: string
   cpuProfDir?: string
   batchConnections: number
@@ -72,7 +81,7 @@ export function parseArgs(argv: string[]): BenchOptions {
     warmupSec: 2,
     connections: 50,
     logLevel: 'info',
-    db: 'sqlite',
+    db: ['sqlite'],
     out: 'latest',
     batchConnections: 4,
     updates: 50_000,
@@ -109,11 +118,13 @@ export function parseArgs(argv: string[]): BenchOptions {
         break
       }
       case '--db': {
-        const db = value()
-        if (db === 'postgres')
-          throw new UsageError('--db postgres: the service does not support PostgreSQL yet')
-        if (db !== 'sqlite') throw new UsageError(`--db wants sqlite or postgres, got "${db}"`)
-        options.db = db
+        const dbs = value().split(',').filter(Boolean)
+        const unknown = dbs.filter((db) => !DB_KINDS.includes(db as DbKind))
+        if (unknown.length > 0 || dbs.length === 0)
+          throw new UsageError(
+            `--db wants sqlite, postgres or both (comma-separated), got "${dbs.join(',')}"`,
+          )
+        options.db = [...new Set(dbs as DbKind[])]
         break
       }
       case '--out': {

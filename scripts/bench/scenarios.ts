@@ -1,21 +1,25 @@
 import { runBatchIngest } from './batch'
 import { runFanout } from './fanout'
 import { runFilters } from './filters'
+import { runInstances } from './instances'
 import { authHeaders, type ServiceTarget } from './fixtures'
 import { runLatency } from './latency'
 import { measureHttp, type LoadSettings, type Measurement } from './load'
-import type { BenchOptions } from './options'
+import type { BenchOptions, DbKind } from './options'
 import type { ChildServer } from './processes'
 import type { SectionResult } from './report'
+import type { DatabaseProvider, StoreAccess } from './store'
 
 export interface BenchContext {
   service: ServiceTarget & {
     cpuMs(): number | null
-    /** The service's SQLite file, for fixtures and the feed's head (see sqlite.ts). */
-    dbFile: string
     /** The tenant of `apiKey`. */
     tenantId: string
   }
+  /** The service's database, for fixtures and the feed's head (store.ts). */
+  store: StoreAccess
+  /** The store under test: fresh databases for scenarios that need their own, and its CPU time. */
+  database: DatabaseProvider
   hello: { url: string; cpuMs(): number | null }
   settings: LoadSettings
   options: BenchOptions
@@ -26,12 +30,14 @@ export interface BenchContext {
   /** `count` statuses with ids `<prefix>-NNNN`, created on first use and shared by later scenarios. */
   statusIds(prefix: string, count: number): Promise<string[]>
   /**
-   * `count` statuses with ids `<prefix>-NNNNN`: one created through the API, copied in SQLite (fast;
-   * see sqlite.ts). Created on first use and shared by later scenarios.
+   * `count` statuses with ids `<prefix>-NNNNN`: one created through the API, copied in the database
+   * (fast; see sqlite.ts). Created on first use and shared by later scenarios.
    */
   clonedIds(prefix: string, count: number): Promise<string[]>
   /** Starts `scripts/bench/<script>` as a worker with an IPC channel; stopped with the servers. */
   startWorker(name: string, script: string, nodeArgs?: string[]): ChildServer
+  /** Another process of the built service on the same database (same admin key), e.g. a second instance. */
+  startInstance(name: string, env?: NodeJS.ProcessEnv): Promise<ChildServer>
   /** Starts `scripts/bench/<script>` as a server on a free port; ready when `/health` answers. */
   startServer(name: string, script: string): Promise<ChildServer>
 }
@@ -40,6 +46,8 @@ interface ScenarioBase {
   /** Short name for `--only` and the results file. */
   name: string
   title: string
+  /** The stores it runs on; all when absent. */
+  stores?: DbKind[]
 }
 
 /** One measured HTTP workload, driven through `measureHttp`; a row of the main table. */
@@ -85,6 +93,7 @@ export const scenarios: Scenario[] = [
         {
           url: ctx.service.url,
           serverCpuMs: ctx.service.cpuMs,
+          databaseCpuMs: ctx.database.cpuMs,
           headers: authHeaders(ctx.service.apiKey),
           next: (n) => ({ method: 'GET', path: `/api/status/${ids[n % ids.length]}` }),
         },
@@ -101,6 +110,7 @@ export const scenarios: Scenario[] = [
         {
           url: ctx.service.url,
           serverCpuMs: ctx.service.cpuMs,
+          databaseCpuMs: ctx.database.cpuMs,
           headers: { ...authHeaders(ctx.service.apiKey), ...json },
           // Each pass over the ids moves every status's progress by one, so every PUT is a real change
           // (a new version and event), never the no-op of setting the same value again.
@@ -122,6 +132,7 @@ export const scenarios: Scenario[] = [
         {
           url: ctx.service.url,
           serverCpuMs: ctx.service.cpuMs,
+          databaseCpuMs: ctx.database.cpuMs,
           headers: { ...authHeaders(ctx.service.apiKey), ...json },
           next: () => ({
             method: 'POST',
@@ -135,7 +146,7 @@ export const scenarios: Scenario[] = [
   {
     kind: 'section',
     name: 'batch',
-    title: 'Batch ingest: POST /api/status/batch, the updater in-process, raw SQLite',
+    title: 'Batch ingest: POST /api/status/batch, the updater in-process, the raw driver',
     run: runBatchIngest,
   },
   {
@@ -148,12 +159,19 @@ export const scenarios: Scenario[] = [
     kind: 'section',
     name: 'latency',
     title: 'Update → subscriber latency',
-    run: runLatency,
+    run: (ctx) => runLatency(ctx),
   },
   {
     kind: 'section',
     name: 'filters',
     title: 'Filters at scale (GET /api/status over a seeded database)',
     run: runFilters,
+  },
+  {
+    kind: 'section',
+    name: 'instances',
+    title: 'Two instances on one PostgreSQL database (PUT, batch, cross-instance latency)',
+    stores: ['postgres'],
+    run: runInstances,
   },
 ]

@@ -1,20 +1,23 @@
 // Batch ingest without HTTP, run as a worker of scripts/bench.ts (its own process and core):
-//   updater  the batched updater of src/ (createServices over a fresh SQLite file), fed `updates` progress
+//   updater  the batched updater of src/ (createServices over a fresh database), fed `updates` progress
 //            updates in submits of `chunk` items over `statuses` statuses, all results awaited;
-//   raw      the ceiling: better-sqlite3 on the same file and rows, prepared statements in transactions
-//            of the updater's batch size, one status UPDATE and one event INSERT per update.
+//   raw      the ceiling on the same database and rows, in transactions of the updater's batch size, one
+//            status UPDATE and one event INSERT per update: better-sqlite3 prepared statements on SQLite;
+//            on PostgreSQL `pg` with one set-based UPDATE … FROM unnest(…) feeding the INSERT of the events.
 import { randomUUID } from 'node:crypto'
 import BetterSqlite3 from 'better-sqlite3'
+import { Client } from 'pg'
 import { openDatabase } from '../../src/db/prisma'
 import { createServices } from '../../src/services'
 import type { BatchItem, ItemResult } from '../../src/services/status-updater'
 import { serve } from './ipc'
-import { cloneStatuses, openFeedHead } from './sqlite'
+import { storeAccess } from './store'
 
 const TENANT = 'default'
 
 export interface InProcessRequest {
-  file: string
+  /** A fresh database: `file:…` or `postgresql://…`. */
+  url: string
   statuses: number
   updates: number
   /** Items per submit, like one POST /api/status/batch. */
@@ -41,7 +44,7 @@ export interface RunResult {
 
 export interface InProcessResult {
   updater: RunResult & { results: Record<string, number>; flushes: number; meanFlushMs: number }
-  raw: RunResult & { batchSize: number; recordBytes: number }
+  raw: RunResult & { batchSize: number; recordBytes: number; driver: string }
 }
 
 function timed<T>(fn: () => Promise<T>) {
@@ -56,7 +59,8 @@ function timed<T>(fn: () => Promise<T>) {
 }
 
 async function runUpdater(req: InProcessRequest) {
-  const db = await openDatabase({ url: `file:${req.file}` })
+  const db = await openDatabase({ url: req.url })
+  const store = storeAccess(req.url)
   const services = await createServices({
     db,
     updater: { batchSize: req.batchSize, flushMs: req.flushMs, maxQueue: req.maxQueue },
@@ -68,8 +72,8 @@ async function runUpdater(req: InProcessRequest) {
       kind: 'bench.fixture',
       tags: ['bench'],
     })
-    const ids = cloneStatuses(req.file, TENANT, 'inproc-template', 'inproc', req.statuses)
-    const head = openFeedHead(req.file, TENANT)
+    const ids = await store.cloneStatuses(TENANT, 'inproc-template', 'inproc', req.statuses)
+    const head = await store.openFeedHead(TENANT)
 
     let counter = 0
     const results: Record<string, number> = {}
@@ -97,11 +101,11 @@ async function runUpdater(req: InProcessRequest) {
     await submitAll(ids.length) // warm-up: one pass, not counted
     for (const key of Object.keys(results)) delete results[key]
     const statsBefore = services.updater.stats()
-    const seqBefore = head.lastSeq()
+    const seqBefore = await head.lastSeq()
     const { seconds, cpuPercent } = await timed(() => submitAll(req.updates))()
-    const events = head.lastSeq() - seqBefore
+    const events = (await head.lastSeq()) - seqBefore
     const statsAfter = services.updater.stats()
-    head.close()
+    await head.close()
     const flushes = statsAfter.flushes - statsBefore.flushes
     return {
       updates: req.updates,
@@ -119,8 +123,29 @@ async function runUpdater(req: InProcessRequest) {
   }
 }
 
+/** Every pass over the ids moves each status's progress by one, so every update is a real change. */
+function batches(ids: string[], batchSize: number) {
+  let counter = 0
+  return (total: number) => {
+    const out: { id: string; progress: number }[][] = []
+    for (let done = 0; done < total; done += batchSize) {
+      const batch = []
+      for (let i = 0; i < Math.min(batchSize, total - done); i++, counter++) {
+        const pass = Math.floor(counter / ids.length)
+        batch.push({ id: ids[counter % ids.length]!, progress: (pass % 99) + 1 })
+      }
+      out.push(batch)
+    }
+    return out
+  }
+}
+
 async function runRaw(req: InProcessRequest) {
-  const db = new BetterSqlite3(req.file, { timeout: 10_000 })
+  return storeAccess(req.url).kind === 'postgres' ? runRawPg(req) : runRawSqlite(req)
+}
+
+async function runRawSqlite(req: InProcessRequest) {
+  const db = new BetterSqlite3(req.url.replace(/^file:/, ''), { timeout: 10_000 })
   try {
     db.pragma('journal_mode = WAL')
     db.pragma('synchronous = NORMAL') // as the service opens it (SQLITE_SYNCHRONOUS default)
@@ -169,24 +194,18 @@ async function runRaw(req: InProcessRequest) {
         )
       })
     })
-    let counter = 0
+    const next = batches(ids, req.batchSize)
     const writeAll = async (total: number) => {
-      for (let done = 0; done < total; done += req.batchSize) {
-        const batch = []
-        for (let i = 0; i < Math.min(req.batchSize, total - done); i++, counter++) {
-          const pass = Math.floor(counter / ids.length)
-          batch.push({ id: ids[counter % ids.length]!, progress: (pass % 99) + 1 })
-        }
-        writeBatch(batch)
-      }
+      for (const batch of next(total)) writeBatch(batch)
     }
     await writeAll(ids.length) // warm-up
-    const head = openFeedHead(req.file, TENANT)
-    const seqBefore = head.lastSeq()
+    const head = await storeAccess(req.url).openFeedHead(TENANT)
+    const seqBefore = await head.lastSeq()
     const { seconds, cpuPercent } = await timed(() => writeAll(req.updates))()
-    const events = head.lastSeq() - seqBefore
-    head.close()
+    const events = (await head.lastSeq()) - seqBefore
+    await head.close()
     return {
+      driver: 'better-sqlite3',
       updates: req.updates,
       seconds,
       perSec: req.updates / seconds,
@@ -197,6 +216,85 @@ async function runRaw(req: InProcessRequest) {
     }
   } finally {
     db.close()
+  }
+}
+
+async function runRawPg(req: InProcessRequest) {
+  const db = new Client({ connectionString: req.url, options: '-c TimeZone=UTC' })
+  await db.connect()
+  try {
+    const sample = (
+      await db.query<{ changes: string; record: string }>(
+        'SELECT changes, record FROM status_events WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1',
+        [TENANT],
+      )
+    ).rows[0]!
+    const ids = (
+      await db.query<{ status_id: string }>(
+        "SELECT status_id FROM statuses WHERE tenant_id = $1 AND status_id LIKE 'inproc-%' AND status_id <> 'inproc-template' ORDER BY 1",
+        [TENANT],
+      )
+    ).rows.map((r) => r.status_id)
+    // Named, so each is parsed once per connection, as better-sqlite3's prepared statements are.
+    const bump = {
+      name: 'bench-bump',
+      text: 'UPDATE tenants SET last_seq = last_seq + $1 WHERE id = $2 RETURNING last_seq',
+    }
+    const write = {
+      name: 'bench-write',
+      text: `WITH v AS (SELECT * FROM unnest($1::text[], $2::float8[], $3::text[]) WITH ORDINALITY v(id, progress, event_id, ord)),
+        u AS (UPDATE statuses s SET progress = v.progress, version = s.version + 1, updated_at = $4
+              FROM v WHERE s.tenant_id = $5 AND s.status_id = v.id RETURNING s.status_id, s.version)
+        INSERT INTO status_events (tenant_id, seq, event_id, type, status_id, version, occurred_at, changes, record)
+        SELECT $5, $6::bigint + v.ord - 1, v.event_id, 'status.progress', u.status_id, u.version, $4, $7, $8
+        FROM u JOIN v ON v.id = u.status_id`,
+    }
+    const writeBatch = async (batch: { id: string; progress: number }[]) => {
+      await db.query('BEGIN')
+      try {
+        const { rows } = await db.query<{ last_seq: string }>({ ...bump, values: [batch.length, TENANT] })
+        const first = Number(rows[0]!.last_seq) - batch.length + 1
+        await db.query({
+          ...write,
+          values: [
+            batch.map((b) => b.id),
+            batch.map((b) => b.progress),
+            batch.map(() => randomUUID()),
+            new Date(),
+            TENANT,
+            first,
+            sample.changes,
+            sample.record,
+          ],
+        })
+        await db.query('COMMIT')
+      } catch (err) {
+        await db.query('ROLLBACK')
+        throw err
+      }
+    }
+    const next = batches(ids, req.batchSize)
+    const writeAll = async (total: number) => {
+      for (const batch of next(total)) await writeBatch(batch)
+    }
+    await writeAll(ids.length) // warm-up
+    const head = await storeAccess(req.url).openFeedHead(TENANT)
+    const seqBefore = await head.lastSeq()
+    const { seconds, cpuPercent } = await timed(() => writeAll(req.updates))()
+    const events = (await head.lastSeq()) - seqBefore
+    await head.close()
+    return {
+      driver: 'pg',
+      updates: req.updates,
+      seconds,
+      perSec: req.updates / seconds,
+      events,
+      cpuPercent,
+      batchSize: req.batchSize,
+      recordBytes: Buffer.byteLength(sample.record) + Buffer.byteLength(sample.changes),
+    }
+  } finally {
+    await db.end()
   }
 }
 
