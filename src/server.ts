@@ -2,7 +2,9 @@ import type { AddressInfo } from 'node:net'
 import { createApp } from './app'
 import { ConfigError, loadConfig, type Config } from './config'
 import { redactUrl } from './db/migrate'
+import { isPostgresUrl } from './db/migrate'
 import { openDatabase } from './db/prisma'
+import { postgresRateLimitStore } from './http/rate-limit-store'
 import { createLogger } from './logger'
 import { attachSocketServer } from './realtime/socket-server'
 import { createServices } from './services'
@@ -44,10 +46,14 @@ export async function startServer(config: Config) {
     )
   }
 
+  // On PostgreSQL every instance counts hits in the database, so a key's limit holds across them.
+  const shared = isPostgresUrl(config.DATABASE_URL)
+    ? await postgresRateLimitStore(config.DATABASE_URL)
+    : undefined
   const app = createApp({
     services,
     logger,
-    rateLimit: { rps: config.RATE_LIMIT_RPS, burst: config.RATE_LIMIT_BURST },
+    rateLimit: { rps: config.RATE_LIMIT_RPS, burst: config.RATE_LIMIT_BURST, store: shared?.store },
     checkReady: db.ping,
   })
   const server = app.listen(config.PORT, config.HOST)
@@ -94,6 +100,7 @@ export async function startServer(config: Config) {
       // then lets the requests already on the wire finish, and leaves the rest pending for the next start.
       await services.events.stop()
       await services.dispatcher.stop()
+      await shared?.close()
       await db.close()
       clearTimeout(deadline)
       logger.info('stopped')

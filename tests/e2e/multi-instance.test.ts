@@ -1,11 +1,18 @@
-// Two server processes on one database: what a client of either sees must be what one instance gives.
+// Two server processes on one database, SQLite and (when its server binaries are installed) PostgreSQL:
+// what a client of either sees must be what one instance gives.
+import { execFileSync } from 'node:child_process'
+import { existsSync, readdirSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import pg from 'pg'
 import { io, type Socket as ClientSocket } from 'socket.io-client'
 import {
   killAllProcesses,
+  projectRoot,
   startServerProcess,
   tempDatabase,
   type ServerProcess,
 } from '../helpers/server-process'
+import { startReceiver, type Receiver } from '../helpers/webhook-receiver'
 import type { EventJson } from '../helpers/status-api'
 import { range, until } from '../helpers/wait'
 
@@ -18,14 +25,64 @@ afterEach(async () => {
   for (const client of clients.splice(0)) client.disconnect()
   await killAllProcesses()
 })
-afterAll(() => databases.forEach((database) => database.cleanup()))
+const receivers: Receiver[] = []
+afterEach(async () => {
+  await Promise.all(receivers.splice(0).map((receiver) => receiver.close()))
+})
+
+/** Debian's PostgreSQL server binaries (.ci/run installs them; without them only SQLite runs here). */
+const havePostgres = (() => {
+  try {
+    return readdirSync('/usr/lib/postgresql').some((v) => existsSync(`/usr/lib/postgresql/${v}/bin/initdb`))
+  } catch {
+    return false
+  }
+})()
+
+/** A throw-away PostgreSQL server for this file. */
+let postgres: { url: string } | undefined
+beforeAll(() => {
+  if (!havePostgres) return
+  {
+    const out = execFileSync('bash', ['scripts/start-postgres.sh'], { cwd: projectRoot, encoding: 'utf8' })
+    const url = out.trim().split('\n').at(-1)!
+    if (!url.startsWith('postgresql://')) throw new Error(`scripts/start-postgres.sh said:\n${out}`)
+    postgres = { url }
+  }
+})
+afterAll(() => {
+  databases.forEach((database) => database.cleanup())
+  if (postgres)
+    execFileSync('bash', ['scripts/start-postgres.sh', '--stop', postgres.url], { cwd: projectRoot })
+})
+
+type Store = 'sqlite' | 'postgresql'
+
+/** A fresh, empty database of `store`. */
+async function freshDatabase(store: Store): Promise<string> {
+  if (store === 'sqlite') {
+    const database = tempDatabase()
+    databases.push(database)
+    return database.url
+  }
+  const name = `multi_${randomBytes(6).toString('hex')}`
+  const admin = new pg.Client({ connectionString: postgres!.url })
+  await admin.connect()
+  await admin.query(`CREATE DATABASE ${name}`)
+  await admin.end()
+  const url = new URL(postgres!.url)
+  url.pathname = `/${name}`
+  return url.toString()
+}
 
 /** Two instances on one fresh database, and the admin key the first one created. */
-async function twoInstances(): Promise<{ a: ServerProcess; b: ServerProcess; key: string }> {
-  const database = tempDatabase()
-  databases.push(database)
-  const a = await startServerProcess({ DATABASE_URL: database.url })
-  const b = await startServerProcess({ DATABASE_URL: database.url })
+async function twoInstances(
+  store: Store,
+  env: Record<string, string> = {},
+): Promise<{ a: ServerProcess; b: ServerProcess; key: string }> {
+  const url = await freshDatabase(store)
+  const a = await startServerProcess({ DATABASE_URL: url, ...env })
+  const b = await startServerProcess({ DATABASE_URL: url, ...env })
   return { a, b, key: a.adminKey! }
 }
 
@@ -66,41 +123,79 @@ async function feed(server: ServerProcess, key: string): Promise<EventJson[]> {
   }
 }
 
-test('when a status is written through one instance, then a subscriber on the other receives the events', async () => {
-  const { a, b, key } = await twoInstances()
-  const watcher = await subscriber(b, key, { since_seq: 0 })
+const STORES: Store[] = havePostgres ? ['sqlite', 'postgresql'] : ['sqlite']
 
-  expect((await call(a, key, 'POST', '/api/status', { status_id: 'cross-1' })).status).toBe(201)
-  const put = await call(a, key, 'PUT', '/api/status/cross-1', { new_status: 'processing' })
-  expect(put.status).toBe(200)
+describe.each(STORES)('two instances on %s', (store) => {
+  // Instances on one SQLite file keep their own rate-limit counts (docs/api.md); on PostgreSQL they share them.
+  const onPostgres = store === 'postgresql' ? test : test.skip
 
-  await until(() => watcher.events.length === 2, 'both events reach the other instance')
-  expect(watcher.events.map((e) => [e.seq, e.type, e.status_id])).toEqual([
-    [1, 'status.created', 'cross-1'],
-    [2, 'status.updated', 'cross-1'],
-  ])
-})
+  test('when a status is written through one instance, then a subscriber on the other receives the events', async () => {
+    const { a, b, key } = await twoInstances(store)
+    const watcher = await subscriber(b, key, { since_seq: 0 })
 
-test('when both instances write at once, then seq has no gap and every event reaches a subscriber once, in order', async () => {
-  const { a, b, key } = await twoInstances()
-  const watcher = await subscriber(a, key, { since_seq: 0 })
-  const perInstance = 40
+    expect((await call(a, key, 'POST', '/api/status', { status_id: 'cross-1' })).status).toBe(201)
+    const put = await call(a, key, 'PUT', '/api/status/cross-1', { new_status: 'processing' })
+    expect(put.status).toBe(200)
 
-  const writer = async (server: ServerProcess, prefix: string) => {
-    for (const n of range(1, perInstance)) {
-      const id = `${prefix}-${n}`
-      expect((await call(server, key, 'POST', '/api/status', { status_id: id })).status).toBe(201)
-      const res = await call(server, key, 'PUT', `/api/status/${id}`, { progress_percentage: 50 })
-      expect(res.status).toBe(200)
+    await until(() => watcher.events.length === 2, 'both events reach the other instance')
+    expect(watcher.events.map((e) => [e.seq, e.type, e.status_id])).toEqual([
+      [1, 'status.created', 'cross-1'],
+      [2, 'status.updated', 'cross-1'],
+    ])
+  })
+
+  test('when both instances write at once, then seq has no gap and every event reaches a subscriber once, in order', async () => {
+    const { a, b, key } = await twoInstances(store)
+    const watcher = await subscriber(a, key, { since_seq: 0 })
+    const perInstance = 40
+
+    const writer = async (server: ServerProcess, prefix: string) => {
+      for (const n of range(1, perInstance)) {
+        const id = `${prefix}-${n}`
+        expect((await call(server, key, 'POST', '/api/status', { status_id: id })).status).toBe(201)
+        const res = await call(server, key, 'PUT', `/api/status/${id}`, { progress_percentage: 50 })
+        expect(res.status).toBe(200)
+      }
     }
-  }
-  await Promise.all([writer(a, 'via-a'), writer(b, 'via-b')])
+    await Promise.all([writer(a, 'via-a'), writer(b, 'via-b')])
 
-  const total = perInstance * 2 * 2
-  for (const server of [a, b]) {
-    const events = await feed(server, key)
-    expect(events.map((e) => e.seq)).toEqual(range(1, total))
-  }
-  await until(() => watcher.events.length >= total, 'the subscriber has every event')
-  expect(watcher.events.map((e) => e.seq)).toEqual(range(1, total))
+    const total = perInstance * 2 * 2
+    for (const server of [a, b]) {
+      const events = await feed(server, key)
+      expect(events.map((e) => e.seq)).toEqual(range(1, total))
+    }
+    await until(() => watcher.events.length >= total, 'the subscriber has every event')
+    expect(watcher.events.map((e) => e.seq)).toEqual(range(1, total))
+  })
+
+  onPostgres('when one key calls both instances, then its rate limit counts the calls to both', async () => {
+    const { a, b, key } = await twoInstances(store, { RATE_LIMIT_RPS: '1', RATE_LIMIT_BURST: '6' })
+    const codes: number[] = []
+    for (const n of range(1, 4)) {
+      codes.push((await call(a, key, 'GET', `/api/status?limit=${n}`)).status)
+      codes.push((await call(b, key, 'GET', `/api/status?limit=${n}`)).status)
+    }
+    expect(codes.slice(0, 6)).toEqual([200, 200, 200, 200, 200, 200])
+    expect(codes.slice(6)).toEqual([429, 429])
+  })
+
+  test('when both instances relay events to a webhook, then each event is delivered once', async () => {
+    const { a, b, key } = await twoInstances(store)
+    const receiver = await startReceiver()
+    receivers.push(receiver)
+    const hook = await call(a, key, 'POST', '/api/webhooks', { url: receiver.url })
+    expect(hook.status).toBe(201)
+
+    const ids = range(1, 10).map((n) => `hooked-${n}`)
+    for (const [n, id] of ids.entries()) {
+      const server = n % 2 === 0 ? a : b
+      expect((await call(server, key, 'POST', '/api/status', { status_id: id })).status).toBe(201)
+    }
+    await until(() => receiver.received.length >= ids.length, 'every creation is delivered')
+    // Both instances run the relay and the dispatcher; give a duplicate time to show up.
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+    const delivered = receiver.eventIds()
+    expect(new Set(delivered).size).toBe(ids.length)
+    expect(delivered).toHaveLength(ids.length)
+  })
 })

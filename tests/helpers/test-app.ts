@@ -5,7 +5,8 @@ import { createApp } from '../../src/app'
 import { openDatabase, type Database, type PrismaClient } from '../../src/db/prisma'
 import { createServices, type ServiceOptions, type Services } from '../../src/services'
 import type { Scope } from '../../src/services/api-key-service'
-import { createTestDatabase } from './test-database'
+import { postgresRateLimitStore } from '../../src/http/rate-limit-store'
+import { createTestDatabase, testStore } from './test-database'
 
 export interface TestAppOptions {
   rateLimit?: { rps: number; burst: number }
@@ -57,10 +58,12 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
   })
   await services.events.start()
   services.dispatcher.start()
+  // On PostgreSQL the limiter counts in the database, as server.ts sets it up there.
+  const shared = testStore === 'postgresql' ? await postgresRateLimitStore(store.url) : undefined
   const app = createApp({
     services,
     logger,
-    rateLimit: options.rateLimit ?? { rps: 100_000, burst: 200_000 },
+    rateLimit: { ...(options.rateLimit ?? { rps: 100_000, burst: 200_000 }), store: shared?.store },
     checkReady: db.ping,
   })
   const makeKey = async (tenant = 'default', scopes: Scope[] = ['status:read', 'status:write']) =>
@@ -80,6 +83,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
       await services.updater.stop()
       await services.events.stop()
       await services.dispatcher.stop()
+      await shared?.close()
       await db.close()
       await store.drop()
     },
