@@ -179,6 +179,31 @@ describe.each(STORES)('two instances on %s', (store) => {
     expect(codes.slice(6)).toEqual([429, 429])
   })
 
+  test('when the instance holding a delivery is SIGKILLed, then the other takes it over once its lease runs out', async () => {
+    const url = await freshDatabase(store)
+    // The lease is the timeout plus 10 s: a short timeout keeps the takeover quick.
+    const env = { DATABASE_URL: url, WEBHOOK_TIMEOUT_MS: '1000', WEBHOOK_BACKOFF_BASE_MS: '50' }
+    const a = await startServerProcess(env)
+    const key = a.adminKey!
+    const receiver = await startReceiver((n) => (n === 1 ? 'hang' : 200))
+    receivers.push(receiver)
+    const hook = await call(a, key, 'POST', '/api/webhooks', { url: receiver.url })
+    expect(hook.status).toBe(201)
+    const webhookId = ((await hook.json()) as { id: string }).id
+    expect((await call(a, key, 'POST', '/api/status', { status_id: 'taken-over' })).status).toBe(201)
+    await until(() => receiver.held() === 1, 'A has the delivery on the wire')
+    // B starts only now, so the claim is certainly A's.
+    const b = await startServerProcess(env)
+
+    await a.kill('SIGKILL')
+    const delivered = async () => {
+      const res = await call(b, key, 'GET', `/api/webhooks/${webhookId}/deliveries?state=delivered`)
+      return ((await res.json()) as { items: unknown[] }).items.length === 1
+    }
+    await until(delivered, 'the delivery is delivered through the surviving instance', 60_000)
+    expect(new Set(receiver.eventIds()).size).toBe(1)
+  })
+
   test('when both instances relay events to a webhook, then each event is delivered once', async () => {
     const { a, b, key } = await twoInstances(store)
     const receiver = await startReceiver()
