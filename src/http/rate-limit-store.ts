@@ -1,8 +1,17 @@
 import path from 'node:path'
 import { PostgresStore } from '@acpr/rate-limit-postgresql'
-import type { Store } from 'express-rate-limit'
+import type { Options, Store } from 'express-rate-limit'
 import pg from 'pg'
 import { migrate } from 'postgres-migrations'
+
+/** The library's store, with its pool's idle-connection errors handled (unhandled, they crash the process). */
+class PoolGuardedStore extends PostgresStore {
+  override init(options: Options): void {
+    super.init(options)
+    // A dropped idle connection (a restart, a terminated backend) is replaced on the next request.
+    ;(this.pool as pg.Pool).on('error', () => undefined)
+  }
+}
 
 export interface SharedRateLimitStore {
   store: Store
@@ -23,7 +32,7 @@ export async function postgresRateLimitStore(url: string): Promise<SharedRateLim
   } finally {
     await client.end()
   }
-  const store = new PostgresStore({ connectionString: url, max: 5 }, 'status-tracker')
+  const store = new PoolGuardedStore({ connectionString: url, max: 5 }, 'status-tracker')
   return {
     store,
     async close() {
