@@ -140,6 +140,39 @@ function batches(ids: string[], batchSize: number) {
   }
 }
 
+/**
+ * Times a raw driver writing `req.updates` updates in batches (after one warm-up pass over every id),
+ * and counts the events the feed head moved by meanwhile.
+ */
+async function measureRaw(
+  driver: 'better-sqlite3' | 'pg',
+  req: InProcessRequest,
+  ids: string[],
+  sample: { record: string; changes: string },
+  writeBatch: (batch: { id: string; progress: number }[]) => unknown,
+) {
+  const next = batches(ids, req.batchSize)
+  const writeAll = async (total: number) => {
+    for (const batch of next(total)) await writeBatch(batch)
+  }
+  await writeAll(ids.length) // warm-up
+  const head = await storeAccess(req.url).openFeedHead(TENANT)
+  const seqBefore = await head.lastSeq()
+  const { seconds, cpuPercent } = await timed(() => writeAll(req.updates))()
+  const events = (await head.lastSeq()) - seqBefore
+  await head.close()
+  return {
+    driver,
+    updates: req.updates,
+    seconds,
+    perSec: req.updates / seconds,
+    events,
+    cpuPercent,
+    batchSize: req.batchSize,
+    recordBytes: Buffer.byteLength(sample.record) + Buffer.byteLength(sample.changes),
+  }
+}
+
 async function runRaw(req: InProcessRequest) {
   return storeAccess(req.url).kind === 'postgres' ? runRawPg(req) : runRawSqlite(req)
 }
@@ -194,26 +227,7 @@ async function runRawSqlite(req: InProcessRequest) {
         )
       })
     })
-    const next = batches(ids, req.batchSize)
-    const writeAll = async (total: number) => {
-      for (const batch of next(total)) writeBatch(batch)
-    }
-    await writeAll(ids.length) // warm-up
-    const head = await storeAccess(req.url).openFeedHead(TENANT)
-    const seqBefore = await head.lastSeq()
-    const { seconds, cpuPercent } = await timed(() => writeAll(req.updates))()
-    const events = (await head.lastSeq()) - seqBefore
-    await head.close()
-    return {
-      driver: 'better-sqlite3',
-      updates: req.updates,
-      seconds,
-      perSec: req.updates / seconds,
-      events,
-      cpuPercent,
-      batchSize: req.batchSize,
-      recordBytes: Buffer.byteLength(sample.record) + Buffer.byteLength(sample.changes),
-    }
+    return await measureRaw('better-sqlite3', req, ids, sample, writeBatch)
   } finally {
     db.close()
   }
@@ -273,26 +287,7 @@ async function runRawPg(req: InProcessRequest) {
         throw err
       }
     }
-    const next = batches(ids, req.batchSize)
-    const writeAll = async (total: number) => {
-      for (const batch of next(total)) await writeBatch(batch)
-    }
-    await writeAll(ids.length) // warm-up
-    const head = await storeAccess(req.url).openFeedHead(TENANT)
-    const seqBefore = await head.lastSeq()
-    const { seconds, cpuPercent } = await timed(() => writeAll(req.updates))()
-    const events = (await head.lastSeq()) - seqBefore
-    await head.close()
-    return {
-      driver: 'pg',
-      updates: req.updates,
-      seconds,
-      perSec: req.updates / seconds,
-      events,
-      cpuPercent,
-      batchSize: req.batchSize,
-      recordBytes: Buffer.byteLength(sample.record) + Buffer.byteLength(sample.changes),
-    }
+    return await measureRaw('pg', req, ids, sample, writeBatch)
   } finally {
     await db.end()
   }
