@@ -6,6 +6,7 @@ import { isPostgresUrl } from './db/migrate'
 import { openDatabase } from './db/prisma'
 import { postgresRateLimitStore } from './http/rate-limit-store'
 import { createLogger } from './logger'
+import { joinPostgresCluster } from './realtime/cluster'
 import { attachSocketServer } from './realtime/socket-server'
 import { createServices } from './services'
 
@@ -13,6 +14,9 @@ import { createServices } from './services'
 export async function startServer(config: Config) {
   const logger = createLogger(config.LOG_LEVEL)
   const db = await openDatabase({ url: config.DATABASE_URL, synchronous: config.SQLITE_SYNCHRONOUS })
+  // Instances on one PostgreSQL wake each other when they commit events (SQLite is one host: they poll).
+  const postgres = isPostgresUrl(config.DATABASE_URL)
+  const cluster = postgres ? await joinPostgresCluster(config.DATABASE_URL, logger) : undefined
   const services = await createServices({
     db,
     logger,
@@ -37,6 +41,7 @@ export async function startServer(config: Config) {
       concurrency: config.WEBHOOK_CONCURRENCY,
       perWebhook: config.WEBHOOK_CONCURRENCY_PER_WEBHOOK,
     },
+    onCommitted: cluster?.announce,
   })
 
   const adminKey = await services.apiKeys.bootstrap()
@@ -47,9 +52,7 @@ export async function startServer(config: Config) {
   }
 
   // On PostgreSQL every instance counts hits in the database, so a key's limit holds across them.
-  const shared = isPostgresUrl(config.DATABASE_URL)
-    ? await postgresRateLimitStore(config.DATABASE_URL)
-    : undefined
+  const shared = postgres ? await postgresRateLimitStore(config.DATABASE_URL) : undefined
   const app = createApp({
     services,
     logger,
@@ -63,6 +66,7 @@ export async function startServer(config: Config) {
     events: services.events,
     statuses: services.repository,
     logger,
+    cluster,
   })
   await services.events.start()
   services.retention.start()
@@ -95,6 +99,7 @@ export async function startServer(config: Config) {
       await services.updater.drain()
       await closed
       await socketsClosed
+      await cluster?.close()
       await services.updater.stop()
       // The event manager's last pass enqueues webhook deliveries for the final events; the dispatcher
       // then lets the requests already on the wire finish, and leaves the rest pending for the next start.

@@ -2,7 +2,7 @@
 // database and admin key. PUT /api/status/:id and POST /api/status/batch are measured against A alone,
 // then with the same connections split over A and B (an autocannon on each, at once, on disjoint
 // statuses); then update → subscriber latency with the updates sent to A and the subscribers on A, and
-// on B. B learns of A's writes only by polling the feed (EVENT_POLL_MS), which bounds that latency.
+// on B. B learns of A's writes from A's wake-up over the Socket.IO PostgreSQL adapter (or its own poll).
 import { cpuWindow, type CpuPercents } from './cpu'
 import { authHeaders, batchBody, serviceStats, waitIdle, type ServiceTarget } from './fixtures'
 import { runLatency } from './latency'
@@ -251,9 +251,10 @@ export async function runInstances(ctx: BenchContext): Promise<SectionResult> {
           'to take the next `seq`, so writes of one tenant take turns across instances as within one. Batch ' +
           "non-2xx are 503s: the updater's queue (UPDATER_MAX_QUEUE) was full, as accepting outran committing.",
         `Latency: ${rate} single updates/s (a quarter of --latency-rate, so neither instance is busy) sent to A, ` +
-          'with 10 firehose subscribers on A, then on B. There is no wake-up between instances: B reads what A ' +
-          'committed when its feed poll comes round (EVENT_POLL_MS, 100 ms by default), so on B the latency is ' +
-          'about the poll interval (p50 near half of it, p99 near all of it) plus the same-instance latency. ' +
+          'with 10 firehose subscribers on A, then on B. A announces each commit to B over the Socket.IO ' +
+          'PostgreSQL adapter (LISTEN/NOTIFY), and B then reads the feed, so on B the latency is the ' +
+          "same-instance latency plus one NOTIFY round trip and B's feed read; the poll (EVENT_POLL_MS) is only " +
+          'the fallback. ' +
           'The machine has 2 cores for A, B, PostgreSQL, autocannon and the subscribers, so two instances share ' +
           'the cores one had: the split measures contention, not the scaling of a second machine.',
       ],

@@ -10,6 +10,7 @@ import { AppError, forbidden, unauthenticated } from '../errors'
 import { zodIssues } from '../http/error-handler'
 import { StatusIdSchema } from '../http/schemas/common'
 import { hasScope, type ApiKeyService } from '../services/api-key-service'
+import type { Cluster } from './cluster'
 import type { StatusEvent } from '../domain/status-record'
 import { matcherFor, type StatusEventManager, type Subscribed } from '../services/status-event-manager'
 
@@ -37,6 +38,8 @@ export interface SocketServerOptions {
   /** Packets queued for one socket before it is disconnected as a slow consumer. */
   maxBufferedPackets?: number
   maxSubscriptionsPerSocket?: number
+  /** Other instances on the same PostgreSQL: their commits wake this instance's event manager. */
+  cluster?: Cluster
 }
 
 type Ack = (answer: unknown) => void
@@ -60,9 +63,11 @@ export function attachSocketServer(httpServer: HttpServer, options: SocketServer
     logger,
     maxBufferedPackets = 5000,
     maxSubscriptionsPerSocket = 100,
+    cluster,
   } = options
-  const io = new Server(httpServer, { serveClient: false, cors: { origin: true } })
+  const io = new Server(httpServer, { serveClient: false, cors: { origin: true }, adapter: cluster?.adapter })
   const namespace = io.of('/status')
+  cluster?.join(namespace, () => events.notify())
   const connections = new Map<string, { socket: Socket; subscriptions: Map<string, Subscribed<unknown>> }>()
 
   const buffered = (socket: Socket) =>
@@ -87,7 +92,9 @@ export function attachSocketServer(httpServer: HttpServer, options: SocketServer
     flushQueued = false
     const touched = new Set<string>()
     for (const [event, targets] of outbox) {
-      namespace.to([...targets]).emit('status.event', event)
+      // Local only: each instance serves its own sockets from the shared feed; through the cluster
+      // adapter the event would reach the other instances' sockets a second time.
+      namespace.local.to([...targets]).emit('status.event', event)
       for (const id of targets) touched.add(id)
     }
     outbox.clear()

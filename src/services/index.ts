@@ -27,6 +27,8 @@ export interface ServiceOptions {
   events?: Omit<EventManagerOptions, 'events' | 'logger' | 'clock'>
   retention?: Partial<Omit<RetentionOptions, 'db' | 'logger' | 'clock' | 'metrics'>>
   webhooks?: Omit<WebhookDispatcherOptions, 'webhooks' | 'events' | 'logger' | 'metrics' | 'clock'>
+  /** Called after every commit that wrote events, besides waking this process's event manager. */
+  onCommitted?: () => void
 }
 
 /**
@@ -42,6 +44,7 @@ export async function createServices({
   events: eventOptions = {},
   retention: retentionOptions = {},
   webhooks: webhookOptions = {},
+  onCommitted: alsoOnCommitted,
 }: ServiceOptions) {
   // Kept in the database so cursors survive restarts and work across instances.
   const settings = createSettingsRepository()
@@ -53,7 +56,10 @@ export async function createServices({
   const repository = createStatusRepository(db)
   const eventRepository = createEventRepository(db)
   const events = createStatusEventManager({ ...eventOptions, events: eventRepository, logger, clock })
-  const onCommitted = () => events.notify()
+  const onCommitted = () => {
+    events.notify()
+    alsoOnCommitted?.()
+  }
 
   const webhookRepository = createWebhookRepository(db)
   const dispatcher = createWebhookDispatcher({

@@ -144,6 +144,19 @@ describe.each(STORES)('two instances on %s', (store) => {
     ])
   })
 
+  onPostgres(
+    'when polling is all but off, then a commit on one instance still wakes the other at once',
+    async () => {
+      // A ten-minute poll: B can only learn of A's commit through the cluster's wake-up.
+      const { a, b, key } = await twoInstances(store, { EVENT_POLL_MS: '600000' })
+      const watcher = await subscriber(b, key, { status_ids: ['woken-1'] })
+
+      expect((await call(a, key, 'POST', '/api/status', { status_id: 'woken-1' })).status).toBe(201)
+      await until(() => watcher.events.length === 1, 'the event reaches the other instance without a poll')
+      expect(watcher.events[0]).toMatchObject({ type: 'status.created', status_id: 'woken-1' })
+    },
+  )
+
   test('when both instances write at once, then seq has no gap and every event reaches a subscriber once, in order', async () => {
     const { a, b, key } = await twoInstances(store)
     const watcher = await subscriber(a, key, { since_seq: 0 })
