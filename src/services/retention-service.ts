@@ -26,6 +26,7 @@ export interface RetentionOptions {
 export interface PurgeResult {
   statuses: number
   events: number
+  deliveries: number
 }
 
 /**
@@ -36,6 +37,10 @@ export interface PurgeResult {
  * Events are purged as a prefix of each tenant's feed (lowest `seq` first, stopping at the first event
  * still inside the window), so what remains is always a contiguous run of `seq`: a reader resuming
  * before its start is told to resync (`status.resync`, or `410 events-expired` on the REST feed).
+ *
+ * Webhook deliveries go with their events: once an event is purged, its finished (`delivered` or `dead`)
+ * deliveries and their attempts are deleted too, since a retry could no longer send anything. Pending ones
+ * are left to the dispatcher, which marks them dead ("the event is no longer stored").
  */
 export function createRetentionService(options: RetentionOptions) {
   const { db, logger, clock, metrics, batchSize } = options
@@ -75,6 +80,28 @@ export function createRetentionService(options: RetentionOptions) {
     })
   }
 
+  /** Deletes up to one batch of a webhook's finished deliveries of events before the tenant's oldest. */
+  async function purgeDeliveryBatch(tenantId: string, webhookId: string): Promise<number> {
+    return db.write(async (tx) => {
+      const rows = await tx.$queryRaw<{ id: string }[]>`
+        SELECT id FROM webhook_deliveries
+        WHERE webhook_id = ${webhookId} AND state IN ('delivered', 'dead')
+          AND seq < COALESCE((SELECT MIN(seq) FROM status_events WHERE tenant_id = ${tenantId}),
+                             (SELECT last_seq + 1 FROM tenants WHERE id = ${tenantId}))
+        LIMIT ${batchSize}`
+      if (rows.length === 0) return 0
+      const ids = Prisma.join(rows.map((row) => row.id))
+      await tx.$executeRaw`DELETE FROM webhook_attempts WHERE delivery_id IN (${ids})`
+      return tx.$executeRaw`DELETE FROM webhook_deliveries WHERE id IN (${ids})`
+    })
+  }
+
+  async function webhooksOf(tenantId: string): Promise<string[]> {
+    const rows = await db.read.$queryRaw<{ id: string }[]>`
+      SELECT id FROM webhooks WHERE tenant_id = ${tenantId} ORDER BY id`
+    return rows.map((row) => row.id)
+  }
+
   /** Runs `batch` until it deletes less than a full batch, or the service stops. */
   async function drain(batch: () => Promise<number>): Promise<number> {
     let total = 0
@@ -88,7 +115,7 @@ export function createRetentionService(options: RetentionOptions) {
   }
 
   async function purge(): Promise<PurgeResult> {
-    const result: PurgeResult = { statuses: 0, events: 0 }
+    const result: PurgeResult = { statuses: 0, events: 0, deliveries: 0 }
     const finishedBefore = cutoff(options.terminalDays)
     const failedBefore = cutoff(options.failedDays)
     const eventsBefore = cutoff(options.eventsDays)
@@ -98,10 +125,13 @@ export function createRetentionService(options: RetentionOptions) {
       )
       result.statuses += await drain(() => purgeStatusBatch(tenantId, ['failed'], failedBefore))
       result.events += await drain(() => purgeEventBatch(tenantId, eventsBefore))
+      for (const webhookId of await webhooksOf(tenantId))
+        result.deliveries += await drain(() => purgeDeliveryBatch(tenantId, webhookId))
     }
     metrics.retentionPurged.inc({ kind: 'statuses' }, result.statuses)
     metrics.retentionPurged.inc({ kind: 'events' }, result.events)
-    if (result.statuses + result.events > 0) logger.info(result, 'retention purge')
+    metrics.retentionPurged.inc({ kind: 'webhook_deliveries' }, result.deliveries)
+    if (result.statuses + result.events + result.deliveries > 0) logger.info(result, 'retention purge')
     return result
   }
 

@@ -3,12 +3,15 @@ import type { StatusCreate } from '../../src/http/schemas/status'
 import {
   expectProblem,
   freshTenantApi,
+  statusApi,
   type EventJson,
   type StatusApi,
   type StatusJson,
 } from '../helpers/status-api'
 import { buildTestApp, type TestApp } from '../helpers/test-app'
 import { until } from '../helpers/wait'
+import { webhookApi } from '../helpers/webhook-api'
+import { startReceiver } from '../helpers/webhook-receiver'
 
 const DAY = 86_400_000
 const T0 = Date.parse('2031-03-01T00:00:00.000Z')
@@ -19,6 +22,8 @@ beforeAll(async () => {
     clock: () => new Date(now),
     // Small batches, so every purge below takes several transactions.
     retention: { terminalDays: 30, failedDays: 60, eventsDays: 7, batchSize: 2 },
+    // A failed delivery is dead at once, and due deliveries are looked for often.
+    webhooks: { maxAttempts: 1, pollMs: 50 },
   })
 })
 afterAll(() => t.close())
@@ -171,6 +176,56 @@ describe('retention in the background', () => {
       )
     } finally {
       await app.close()
+    }
+  })
+})
+
+describe('retention purge of webhook deliveries', () => {
+  test('when events are purged, then their delivered and dead deliveries go too, and later ones stay', async () => {
+    const key = await t.makeKey(`retention-hooks-${Math.random().toString(36).slice(2, 8)}`, ['admin'])
+    const api = statusApi(t, key)
+    const hooks = webhookApi(t, key)
+    const fine = await startReceiver(() => 200)
+    const failing = await startReceiver(() => 500)
+    try {
+      const good = await hooks.createOk({ url: fine.url, events: ['status.created'] })
+      const bad = await hooks.createOk({ url: failing.url, events: ['status.created'] })
+      await api.createOk({})
+      await api.createOk({})
+      await until(async () => (await hooks.allDeliveries(good.id, 'delivered')).length === 2, 'both sent')
+      await until(async () => (await hooks.allDeliveries(bad.id, 'dead')).length === 2, 'both dead')
+
+      // A week later, a third event: the first two fall out of the window, the third is inside it.
+      now = T0 + 8 * DAY
+      const recent = await api.createOk({})
+      await until(async () => (await hooks.allDeliveries(good.id, 'delivered')).length === 3, 'third sent')
+      await until(async () => (await hooks.allDeliveries(bad.id, 'dead')).length === 3, 'third dead')
+
+      const before = await t.prisma.webhookDelivery.findMany({
+        where: { webhookId: { in: [good.id, bad.id] } },
+      })
+      const result = await t.services.retention.purgeOnce()
+
+      // The tenant's events were seq 1, 2 (purged) and 3 (kept).
+      const keptSeq = 3
+      const feed = await api.events({ after_seq: keptSeq - 1 })
+      expect(feed.body.items.map((e: EventJson) => [e.seq, e.status_id])).toEqual([
+        [keptSeq, recent.status_id],
+      ])
+      expect(result.deliveries).toBe(4)
+      for (const webhook of [good, bad]) {
+        const left = await hooks.allDeliveries(webhook.id)
+        expect(left.map((d) => d.seq)).toEqual([keptSeq])
+      }
+      // Their attempts went with them; the remaining deliveries keep theirs.
+      const purged = before.filter((d) => d.seq !== BigInt(keptSeq)).map((d) => d.id)
+      const kept = before.filter((d) => d.seq === BigInt(keptSeq)).map((d) => d.id)
+      expect(purged).toHaveLength(4)
+      expect(await t.prisma.webhookAttempt.count({ where: { deliveryId: { in: purged } } })).toBe(0)
+      expect(await t.prisma.webhookAttempt.count({ where: { deliveryId: { in: kept } } })).toBe(2)
+    } finally {
+      await fine.close()
+      await failing.close()
     }
   })
 })
