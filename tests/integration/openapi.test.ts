@@ -379,11 +379,13 @@ describe('GET /docs', () => {
     expect(bundle.text).toContain('SwaggerUIBundle')
   })
 
-  test('when a file of the package the page does not use is asked for, then 404', async () => {
+  test('when a file of the package the page does not use, or a POST to an asset, is asked for, then 404', async () => {
     const demo = await t.request.get('/docs/index.html')
     const initializer = await t.request.get('/docs/swagger-initializer.js')
+    const posted = await t.request.post('/docs/swagger-ui.css').send({})
 
     expectProblem(demo, 404, 'route-not-found')
     expectProblem(initializer, 404, 'route-not-found')
+    expectProblem(posted, 404, 'route-not-found')
   })
 })
