@@ -6,6 +6,7 @@ import { errorHandler, notFoundHandler } from './http/error-handler'
 import { httpMetrics } from './http/metrics'
 import { rateLimitPerKey, type RateLimitOptions } from './http/rate-limit'
 import { batchRoutes } from './http/routes/batch'
+import { docsRoutes } from './http/routes/docs'
 import { eventRoutes } from './http/routes/events'
 import { healthRoutes } from './http/routes/health'
 import { keyRoutes } from './http/routes/keys'
@@ -41,6 +42,7 @@ export function createApp({ services, logger, rateLimit, checkReady }: AppDeps):
   app.use((req, res, next) => (req.method === 'GET' || req.method === 'HEAD' ? next() : json(req, res, next)))
 
   app.use(healthRoutes({ checkReady, registry: services.metrics.registry }))
+  app.use(docsRoutes())
 
   const api = express.Router()
   api.use(authenticate(services.apiKeys), rateLimitPerKey(rateLimit))

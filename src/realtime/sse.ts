@@ -1,12 +1,7 @@
 import { Router, type Request } from 'express'
-import { z } from 'zod'
 import { requireScope, tenantOf } from '../http/auth'
-import { single } from '../http/schemas/common'
+import { StreamQuerySchema } from '../http/schemas/status'
 import type { StatusEventManager } from '../services/status-event-manager'
-
-const StreamQuerySchema = z.strictObject({
-  since_seq: single(z.coerce.number().int().min(0)).optional(),
-})
 
 /** `Last-Event-ID` (sent by EventSource on reconnect) wins over `since_seq`; with neither, live from now. */
 function startOf(req: Request, sinceSeq: number | undefined): number | undefined {

@@ -16,20 +16,41 @@ export const PageQuerySchema = z.strictObject({
   cursor: CursorSchema.optional(),
 })
 
-/** A comma list or a repeated parameter (`?status=a,b` or `?status=a&status=b`), each value from `values`. */
-export const csvOf = <T extends string>(values: readonly [T, ...T[]]) =>
-  z.preprocess(
-    (raw) => (Array.isArray(raw) ? raw.join(',') : raw),
-    z
-      .string()
-      .transform((s) =>
-        s
-          .split(',')
-          .map((v) => v.trim())
-          .filter(Boolean),
-      )
-      .pipe(z.array(z.enum(values)).min(1)),
-  )
+const splitList = (s: string) =>
+  s
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean)
+
+/**
+ * A comma list or a repeated parameter (`?tag=a,b` or `?tag=a&tag=b`), each value checked by `item`.
+ * Its API description says what it is on the wire, an array (OpenAPI's default for a query array is
+ * the repeated parameter), rather than the bare string zod sees before the split.
+ */
+export const listOf = <T extends z.ZodType<string, string>>(item: T, maxItems?: number) => {
+  const list = z.array(item).min(1)
+  const { $schema: _, ...items } = z.toJSONSchema(item, { io: 'input' })
+  return z
+    .preprocess(
+      (raw) => (Array.isArray(raw) ? raw.join(',') : raw),
+      z
+        .string()
+        .transform(splitList)
+        .pipe(maxItems === undefined ? list : list.max(maxItems)),
+    )
+    .meta({
+      override: {
+        type: 'array',
+        items,
+        minItems: 1,
+        ...(maxItems !== undefined && { maxItems }),
+        description: 'Any of these: the parameter repeated, or one comma-separated list (`a,b`)',
+      },
+    })
+}
+
+/** A comma list (or repeated parameter) of values from `values`. */
+export const csvOf = <T extends string>(values: readonly [T, ...T[]]) => listOf(z.enum(values))
 
 export const single = <T extends z.ZodType>(schema: T) =>
   z.preprocess((raw) => (Array.isArray(raw) ? raw.at(-1) : raw), schema)

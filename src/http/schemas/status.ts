@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { PRIORITY_VALUES, STATUS_VALUES } from '../../domain/transitions'
 import { SORT_KEYS, type SortKey } from '../../services/status-filter-service'
-import { CursorSchema, csvOf, LimitSchema, single, StatusIdSchema } from './common'
+import { CursorSchema, csvOf, LimitSchema, listOf, single, StatusIdSchema } from './common'
 
 export const StatusValueSchema = z.enum(STATUS_VALUES)
 export const PrioritySchema = z.enum(PRIORITY_VALUES)
@@ -98,20 +98,7 @@ const FilterShape = {
   priority: csvOf(PRIORITY_VALUES).optional(),
   kind: single(z.string().min(1).max(64)).optional(),
   resource_id: single(z.string().min(1).max(128)).optional(),
-  tag: z
-    .preprocess(
-      (raw) => (Array.isArray(raw) ? raw.join(',') : raw),
-      z
-        .string()
-        .transform((s) =>
-          s
-            .split(',')
-            .map((v) => v.trim())
-            .filter(Boolean),
-        )
-        .pipe(z.array(z.string().min(1).max(64)).min(1).max(20)),
-    )
-    .optional(),
+  tag: listOf(z.string().min(1).max(64), 20).optional(),
   progress_gte: PercentSchema.optional(),
   progress_lte: PercentSchema.optional(),
   created_after: TimeSchema.optional(),
@@ -162,6 +149,10 @@ export const EventsQuerySchema = z.strictObject({
   limit: single(LimitSchema(1000, 100)),
 })
 
+export const StreamQuerySchema = z.strictObject({
+  since_seq: single(z.coerce.number().int().min(0)).optional(),
+})
+
 /** `If-Match: "3"` (also `W/"3"` or a bare 3); `*` matches any version. */
 export const IfMatchSchema = z
   .string()
@@ -186,8 +177,12 @@ export const BatchItemSchema = z
     },
   )
 
+const batchOf = <T extends z.ZodType>(item: T) => z.strictObject({ updates: z.array(item).min(1).max(1000) })
+
 /** Items are checked one by one (a bad item is reported by index, the others go ahead). */
-export const BatchBodySchema = z.strictObject({ updates: z.array(z.unknown()).min(1).max(1000) })
+export const BatchBodySchema = batchOf(z.unknown())
+/** The same envelope with the item schema in place, for the API description. */
+export const BatchDescribedSchema = batchOf(BatchItemSchema)
 
 export const BatchQuerySchema = z.strictObject({
   wait: single(z.enum(['true', 'false']).transform((v) => v === 'true')).optional(),
