@@ -22,6 +22,7 @@ const EnvShape = z.object({
   UPDATER_FLUSH_MS: intFrom(5, 1),
   UPDATER_MAX_QUEUE: intFrom(100_000, 1),
   EVENT_POLL_MS: intFrom(100, 10),
+  RELAY_LEASE_MS: intFrom(30_000, 100),
   SHUTDOWN_GRACE_MS: intFrom(10_000, 0),
   IDEMPOTENCY_TTL_HOURS: intFrom(24, 1),
   RETENTION_TERMINAL_DAYS: intFrom(30, 1),

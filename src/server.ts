@@ -26,7 +26,7 @@ export async function startServer(config: Config) {
       flushMs: config.UPDATER_FLUSH_MS,
       maxQueue: config.UPDATER_MAX_QUEUE,
     },
-    events: { pollMs: config.EVENT_POLL_MS },
+    events: { pollMs: config.EVENT_POLL_MS, leaseMs: config.RELAY_LEASE_MS },
     retention: {
       terminalDays: config.RETENTION_TERMINAL_DAYS,
       failedDays: config.RETENTION_FAILED_DAYS,

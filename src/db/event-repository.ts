@@ -24,6 +24,19 @@ const toEvent = (raw: RawEvent): StatusEvent => ({
   status: JSON.parse(raw.record),
 })
 
+export interface Checkpoint {
+  lastSeq: number
+  lockedBy: string | null
+  lockedUntil: Date | null
+}
+
+interface RawCheckpoint {
+  tenant_id: string
+  last_seq: number | bigint
+  locked_by: string | null
+  locked_until: string | Date | null
+}
+
 export interface DeadLetterInput {
   sink: string
   tenantId: string
@@ -38,7 +51,7 @@ export interface DeadLetterInput {
  * since fan-out reads the outbox after every commit.
  */
 export function createEventRepository(db: Database) {
-  const { direct } = db
+  const { direct, dialect } = db
 
   return {
     async after(tenantId: string, afterSeq: number, limit: number): Promise<StatusEvent[]> {
@@ -82,19 +95,76 @@ export function createEventRepository(db: Database) {
       return row?.seq === null || row?.seq === undefined ? null : Number(row.seq)
     },
 
-    async checkpoints(sink: string): Promise<Map<string, number>> {
-      const rows = await direct.all<{ tenant_id: string; last_seq: number }>(
-        'SELECT tenant_id, last_seq FROM sink_checkpoints WHERE sink = ?',
+    /** Each tenant's stored position for `sink`, and who holds its lease until when. */
+    async checkpoints(sink: string): Promise<Map<string, Checkpoint>> {
+      const rows = await direct.all<RawCheckpoint>(
+        'SELECT tenant_id, last_seq, locked_by, locked_until FROM sink_checkpoints WHERE sink = ?',
         [sink],
       )
-      return new Map(rows.map((row) => [row.tenant_id, Number(row.last_seq)]))
+      return new Map(
+        rows.map((row) => [
+          row.tenant_id,
+          {
+            lastSeq: Number(row.last_seq),
+            lockedBy: row.locked_by,
+            lockedUntil: row.locked_until === null ? null : new Date(row.locked_until),
+          },
+        ]),
+      )
     },
 
-    async saveCheckpoint(sink: string, tenantId: string, lastSeq: number, now: Date): Promise<void> {
+    /**
+     * Takes the lease on `(sink, tenantId)` for `owner` until `until` and returns the stored `last_seq`, or
+     * null when another owner holds an unexpired lease. A missing row is created at seq 0. On PostgreSQL
+     * the inner SELECT adds FOR UPDATE SKIP LOCKED, so instances never wait for each other's leases.
+     */
+    async claimCheckpoint(
+      sink: string,
+      tenantId: string,
+      owner: string,
+      now: Date,
+      until: Date,
+    ): Promise<number | null> {
+      return db.write(async (tx) => {
+        await tx.$executeRaw`INSERT INTO sink_checkpoints (sink, tenant_id, last_seq, updated_at)
+          VALUES (${sink}, ${tenantId}, 0, ${now}) ON CONFLICT (sink, tenant_id) DO NOTHING`
+        const [row] = await tx.$queryRaw<{ last_seq: number | bigint }[]>`UPDATE sink_checkpoints
+          SET locked_by = ${owner}, locked_until = ${until}
+          WHERE sink = ${sink} AND tenant_id IN (
+            SELECT tenant_id FROM sink_checkpoints
+            WHERE sink = ${sink} AND tenant_id = ${tenantId}
+              AND (locked_by = ${owner} OR locked_until IS NULL OR locked_until <= ${now})${dialect.skipLocked}
+          )
+          RETURNING last_seq`
+        return row === undefined ? null : Number(row.last_seq)
+      })
+    },
+
+    /**
+     * Advances the checkpoint to `lastSeq` and renews the lease, only while `owner` holds it and never
+     * backwards. False means the lease was lost: another instance relays this tenant now.
+     */
+    async saveCheckpoint(
+      sink: string,
+      tenantId: string,
+      lastSeq: number,
+      owner: string,
+      now: Date,
+      until: Date,
+    ): Promise<boolean> {
+      const updated = await db.write(
+        (tx) => tx.$executeRaw`UPDATE sink_checkpoints
+          SET last_seq = ${lastSeq}, locked_until = ${until}, updated_at = ${now}
+          WHERE sink = ${sink} AND tenant_id = ${tenantId} AND locked_by = ${owner} AND last_seq <= ${lastSeq}`,
+      )
+      return updated === 1
+    },
+
+    /** Gives up every lease `owner` holds on `sink`, so another instance can take over at once. */
+    async releaseCheckpoints(sink: string, owner: string): Promise<void> {
       await db.write(
-        (tx) => tx.$executeRaw`INSERT INTO sink_checkpoints (sink, tenant_id, last_seq, updated_at)
-          VALUES (${sink}, ${tenantId}, ${lastSeq}, ${now})
-          ON CONFLICT (sink, tenant_id) DO UPDATE SET last_seq = excluded.last_seq, updated_at = excluded.updated_at`,
+        (tx) => tx.$executeRaw`UPDATE sink_checkpoints SET locked_by = NULL, locked_until = NULL
+          WHERE sink = ${sink} AND locked_by = ${owner}`,
       )
     },
 

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import pino, { type Logger } from 'pino'
+import { v7 as uuidv7 } from 'uuid'
 import { createEventRepository } from '../db/event-repository'
 import { createIdempotencyRepository } from '../db/idempotency-repository'
 import { createKeyRepository } from '../db/key-repository'
@@ -24,9 +25,9 @@ export interface ServiceOptions {
   clock?: () => Date
   idempotencyTtlHours?: number
   updater?: { batchSize?: number; flushMs?: number; maxQueue?: number }
-  events?: Omit<EventManagerOptions, 'events' | 'logger' | 'clock'>
+  events?: Omit<EventManagerOptions, 'events' | 'logger' | 'clock' | 'owner'>
   retention?: Partial<Omit<RetentionOptions, 'db' | 'logger' | 'clock' | 'metrics'>>
-  webhooks?: Omit<WebhookDispatcherOptions, 'webhooks' | 'events' | 'logger' | 'metrics' | 'clock'>
+  webhooks?: Omit<WebhookDispatcherOptions, 'webhooks' | 'events' | 'logger' | 'metrics' | 'clock' | 'owner'>
   /** Called after every commit that wrote events, besides waking this process's event manager. */
   onCommitted?: () => void
 }
@@ -55,7 +56,9 @@ export async function createServices({
   const metrics = createMetrics()
   const repository = createStatusRepository(db)
   const eventRepository = createEventRepository(db)
-  const events = createStatusEventManager({ ...eventOptions, events: eventRepository, logger, clock })
+  // Names this instance's leases (relay and webhook deliveries); a restart makes a new owner.
+  const owner = uuidv7()
+  const events = createStatusEventManager({ ...eventOptions, events: eventRepository, logger, clock, owner })
   const onCommitted = () => {
     events.notify()
     alsoOnCommitted?.()
@@ -69,6 +72,7 @@ export async function createServices({
     logger,
     metrics,
     clock,
+    owner,
   })
   const webhooks = createWebhookService({
     webhooks: webhookRepository,
@@ -114,6 +118,11 @@ export async function createServices({
     'status_subscribers',
     'Live subscriptions (Socket.IO and SSE)',
     async () => (await events.stats()).subscribers,
+  )
+  metrics.gauge(
+    'status_relay_leases',
+    'Tenants this instance relays to durable sinks (webhooks) under a lease',
+    async () => (await events.stats()).leases,
   )
   metrics.gauge('webhook_deliveries_pending', 'Webhook deliveries waiting to be sent or retried', () =>
     webhookRepository.countPending(),

@@ -1,11 +1,15 @@
 import type { Logger } from 'pino'
-import type { DeadLetterInput, EventRepository } from '../db/event-repository'
+import { v7 as uuidv7 } from 'uuid'
+import type { Checkpoint, DeadLetterInput, EventRepository } from '../db/event-repository'
 import type { StatusEvent } from '../domain/status-record'
 
 /** Somewhere events go: delivered per tenant in `seq` order, at least once; throwing means "retry". */
 export interface EventSink {
   name: string
-  /** A durable sink resumes from its stored checkpoint after a restart; others start at the head. */
+  /**
+   * A durable sink resumes from its stored checkpoint after a restart, and with several instances only
+   * the holder of a tenant's lease relays that tenant to it; others start at the head on every instance.
+   */
   durable: boolean
   deliver(tenantId: string, events: StatusEvent[]): Promise<void> | void
   /** False when nobody would receive this tenant's events: the sink then skips them unread. */
@@ -48,6 +52,10 @@ export interface EventManagerOptions {
   maxReplay?: number
   /** Events held for a subscriber that is still catching up; past this it is dropped as slow. */
   maxCatchUpBuffer?: number
+  /** How long a lease on a durable sink's tenant lasts unrenewed: how soon another instance takes over. */
+  leaseMs?: number
+  /** Names this instance's leases. */
+  owner?: string
 }
 
 interface LiveSubscriber {
@@ -61,6 +69,8 @@ interface LiveSubscriber {
 interface SinkState {
   sink: EventSink
   cursors: Map<string, number>
+  /** Durable sinks: tenants whose lease this instance holds, and until when (epoch ms). */
+  leases: Map<string, number>
   attempts: number
   running: Promise<void> | null
   again: boolean
@@ -73,6 +83,8 @@ interface SinkState {
  * with exponential backoff; after `maxAttempts` its events are dead-lettered and the sink moves on.
  * Live subscribers (Socket.IO, SSE) hang off the built-in `live` sink: each replays from the store or
  * takes a snapshot, then continues with live events, with no gap and no duplicate.
+ * Instances sharing a database split durable sinks' work by leases on their checkpoint rows: only the
+ * holder relays a tenant to a durable sink, and its cursor is the stored checkpoint it took over.
  */
 export function createStatusEventManager(options: EventManagerOptions) {
   const {
@@ -85,6 +97,8 @@ export function createStatusEventManager(options: EventManagerOptions) {
     backoffBaseMs = 100,
     maxReplay = 10_000,
     maxCatchUpBuffer = 10_000,
+    leaseMs = 30_000,
+    owner = uuidv7(),
   } = options
 
   const subscribers = new Map<string, Set<LiveSubscriber>>()
@@ -127,6 +141,7 @@ export function createStatusEventManager(options: EventManagerOptions) {
   const stateOf = (sink: EventSink): SinkState => ({
     sink,
     cursors: new Map(),
+    leases: new Map(),
     attempts: 0,
     running: null,
     again: false,
@@ -139,16 +154,69 @@ export function createStatusEventManager(options: EventManagerOptions) {
     sinks.push(stateOf(sink))
   }
 
-  async function deliverTenant(state: SinkState, tenantId: string, head: number): Promise<boolean> {
-    const { sink, cursors } = state
-    let cursor = cursors.get(tenantId) ?? 0
-    if (sink.wants && !(await sink.wants(tenantId))) {
-      // Nobody to hand them to: they count as delivered, and still in the live event rate.
-      delivered.total += head - cursor
-      if (sink === liveSink) rate.add(head - cursor)
-      cursors.set(tenantId, head)
+  /**
+   * Whether this instance may relay `tenantId` to a durable sink now: it holds the lease with at least
+   * half of it left, or takes it, and then continues from the stored checkpoint (another instance may
+   * have advanced it). A tenant leased by another instance is skipped until that lease runs out.
+   */
+  async function lease(
+    state: SinkState,
+    tenantId: string,
+    head: number,
+    stored: (tenantId: string) => Promise<Checkpoint | undefined>,
+  ): Promise<boolean> {
+    const now = clock()
+    if ((state.leases.get(tenantId) ?? 0) - now.getTime() > leaseMs / 2) return true
+    state.leases.delete(tenantId)
+    // Read first, so instances write only to take a lease that is free.
+    const row = await stored(tenantId)
+    if (row) {
+      const heldElsewhere = row.lockedBy !== owner && row.lockedUntil !== null && row.lockedUntil > now
+      if (row.lastSeq >= head || heldElsewhere) {
+        state.cursors.set(tenantId, row.lastSeq)
+        return false
+      }
+    }
+    const until = new Date(now.getTime() + leaseMs)
+    const lastSeq = await events.claimCheckpoint(state.sink.name, tenantId, owner, now, until)
+    if (lastSeq === null) return false
+    state.leases.set(tenantId, until.getTime())
+    state.cursors.set(tenantId, lastSeq)
+    return true
+  }
+
+  /** Stores a durable sink's progress and renews its lease; false when the lease was lost meanwhile. */
+  async function save(state: SinkState, tenantId: string, lastSeq: number): Promise<boolean> {
+    const now = clock()
+    const until = new Date(now.getTime() + leaseMs)
+    if (await events.saveCheckpoint(state.sink.name, tenantId, lastSeq, owner, now, until)) {
+      state.leases.set(tenantId, until.getTime())
       return true
     }
+    state.leases.delete(tenantId)
+    logger.info({ sink: state.sink.name, tenantId }, 'relay lease lost, another instance continues')
+    return false
+  }
+
+  async function deliverTenant(
+    state: SinkState,
+    tenantId: string,
+    head: number,
+    stored: (tenantId: string) => Promise<Checkpoint | undefined>,
+  ): Promise<boolean> {
+    const { sink, cursors } = state
+    if (sink.wants && !(await sink.wants(tenantId))) {
+      // Nobody to hand them to: they count as delivered, and still in the live event rate.
+      const skipped = head - (cursors.get(tenantId) ?? 0)
+      delivered.total += skipped
+      if (sink === liveSink) rate.add(skipped)
+      cursors.set(tenantId, head)
+      // Skipped without a checkpoint: relaying this tenant again starts from the stored one.
+      state.leases.delete(tenantId)
+      return true
+    }
+    if (sink.durable && !(await lease(state, tenantId, head, stored))) return true
+    let cursor = cursors.get(tenantId) ?? 0
     for (let page = 0; cursor < head; page++) {
       // From the second page on, let sockets flush what the previous page queued.
       if (page > 0) await new Promise((resolve) => setImmediate(resolve))
@@ -185,15 +253,19 @@ export function createStatusEventManager(options: EventManagerOptions) {
       cursor = batch[batch.length - 1]!.seq
       cursors.set(tenantId, cursor)
       delivered.total += batch.length
-      if (sink.durable) await events.saveCheckpoint(sink.name, tenantId, cursor, clock())
+      if (sink.durable && !(await save(state, tenantId, cursor))) return true
     }
     return true
   }
 
   async function pumpOnce(state: SinkState): Promise<void> {
+    // A durable sink's stored checkpoints, read at most once a pass, when a lease is to be taken.
+    let checkpoints: Promise<Map<string, Checkpoint>> | undefined
+    const stored = async (tenantId: string) =>
+      (await (checkpoints ??= events.checkpoints(state.sink.name))).get(tenantId)
     for (const [tenantId, head] of await events.heads()) {
       if ((state.cursors.get(tenantId) ?? 0) >= head) continue
-      if (!(await deliverTenant(state, tenantId, head))) {
+      if (!(await deliverTenant(state, tenantId, head, stored))) {
         // Back off this sink only; the others keep going.
         const delay = backoffBaseMs * 2 ** (state.attempts - 1)
         state.retryTimer = setTimeout(() => {
@@ -254,7 +326,9 @@ export function createStatusEventManager(options: EventManagerOptions) {
       started = true
       const heads = await events.heads()
       for (const state of sinks) {
-        state.cursors = state.sink.durable ? await events.checkpoints(state.sink.name) : new Map(heads)
+        state.cursors = state.sink.durable
+          ? new Map([...(await events.checkpoints(state.sink.name))].map(([id, row]) => [id, row.lastSeq]))
+          : new Map(heads)
       }
       pollTimer = setInterval(pumpAll, pollMs)
       pollTimer.unref()
@@ -362,12 +436,18 @@ export function createStatusEventManager(options: EventManagerOptions) {
         // No cursor yet (a tenant new since start, a durable sink without a checkpoint) means "from seq 0".
         for (const [tenantId, head] of heads) lag = Math.max(lag, head - (state.cursors.get(tenantId) ?? 0))
       }
+      const now = clock().getTime()
+      const leases = sinks.reduce(
+        (n, state) => n + [...state.leases.values()].filter((t) => t > now).length,
+        0,
+      )
       return {
         events_per_second: rate.perSecond(),
         delivered_total: delivered.total,
         dead_lettered_total: delivered.deadLettered,
         lag,
         subscribers: subscriberCount,
+        leases,
       }
     },
 
@@ -375,7 +455,8 @@ export function createStatusEventManager(options: EventManagerOptions) {
 
     /**
      * Closes subscribers, stops polling, and delivers what was committed before returning: one last
-     * pass over every sink that is not backing off. Idempotent.
+     * pass over every sink that is not backing off. Then gives up its leases, so another instance takes
+     * over the durable sinks at once. Idempotent.
      */
     stop(): Promise<void> {
       stopping ??= (async () => {
@@ -391,6 +472,12 @@ export function createStatusEventManager(options: EventManagerOptions) {
             await pumpOnce(state).catch((err) =>
               logger.error({ err, sink: state.sink.name }, 'final delivery failed'),
             )
+        }
+        for (const state of sinks.filter(({ sink }) => sink.durable)) {
+          state.leases.clear()
+          await events
+            .releaseCheckpoints(state.sink.name, owner)
+            .catch((err) => logger.error({ err, sink: state.sink.name }, 'releasing relay leases failed'))
         }
       })()
       return stopping

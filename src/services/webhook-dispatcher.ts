@@ -28,6 +28,8 @@ export interface WebhookDispatcherOptions {
   pollMs?: number
   /** How long a claimed delivery stays ours; past it (we died) another dispatcher takes it over. */
   leaseMs?: number
+  /** Names this instance's leases. */
+  owner?: string
   random?: () => number
 }
 
@@ -67,8 +69,8 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions) {
   // Long enough to send and record; shorter would let a second dispatcher resend a healthy attempt.
   const leaseMs = options.leaseMs ?? timeoutMs + 10_000
   const backoff = { baseMs: backoffBaseMs, maxMs: backoffMaxMs }
-  // Names our leases; a restarted process is a new owner, and waits for its predecessor's to expire.
-  const owner = uuidv7()
+  // A restarted process is a new owner, and waits for its predecessor's leases to expire.
+  const owner = options.owner ?? uuidv7()
 
   let started = false
   let stopped = false

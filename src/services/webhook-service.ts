@@ -70,7 +70,10 @@ export function createWebhookService({
     durable: true,
     wants: async (tenantId) => creating.has(tenantId) || (await receiversOf(tenantId)).length > 0,
     async deliver(tenantId, batch) {
-      const items = (await receiversOf(tenantId)).flatMap((hook) =>
+      // Read afresh, not from the cache: with several instances the lease holder relaying this batch
+      // may not be the one a webhook was just created on, and must not checkpoint past its first events.
+      const hooks = await webhooks.list(tenantId)
+      const items = hooks.flatMap((hook) =>
         batch
           .filter((event) => event.seq > hook.from_seq && hook.events.includes(event.type))
           .map((event) => ({ webhookId: hook.id, deliveryId: uuidv7(), event })),

@@ -235,5 +235,9 @@ describe.each(STORES)('two instances on %s', (store) => {
     const delivered = receiver.eventIds()
     expect(new Set(delivered).size).toBe(ids.length)
     expect(delivered).toHaveLength(ids.length)
+    // The tenant's events were turned into deliveries by one of them only: the holder of its relay lease.
+    const leases = async (server: ServerProcess) =>
+      Number(/^status_relay_leases (\d+)$/m.exec(await (await fetch(`${server.baseUrl}/metrics`)).text())![1])
+    expect((await leases(a)) + (await leases(b))).toBe(1)
   })
 })

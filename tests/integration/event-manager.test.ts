@@ -4,7 +4,7 @@ import type { StatusEvent } from '../../src/domain/status-record'
 import { createServices, type ServiceOptions, type Services } from '../../src/services'
 import type { CloseReason, EventSink } from '../../src/services/status-event-manager'
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database'
-import { range, until } from '../helpers/wait'
+import { range, sleep, until } from '../helpers/wait'
 
 jest.setTimeout(60_000)
 
@@ -25,23 +25,35 @@ afterEach(async () => {
 
 const fileUrl = () => store.url
 
+// Longer than any test here waits for anything: only a released lease or a moved clock frees one.
+const LEASE_MS = 120_000
+
 interface Opened {
   db: Database
   services: Services
 }
 
-/** Services over the test's database file; `sinks` are added before the manager starts (unless `start` is false). */
+/**
+ * Services over the test's database, as one instance would run them; `sinks` are added before the
+ * manager starts (unless `start` is false). With `db`, they share that handle (closed by its opener).
+ */
 async function open(
-  options: { events?: ServiceOptions['events']; sinks?: EventSink[]; start?: boolean } = {},
+  options: {
+    events?: ServiceOptions['events']
+    sinks?: EventSink[]
+    start?: boolean
+    clock?: () => Date
+    db?: Database
+  } = {},
 ): Promise<Opened> {
-  const db = await openDatabase({ url: fileUrl() })
-  const services = await createServices({ db, events: options.events })
+  const db = options.db ?? (await openDatabase({ url: fileUrl() }))
+  const services = await createServices({ db, events: options.events, clock: options.clock })
   for (const sink of options.sinks ?? []) services.events.addSink(sink)
   if (options.start !== false) await services.events.start()
   cleanups.push(async () => {
     await services.events.stop()
     await services.updater.stop()
-    await db.close()
+    if (!options.db) await db.close()
   })
   return { db, services }
 }
@@ -104,6 +116,21 @@ async function tenantOf(services: Services, name: string) {
     },
   }
 }
+
+/** Real time, moved on by `advance` (for one instance only: its view of when leases run out). */
+function movableClock() {
+  let offsetMs = 0
+  return {
+    now: () => new Date(Date.now() + offsetMs),
+    advance: (ms: number) => void (offsetMs += ms),
+  }
+}
+
+/** The stored checkpoint of `sink` for `tenantId`, with its lease. */
+const checkpointOf = async (db: Database, sink: string, tenantId: string) =>
+  (await createEventRepository(db).checkpoints(sink)).get(tenantId)
+
+const increasing = (seqs: number[]) => seqs.every((seq, i) => i === 0 || seq > seqs[i - 1]!)
 
 const wire = (events: StatusEvent[]) => JSON.parse(JSON.stringify(events)) as unknown[]
 const withoutTenant = (events: (StatusEvent & { tenantId: string })[]) =>
@@ -249,7 +276,7 @@ describe('delivery to sinks', () => {
     expect(letter).toMatchObject({ sink: 'picky', seq: 1n, error: 'no high priority here', attempts: 2 })
   })
 
-  test('when a durable sink’s process crashes and a new manager opens the same database, then it resumes after its checkpoint', async () => {
+  test('when a durable sink’s process crashes and a new manager opens the same database, then it resumes after its checkpoint once the lease runs out', async () => {
     // The first "process": delivers seq 1-3, then hangs inside the delivery of the next events.
     let hang: (err: Error) => void = () => undefined
     const first = recordingSink('archive', { durable: true })
@@ -262,18 +289,16 @@ describe('delivery to sinks', () => {
       },
     }
     const db1 = await openDatabase({ url: fileUrl() })
-    const services1 = await createServices({ db: db1, events: { pollMs: 20, maxAttempts: 100 } })
+    const services1 = await createServices({
+      db: db1,
+      events: { pollMs: 20, maxAttempts: 100, leaseMs: LEASE_MS },
+    })
     services1.events.addSink(hangingSink)
     await services1.events.start()
     const tenant = await tenantOf(services1, 'tenant-a')
     for (let n = 0; n < 3; n++) await tenant.create()
     await until(
-      async () =>
-        (
-          await db1.read.sinkCheckpoint.findUnique({
-            where: { sink_tenantId: { sink: 'archive', tenantId: 'tenant-a' } },
-          })
-        )?.lastSeq === 3n,
+      async () => (await checkpointOf(db1, 'archive', 'tenant-a'))?.lastSeq === 3,
       'the checkpoint reached seq 3',
     )
     for (let n = 0; n < 2; n++) await tenant.create()
@@ -282,9 +307,15 @@ describe('delivery to sinks', () => {
       'the delivery of seq 4-5 is in flight',
     )
 
-    // The "restart": another manager on the same file, as a new process would build it.
+    // The "restart": another manager on the same database, as a new process would build it. The dead
+    // process's lease still runs: the new one waits for it rather than relaying the tenant twice.
+    const clock = movableClock()
     const second = recordingSink('archive', { durable: true })
-    await open({ sinks: [second.sink] })
+    await open({ clock: clock.now, events: { pollMs: 20, leaseMs: LEASE_MS }, sinks: [second.sink] })
+    await sleep(200)
+    expect(second.received).toEqual([])
+
+    clock.advance(LEASE_MS)
     await until(
       () => second.received.length >= 2,
       'the new manager delivered the events after the checkpoint',
@@ -292,12 +323,7 @@ describe('delivery to sinks', () => {
     expect(first.seqsOf('tenant-a')).toEqual([1, 2, 3])
     expect(second.seqsOf('tenant-a')).toEqual([4, 5])
     await until(
-      async () =>
-        (
-          await db1.read.sinkCheckpoint.findUnique({
-            where: { sink_tenantId: { sink: 'archive', tenantId: 'tenant-a' } },
-          })
-        )?.lastSeq === 5n,
+      async () => (await checkpointOf(db1, 'archive', 'tenant-a'))?.lastSeq === 5,
       'the new manager advanced the checkpoint',
     )
 
@@ -379,6 +405,136 @@ describe('delivery to sinks', () => {
   })
 })
 
+// Instances on one database, each with a durable sink of the same name: leases on the checkpoint rows
+// decide which one relays a tenant to it. They share one database handle: in one process, a second
+// SQLite connection waiting for the write lock would block the event loop, and with it the holder.
+describe('several instances', () => {
+  test('when two instances relay a durable sink, then each event reaches it through exactly one of them, in order, while a non-durable sink gets every event on both', async () => {
+    const archives = [
+      recordingSink('archive', { durable: true }),
+      recordingSink('archive', { durable: true }),
+    ]
+    const transients = [recordingSink('transient'), recordingSink('transient')]
+    const instances: Opened[] = []
+    for (const [n, archive] of archives.entries()) {
+      const sinks = [archive.sink, transients[n]!.sink]
+      instances.push(await open({ db: instances[0]?.db, events: { pollMs: 20 }, sinks }))
+    }
+    const tenants = ['tenant-a', 'tenant-b', 'tenant-c', 'tenant-d']
+    const writers = []
+    for (const { services } of instances)
+      for (const name of tenants) writers.push(await tenantOf(services, name))
+
+    // Every tenant written through both instances at once.
+    await Promise.all(
+      writers.map(async (writer) => {
+        await writer.create()
+        await writer.create()
+      }),
+    )
+
+    const total = writers.length * 2
+    await until(
+      async () =>
+        archives.reduce((n, archive) => n + archive.received.length, 0) >= total &&
+        (await Promise.all(instances.map(async ({ services }) => (await services.events.stats()).lag))).every(
+          (lag) => lag === 0,
+        ),
+      'both instances are done with every event',
+    )
+    for (const name of tenants) {
+      const [first, second] = archives.map((archive) => archive.seqsOf(name))
+      expect([...first!, ...second!].sort((a, b) => a - b)).toEqual(range(1, 4))
+      expect(increasing(first!) && increasing(second!)).toBe(true)
+      for (const transient of transients) expect(transient.seqsOf(name)).toEqual(range(1, 4))
+    }
+    // A lease each, and nothing else: the stored checkpoints are at the heads and no tenant is relayed twice.
+    const held = await Promise.all(
+      instances.map(async ({ services }) => (await services.events.stats()).leases),
+    )
+    expect(held[0]! + held[1]!).toBe(tenants.length)
+    for (const name of tenants) {
+      expect(await checkpointOf(instances[0]!.db, 'archive', name)).toMatchObject({ lastSeq: 4 })
+    }
+  })
+
+  test('when a lagging former holder finishes a delivery after another instance took over, then its checkpoint is refused and it stops relaying the tenant', async () => {
+    // Instance A delivers seq 1-3, then stalls inside the delivery of seq 4 with its lease unrenewed.
+    const a = recordingSink('archive', { durable: true })
+    let finish: (() => void) | undefined
+    const stalling: EventSink = {
+      name: 'archive',
+      durable: true,
+      async deliver(tenantId, batch) {
+        if (batch[0]!.seq === 4) await new Promise<void>((resolve) => (finish = resolve))
+        return a.sink.deliver(tenantId, batch)
+      },
+    }
+    const first = await open({ events: { pollMs: 20, leaseMs: LEASE_MS }, sinks: [stalling] })
+    cleanups.push(async () => finish?.())
+    const viaFirst = await tenantOf(first.services, 'tenant-a')
+    for (let n = 0; n < 3; n++) await viaFirst.create()
+    await until(async () => a.received.length === 3, 'A delivered seq 1-3')
+    await viaFirst.create()
+    await until(() => finish !== undefined, 'A is stuck delivering seq 4')
+
+    // Instance B, whose clock says A's lease has run out: it takes over from the stored seq 3.
+    const clock = movableClock()
+    const b = recordingSink('archive', { durable: true })
+    const second = await open({
+      db: first.db,
+      clock: clock.now,
+      events: { pollMs: 20, leaseMs: LEASE_MS },
+      sinks: [b.sink],
+    })
+    clock.advance(LEASE_MS)
+    const viaSecond = await tenantOf(second.services, 'tenant-a')
+    for (let n = 0; n < 2; n++) await viaSecond.create()
+    await until(async () => b.received.length === 3, 'B delivered seq 4-6')
+    await until(
+      async () => (await checkpointOf(first.db, 'archive', 'tenant-a'))?.lastSeq === 6,
+      'B stored seq 6',
+    )
+
+    // A comes back and finishes seq 4: at least once, but its checkpoint must not take the row back.
+    finish!()
+    await until(async () => (await first.services.events.stats()).leases === 0, 'A noticed it lost the lease')
+    expect(await checkpointOf(first.db, 'archive', 'tenant-a')).toMatchObject({ lastSeq: 6 })
+
+    await viaFirst.create()
+    await until(async () => b.received.length === 4, 'B delivered seq 7')
+    await sleep(200)
+    expect(a.seqsOf('tenant-a')).toEqual([1, 2, 3, 4])
+    expect(b.seqsOf('tenant-a')).toEqual([4, 5, 6, 7])
+    expect(await checkpointOf(first.db, 'archive', 'tenant-a')).toMatchObject({ lastSeq: 7 })
+  })
+
+  test('when the holder stops, then it releases its leases and the other instance continues at once from the stored checkpoint', async () => {
+    const a = recordingSink('archive', { durable: true })
+    const b = recordingSink('archive', { durable: true })
+    const first = await open({ events: { pollMs: 20, leaseMs: LEASE_MS }, sinks: [a.sink] })
+    const viaFirst = await tenantOf(first.services, 'tenant-a')
+    for (let n = 0; n < 3; n++) await viaFirst.create()
+    await until(async () => a.received.length === 3, 'A delivered seq 1-3')
+    const second = await open({ db: first.db, events: { pollMs: 20, leaseMs: LEASE_MS }, sinks: [b.sink] })
+
+    await first.services.events.stop()
+    await first.services.events.stop()
+
+    expect(await checkpointOf(second.db, 'archive', 'tenant-a')).toEqual({
+      lastSeq: 3,
+      lockedBy: null,
+      lockedUntil: null,
+    })
+    const viaSecond = await tenantOf(second.services, 'tenant-a')
+    for (let n = 0; n < 2; n++) await viaSecond.create()
+    await until(async () => b.received.length === 2, 'B delivered seq 4-5')
+    expect(a.seqsOf('tenant-a')).toEqual([1, 2, 3])
+    expect(b.seqsOf('tenant-a')).toEqual([4, 5])
+    expect(await checkpointOf(second.db, 'archive', 'tenant-a')).toMatchObject({ lastSeq: 5 })
+  })
+})
+
 describe('stats()', () => {
   test('when a sink is behind, then lag counts the undelivered events; then delivered and dead-lettered totals and the rate add up', async () => {
     let release: () => void = () => undefined
@@ -398,6 +554,7 @@ describe('stats()', () => {
       dead_lettered_total: 0,
       lag: 0,
       subscribers: 0,
+      leases: 0,
     })
 
     for (let n = 0; n < 5; n++) await tenant.create()

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { openDatabase } from '../../src/db/prisma'
+import { openDatabase, type Database } from '../../src/db/prisma'
 import { createServices, type ServiceOptions, type Services } from '../../src/services'
 import { until } from '../helpers/wait'
 import { startReceiver, type Receiver } from '../helpers/webhook-receiver'
@@ -31,16 +31,21 @@ async function receiver(...args: Parameters<typeof startReceiver>): Promise<Rece
 }
 
 interface Instance {
+  db: Database
   services: Services
   /** Shuts down as server.ts does: updater, event manager (last enqueue), dispatcher, database. */
   stop(): Promise<void>
 }
 
-/** Services over the test's database file, as one server process would run them. */
+/**
+ * Services over the test's database file, as one server process would run them. With `db`, they share
+ * that handle (closed by its opener): in one process, a second SQLite connection waiting for the write
+ * lock would block the event loop, and with it the holder.
+ */
 async function open(
-  options: { start?: boolean; webhooks?: ServiceOptions['webhooks'] } = {},
+  options: { start?: boolean; webhooks?: ServiceOptions['webhooks']; db?: Database } = {},
 ): Promise<Instance> {
-  const db = await openDatabase({ url: `file:${path.join(dir, 'webhooks.db')}` })
+  const db = options.db ?? (await openDatabase({ url: `file:${path.join(dir, 'webhooks.db')}` }))
   const services = await createServices({
     db,
     webhooks: { pollMs: 50, backoffBaseMs: 20, maxAttempts: 100, ...options.webhooks },
@@ -55,10 +60,10 @@ async function open(
       await services.updater.stop()
       await services.events.stop()
       await services.dispatcher.stop()
-      await db.close()
+      if (!options.db) await db.close()
     })())
   cleanups.push(stop)
-  return { services, stop }
+  return { db, services, stop }
 }
 
 const TENANT = 'acme'
@@ -137,4 +142,24 @@ test('when the dispatcher holding a delivery goes silent, then another takes it 
   expect(await deliveriesOf(second.services, hook.id)).toEqual([
     expect.objectContaining({ state: 'delivered', attempts: 1 }),
   ])
+})
+
+test('when a webhook is created through one instance while another relays the tenant, then it receives every event after its creation', async () => {
+  const [earlier, later] = [await receiver(), await receiver()]
+  const a = await open()
+  await a.services.apiKeys.create(TENANT, ['admin'])
+  await a.services.webhooks.create(TENANT, { url: earlier.url })
+  await createStatuses(a.services, 1)
+  await until(() => earlier.received.length === 1, 'A relayed the first event')
+
+  // B's webhook is news to A, which holds the relay lease and knows the tenant's webhooks from before.
+  const b = await open({ db: a.db })
+  const hook = await b.services.webhooks.create(TENANT, { url: later.url })
+  for (const n of [2, 3, 4]) await b.services.statuses.create(TENANT, { status_id: `job-${n}` })
+
+  await until(() => later.received.length === 3, 'the new webhook received the three later events')
+  expect((await deliveriesOf(b.services, hook.id)).map((d) => d.seq).sort()).toEqual([2, 3, 4])
+  await until(() => earlier.received.length === 4, 'the first webhook received all four')
+  expect((await a.services.events.stats()).leases).toBe(1)
+  expect((await b.services.events.stats()).leases).toBe(0)
 })
