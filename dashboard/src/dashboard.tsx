@@ -102,6 +102,15 @@ export function Dashboard({ apiKey, onSignOut }: Props) {
     }
   }
 
+  // Statuses that belong on the page but are not shown yet; a reload is skipped if one already brought them.
+  const wanted = useRef(new Set<string>()).current
+  function reloadForMissing() {
+    const shown = new Set(current.page?.items.map((row) => row.status_id))
+    const missing = [...wanted].some((id) => !shown.has(id))
+    wanted.clear()
+    if (missing) void load()
+  }
+
   const later = (name: 'reload' | 'stats', run: () => void, ms: number) => {
     if (timers[name] !== undefined) return
     timers[name] = window.setTimeout(() => {
@@ -117,13 +126,16 @@ export function Dashboard({ apiKey, onSignOut }: Props) {
     if (shown && index >= 0) {
       if (event.type === 'status.deleted') {
         showPage({ ...shown, items: shown.items.filter((_, i) => i !== index) })
-        later('reload', load, 250)
+        // Another status may now fill the page: '' is never shown, so this reload always runs.
+        wanted.add('')
+        later('reload', reloadForMissing, 250)
       } else if (event.status.version > shown.items[index].version) {
         showPage({ ...shown, items: shown.items.map((row, i) => (i === index ? event.status : row)) })
       }
     } else if (event.type !== 'status.deleted' && matches(event.status, current.filters)) {
       // A status that now belongs on this page: where it goes depends on the sort, so ask the API.
-      later('reload', load, 250)
+      wanted.add(event.status_id)
+      later('reload', reloadForMissing, 250)
     }
     const open = current.drawer
     if (open && open.record.status_id === event.status_id) {
