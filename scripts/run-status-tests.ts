@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:f
 import path from 'node:path'
 import type { Config } from 'jest'
 import jestConfig, { suites, type Suite } from '../jest.config'
+import { chromiumPath } from './lib/chromium'
 import { mergeCoverage } from './lib/coverage'
 
 const usage = `Usage: tsx scripts/run-status-tests.ts [options] [-- jest args]
@@ -11,8 +12,8 @@ const usage = `Usage: tsx scripts/run-status-tests.ts [options] [-- jest args]
   --performance       also run the perf suite (left out by default)
   --parallel N        jest --maxWorkers N (default: jest's own)
   --verbose           jest --verbose, and keep the service's logs (LOG_LEVEL is silent otherwise)
-  --suite NAME        unit | integration | e2e | perf; repeatable or comma-separated
-                      (default: unit,integration,e2e)
+  --suite NAME        unit | integration | e2e | browser | perf; repeatable or comma-separated
+                      (default: unit,integration,e2e,browser)
   --no-postgres       skip the second integration pass against PostgreSQL
   -- ARGS             passed to jest unchanged (e.g. -- -t 'rejects unknown ids')
 
@@ -20,6 +21,10 @@ The selected suites run against SQLite. When the integration suite is selected a
 binaries are installed (or TEST_POSTGRES_URL names a server), the integration suite then runs again
 against a throw-away PostgreSQL started with scripts/start-postgres.sh; with --coverage the thresholds
 then apply to both passes' coverage merged.
+
+The browser suite drives headless Chromium (CHROMIUM_PATH, else /usr/bin/chromium); when none is
+installed the runner tries scripts/install-chromium.sh, and skips the suite, saying so, if that fails
+(under CI=true it fails instead).
 
 Always ends with one line "N passed, N failed[, N skipped]" counting both passes; exits non-zero if a
 test failed, jest failed (e.g. a coverage threshold was not met) or no test ran.`
@@ -29,6 +34,7 @@ const reportsDir = path.join(rootDir, 'test_reports')
 const resultsFile = path.join(reportsDir, 'jest-results.json')
 const postgresResultsFile = path.join(reportsDir, 'jest-results-postgresql.json')
 const startPostgres = path.join(rootDir, 'scripts', 'start-postgres.sh')
+const installChromium = path.join(rootDir, 'scripts', 'install-chromium.sh')
 
 interface Options {
   help: boolean
@@ -109,7 +115,7 @@ function parseArgs(argv: string[]): Options {
         throw new UsageError(`unknown option "${argv[i]}" (jest options go after --)`)
     }
   }
-  if (options.suites.length === 0) options.suites = ['unit', 'integration', 'e2e']
+  if (options.suites.length === 0) options.suites = ['unit', 'integration', 'e2e', 'browser']
   if (options.performance && !options.suites.includes('perf')) options.suites.push('perf')
   return options
 }
@@ -127,9 +133,9 @@ function hasTests(suite: Suite): boolean {
   )
 }
 
-// e2e tests spawn `node dist/src/server.js`, so they need a fresh build.
+// e2e and browser tests spawn `node dist/src/server.js` (which serves dist/dashboard): they need a fresh build.
 function build(): boolean {
-  console.log('Building for the e2e suite: npm run build')
+  console.log('Building for the e2e and browser suites: npm run build')
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
   return spawnSync(npm, ['run', 'build'], { cwd: rootDir, stdio: 'inherit' }).status === 0
 }
@@ -202,7 +208,29 @@ function main(): number {
   rmSync(resultsFile, { force: true })
   rmSync(postgresResultsFile, { force: true })
 
-  if (options.suites.includes('e2e') && hasTests('e2e') && !build()) {
+  if (options.suites.includes('browser') && hasTests('browser') && !chromiumReady()) {
+    if (process.env.CI && process.env.CI !== 'false') {
+      console.log(
+        'Browser suite: no Chromium and scripts/install-chromium.sh could not install it (see above).',
+      )
+      console.log(summary(0, 0, 0))
+      return 1
+    }
+    console.log(
+      'Browser suite: skipped (no Chromium at CHROMIUM_PATH or /usr/bin/chromium, and ' +
+        'scripts/install-chromium.sh could not install it; see above)',
+    )
+    options.suites = options.suites.filter((suite) => suite !== 'browser')
+    if (options.suites.length === 0) {
+      console.log(summary(0, 0, 0))
+      return 0
+    }
+  }
+
+  const needsBuild = options.suites.some(
+    (suite) => (suite === 'e2e' || suite === 'browser') && hasTests(suite),
+  )
+  if (needsBuild && !build()) {
     console.log('Build failed, so no tests ran.')
     console.log(summary(0, 0, 0))
     return 1
@@ -311,6 +339,15 @@ function tally(
   }
   console.log(`${store}: ${summary(passed, failed, skipped)}`)
   return { passed, failed, skipped, ok, exitCode }
+}
+
+/** Whether a Chromium is installed, after trying to install Debian's package when none is. */
+function chromiumReady(): boolean {
+  if (chromiumPath()) return true
+  console.log('Browser suite: no Chromium found; trying scripts/install-chromium.sh')
+  // stdin is not a terminal, so the script never waits for a sudo password.
+  spawnSync(installChromium, [], { stdio: ['ignore', 'inherit', 'inherit'] })
+  return chromiumPath() !== undefined
 }
 
 const hasPostgresBinaries = () =>

@@ -6,6 +6,7 @@ import { errorHandler, notFoundHandler } from './http/error-handler'
 import { httpMetrics } from './http/metrics'
 import { rateLimitPerKey, type RateLimitOptions } from './http/rate-limit'
 import { batchRoutes } from './http/routes/batch'
+import { dashboardRoutes } from './http/routes/dashboard'
 import { docsRoutes } from './http/routes/docs'
 import { eventRoutes } from './http/routes/events'
 import { healthRoutes } from './http/routes/health'
@@ -51,6 +52,7 @@ export function createApp({ services, logger, rateLimit, checkReady }: AppDeps):
   api.use('/webhooks', webhookRoutes(services))
   api.use(sseRoutes(services), eventRoutes(services))
   app.use('/api', api)
+  app.use(dashboardRoutes())
 
   app.use(notFoundHandler)
   app.use(errorHandler)

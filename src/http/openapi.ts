@@ -657,6 +657,27 @@ const paths: ZodOpenApiPathsObject = {
       { '200': { description: 'An HTML page', content: { 'text/html': { schema: z.string() } } } },
     ),
   },
+  ...Object.fromEntries(
+    ['/', '/index.html'].map((route) => [
+      route,
+      {
+        get: open(
+          {
+            tag: 'Dashboard',
+            summary: 'The dashboard: asks for an API key, then lists and follows statuses live',
+            operationId: route === '/' ? 'dashboard' : 'dashboardIndex',
+          },
+          {
+            '200': { description: 'An HTML page', content: { 'text/html': { schema: z.string() } } },
+            '503': {
+              description: 'The dashboard is not built: a page saying to run `npm run build`',
+              content: { 'text/html': { schema: z.string() } },
+            },
+          },
+        ),
+      },
+    ]),
+  ),
 }
 
 const webhooks: ZodOpenApiPathsObject = {
@@ -741,6 +762,7 @@ export function buildOpenApiDocument(): oas31.OpenAPIObject {
       { name: 'Webhooks', description: "Signed POSTs of the tenant's events (admin)" },
       { name: 'Operations', description: 'Health, readiness, metrics; no key needed' },
       { name: 'Documentation', description: 'This document and its interactive page' },
+      { name: 'Dashboard', description: 'The live dashboard page; its assets are served under /assets' },
     ],
     security: [{ bearerAuth: [] }, { apiKeyHeader: [] }],
     paths,

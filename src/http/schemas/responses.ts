@@ -179,6 +179,9 @@ export const StatsSchema = z
       dead_lettered_total: CountSchema,
       lag: z.number().int(),
       subscribers: CountSchema,
+      leases: CountSchema.meta({
+        description: '(durable sink, tenant) relay leases this instance holds (docs/storage.md)',
+      }),
     }),
   })
   .meta({ id: 'Stats' })

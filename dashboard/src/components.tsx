@@ -1,0 +1,66 @@
+import { STATUS_VALUES, type ConnectionState, type Stats, type StatusRecord, type StatusValue } from './api'
+import { stateLabel } from './model'
+
+export function StateBadge({ status }: { status: StatusValue }) {
+  return <span class={`badge state-${status}`}>{stateLabel(status)}</span>
+}
+
+export function ProgressBar({ record }: { record: StatusRecord }) {
+  const value = Math.round(record.progress_percentage * 100) / 100
+  const steps =
+    record.steps_total !== null ? `, step ${record.steps_completed ?? 0} of ${record.steps_total}` : ''
+  return (
+    <div class="progress">
+      <div
+        class={`bar state-${record.status}`}
+        role="progressbar"
+        aria-label={`Progress of ${record.status_id}`}
+        aria-valuemin={0}
+        aria-valuemax={100}
+        aria-valuenow={value}
+        aria-valuetext={`${value}%${steps}`}
+      >
+        <div class="fill" style={{ width: `${value}%` }} />
+      </div>
+      <span class="percent">{value}%</span>
+    </div>
+  )
+}
+
+const CONNECTION_TEXT: Record<ConnectionState, string> = {
+  connecting: 'Connecting…',
+  live: 'Live',
+  offline: 'Offline, retrying',
+  refused: 'Live updates refused',
+}
+
+export function LiveIndicator({ state }: { state: ConnectionState }) {
+  return (
+    <p class={`live live-${state}`} role="status" data-state={state}>
+      <span class="dot" aria-hidden="true" />
+      {CONNECTION_TEXT[state]}
+    </p>
+  )
+}
+
+export function StatsBar({ stats }: { stats: Stats | null }) {
+  return (
+    <section class="stats" aria-labelledby="stats-title">
+      <h2 id="stats-title" class="visually-hidden">
+        Counts by state
+      </h2>
+      <dl>
+        <div class="stat">
+          <dt>all</dt>
+          <dd data-count="total">{stats?.total ?? '…'}</dd>
+        </div>
+        {STATUS_VALUES.map((status) => (
+          <div class={`stat state-${status}`} key={status}>
+            <dt>{stateLabel(status)}</dt>
+            <dd data-count={status}>{stats?.by_status[status] ?? '…'}</dd>
+          </div>
+        ))}
+      </dl>
+    </section>
+  )
+}

@@ -1,0 +1,134 @@
+import { useEffect, useRef } from 'preact/hooks'
+import type { StatusEvent, StatusRecord } from './api'
+import { ProgressBar, StateBadge } from './components'
+import { describeChanges, formatTime, TERMINAL } from './model'
+
+export interface DrawerState {
+  record: StatusRecord
+  history: StatusEvent[]
+  cursor?: string
+  hasMore: boolean
+  loading: boolean
+  deleted: boolean
+  error?: string
+}
+
+interface Props {
+  state: DrawerState
+  onClose: () => void
+  onLoadMore: () => void
+}
+
+/** A modal dialog: focus moves into it, stays in it, and Escape closes it (the browser does that). */
+export function StatusDrawer({ state, onClose, onLoadMore }: Props) {
+  const dialog = useRef<HTMLDialogElement>(null)
+  useEffect(() => {
+    const element = dialog.current
+    if (element && !element.open) element.showModal()
+  }, [])
+
+  const { record, history } = state
+  const retrying = record.status === 'retry_pending'
+  return (
+    <dialog ref={dialog} class="drawer" aria-labelledby="drawer-title" onClose={onClose}>
+      <header>
+        <h2 id="drawer-title">{record.status_id}</h2>
+        <button type="button" class="secondary" onClick={() => dialog.current?.close()}>
+          Close
+        </button>
+      </header>
+      {state.deleted && (
+        <p class="notice" role="status">
+          This status was deleted.
+        </p>
+      )}
+      <p class="badges">
+        <StateBadge status={record.status} />{' '}
+        <span class={`priority-${record.priority}`}>{record.priority}</span>
+      </p>
+      <ProgressBar record={record} />
+      <dl class="fields">
+        <dt>Kind</dt>
+        <dd>{record.kind ?? '—'}</dd>
+        <dt>Resource</dt>
+        <dd>{record.resource_id ?? '—'}</dd>
+        <dt>Message</dt>
+        <dd>{record.message ?? '—'}</dd>
+        <dt>Tags</dt>
+        <dd>{record.tags.length ? record.tags.join(', ') : '—'}</dd>
+        <dt>Created</dt>
+        <dd>{formatTime(record.created_at)}</dd>
+        <dt>Started</dt>
+        <dd>{formatTime(record.started_at)}</dd>
+        <dt>Updated</dt>
+        <dd>{formatTime(record.updated_at)}</dd>
+        <dt>{TERMINAL.includes(record.status) ? 'Finished' : 'Expected to finish'}</dt>
+        <dd>{formatTime(record.completed_at ?? record.estimated_completion_at)}</dd>
+        <dt>Version</dt>
+        <dd>{record.version}</dd>
+      </dl>
+
+      <section aria-labelledby="drawer-error">
+        <h3 id="drawer-error">Errors and retries</h3>
+        <p>
+          Retries used: {record.retry_count} of {record.max_retries}
+          {retrying && ' · waiting to retry'}
+        </p>
+        {record.error_info ? (
+          <div class="error-info" data-testid="error-info">
+            <p>
+              <strong>Last error:</strong> {record.error_info.message}
+              {record.error_info.code && (
+                <>
+                  {' '}
+                  (<code>{record.error_info.code}</code>)
+                </>
+              )}
+            </p>
+            {record.error_info.details && <pre>{JSON.stringify(record.error_info.details, null, 2)}</pre>}
+          </div>
+        ) : (
+          <p>No error recorded.</p>
+        )}
+      </section>
+
+      {Object.keys(record.metadata).length > 0 && (
+        <section aria-labelledby="drawer-metadata">
+          <h3 id="drawer-metadata">Metadata</h3>
+          <pre>{JSON.stringify(record.metadata, null, 2)}</pre>
+        </section>
+      )}
+
+      <section aria-labelledby="drawer-history">
+        <h3 id="drawer-history">History</h3>
+        {state.error && (
+          <p class="error" role="alert">
+            {state.error}
+          </p>
+        )}
+        <ol class="timeline" aria-busy={state.loading}>
+          {history.map((event) => (
+            <li key={event.event_id} data-event-type={event.type}>
+              <p>
+                <strong>{event.type.replace('status.', '')}</strong>{' '}
+                <time dateTime={event.occurred_at}>{formatTime(event.occurred_at)}</time>{' '}
+                <span class="seq">#{event.seq}</span>
+              </p>
+              <ul>
+                {describeChanges(event).map((line) => (
+                  <li key={line}>{line}</li>
+                ))}
+              </ul>
+            </li>
+          ))}
+        </ol>
+        {state.loading && <p>Loading history…</p>}
+        {state.hasMore && !state.loading && (
+          <button type="button" class="secondary" onClick={onLoadMore}>
+            Load more history
+          </button>
+        )}
+      </section>
+    </dialog>
+  )
+}

@@ -1,0 +1,137 @@
+import {
+  ApiError,
+  type LiveFilter,
+  type PriorityValue,
+  type StatusEvent,
+  type StatusQuery,
+  type StatusRecord,
+  type StatusValue,
+} from './api'
+
+/** The filter form's state; text fields hold what the user typed. */
+export interface Filters {
+  status: StatusValue[]
+  priority: PriorityValue[]
+  kind: string
+  tag: string
+  q: string
+  /** `datetime-local` values, in the browser's time zone. */
+  updatedAfter: string
+  updatedBefore: string
+  sort: string
+  limit: number
+}
+
+export const emptyFilters: Filters = {
+  status: [],
+  priority: [],
+  kind: '',
+  tag: '',
+  q: '',
+  updatedAfter: '',
+  updatedBefore: '',
+  sort: '-updated_at',
+  limit: 25,
+}
+
+export const SORT_OPTIONS: [value: string, label: string][] = [
+  ['-updated_at', 'Updated, newest first'],
+  ['updated_at', 'Updated, oldest first'],
+  ['-created_at', 'Created, newest first'],
+  ['created_at', 'Created, oldest first'],
+  ['-priority', 'Priority, highest first'],
+  ['priority', 'Priority, lowest first'],
+  ['-progress_percentage', 'Progress, most first'],
+  ['progress_percentage', 'Progress, least first'],
+  ['status_id', 'ID, A to Z'],
+  ['-status_id', 'ID, Z to A'],
+]
+
+const tagsOf = (text: string) =>
+  text
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean)
+
+const isoOf = (local: string) => {
+  const time = local ? new Date(local) : undefined
+  return time && !Number.isNaN(time.getTime()) ? time.toISOString() : undefined
+}
+
+export function toQuery(filters: Filters, cursor?: string): StatusQuery {
+  return {
+    status: filters.status,
+    priority: filters.priority,
+    kind: filters.kind.trim() || undefined,
+    tag: tagsOf(filters.tag),
+    q: filters.q.trim() || undefined,
+    updated_after: isoOf(filters.updatedAfter),
+    updated_before: isoOf(filters.updatedBefore),
+    sort: filters.sort,
+    limit: filters.limit,
+    cursor,
+  }
+}
+
+/** The part of the filters a realtime subscription understands; the rest is checked by `matches`. */
+export function toLiveFilter(filters: Filters): LiveFilter {
+  return {
+    ...(filters.status.length > 0 && { status: filters.status }),
+    ...(filters.priority.length > 0 && { priority: filters.priority }),
+    ...(filters.kind.trim() && { kind: filters.kind.trim() }),
+  }
+}
+
+/** Whether `record` belongs in the table under `filters`, as the API's listing decides it. */
+export function matches(record: StatusRecord, filters: Filters): boolean {
+  const query = toQuery(filters)
+  if (query.status?.length && !query.status.includes(record.status)) return false
+  if (query.priority?.length && !query.priority.includes(record.priority)) return false
+  if (query.kind !== undefined && record.kind !== query.kind) return false
+  if (query.tag?.length) {
+    const wanted = new Set(query.tag.map((t) => t.toLowerCase()))
+    if (!record.tags.some((t) => wanted.has(t.toLowerCase()))) return false
+  }
+  if (query.q !== undefined) {
+    const q = query.q.toLowerCase()
+    const haystack = [record.status_id, record.message, record.resource_id]
+    if (!haystack.some((text) => text?.toLowerCase().includes(q))) return false
+  }
+  const updated = Date.parse(record.updated_at)
+  if (query.updated_after && !(updated > Date.parse(query.updated_after))) return false
+  if (query.updated_before && !(updated < Date.parse(query.updated_before))) return false
+  return true
+}
+
+/** The newer of two versions of one status. */
+export const newer = (a: StatusRecord, b: StatusRecord): StatusRecord => (b.version > a.version ? b : a)
+
+export const TERMINAL: readonly StatusValue[] = ['completed', 'failed', 'cancelled']
+
+export const stateLabel = (status: StatusValue) => status.replace('_', ' ')
+
+export function formatTime(iso: string | null): string {
+  if (!iso) return '—'
+  return new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' })
+}
+
+const show = (value: unknown): string =>
+  value === null || value === undefined
+    ? '—'
+    : typeof value === 'object'
+      ? JSON.stringify(value)
+      : String(value)
+
+/** One line per changed field of an event: `status: pending → processing`. */
+export function describeChanges(event: StatusEvent): string[] {
+  return Object.entries(event.changes).map(([field, [from, to]]) => `${field}: ${show(from)} → ${show(to)}`)
+}
+
+/** Why a key was refused, in words for the person who typed it. */
+export function explainRefusal(err: unknown): string {
+  if (!(err instanceof ApiError)) return 'Something went wrong. Try again.'
+  if (err.code === 'unauthenticated') return 'This API key was not accepted. Check it and try again.'
+  if (err.code === 'insufficient-scope') return 'This API key may not read statuses (it lacks status:read).'
+  if (err.code === 'network') return 'The service could not be reached. Is it running?'
+  return `The service refused: ${err.message}`
+}
