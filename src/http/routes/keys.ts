@@ -4,7 +4,7 @@ import { notFound } from '../../errors'
 import { SCOPES, type ApiKeyService } from '../../services/api-key-service'
 import { requireScope, tenantOf } from '../auth'
 
-const KeyCreateSchema = z.strictObject({ scopes: z.array(z.enum(SCOPES)).min(1) })
+export const KeyCreateSchema = z.strictObject({ scopes: z.array(z.enum(SCOPES)).min(1) })
 const KeyParamsSchema = z.strictObject({ id: z.string().regex(/^key_[0-9a-f]{16}$/, 'must be a key id') })
 
 /** An admin manages the keys of its own tenant. */
