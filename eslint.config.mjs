@@ -22,4 +22,34 @@ export default defineConfig(
       ],
     },
   },
+  {
+    // The client runs in browsers too: at run time it may use only its own files, socket.io-client and
+    // what browsers and Node 20 share (fetch, crypto.randomUUID). The server's modules give it types only.
+    files: ['src/client/**/*.ts'],
+    rules: {
+      'no-restricted-imports': 'off',
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(?!\\./|socket\\.io-client$)',
+              allowTypeImports: true,
+              message:
+                'src/client may import only its own files and socket.io-client (other modules: `import type`)',
+            },
+          ],
+        },
+      ],
+      'no-restricted-globals': [
+        'error',
+        ...['Buffer', 'process', 'require', '__dirname', '__filename', 'global', 'setImmediate'].map(
+          (name) => ({
+            name,
+            message: 'not available in browsers',
+          }),
+        ),
+      ],
+    },
+  },
 )
