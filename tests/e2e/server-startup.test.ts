@@ -1,6 +1,7 @@
 import { runServerToExit, startServerProcess, useTempDatabases } from '../helpers/server-process'
 
-jest.setTimeout(60_000)
+// Two start-ups and a shutdown, on a machine the other suites keep busy.
+jest.setTimeout(120_000)
 
 const newDatabase = useTempDatabases()
 
