@@ -233,10 +233,12 @@ export function createStatusRepository(database: Pick<Database, 'direct' | 'dial
         const seq = Number(head?.last_seq ?? 0)
         let rows: Record<string, unknown>[]
         if (selector.ids) {
-          const found = await Promise.all(
-            selector.ids.map((id) => reads.get<Record<string, unknown>>(selectStatus, [tenantId, id])),
-          )
-          rows = found.filter((row) => row !== undefined)
+          // One at a time: a connection runs one query at a time anyway, and pg 9 refuses a queue of them.
+          rows = []
+          for (const id of selector.ids) {
+            const row = await reads.get<Record<string, unknown>>(selectStatus, [tenantId, id])
+            if (row) rows.push(row)
+          }
         } else {
           const clauses = ['tenant_id = ?']
           const params: unknown[] = [tenantId]
