@@ -52,4 +52,24 @@ export default defineConfig(
       ],
     },
   },
+  {
+    // The dashboard is bundled for browsers: from the service's own modules it may use the client and the
+    // lifecycle's constants (both free of Node-only code) at run time; anything else for its types alone.
+    files: ['dashboard/src/**/*.{ts,tsx}'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(\\.\\./)+src/(?!client$|domain/transitions$)',
+              allowTypeImports: true,
+              message:
+                'the dashboard may import only src/client and src/domain/transitions from the service (other modules: `import type`)',
+            },
+          ],
+        },
+      ],
+    },
+  },
 )

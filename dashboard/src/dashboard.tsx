@@ -1,12 +1,12 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks'
 import {
-  ApiError,
   createApi,
+  StatusTrackerError,
   type ConnectionState,
   type LiveWatch,
-  type Page,
   type Stats,
   type StatusEvent,
+  type StatusPage,
   type StatusRecord,
 } from './api'
 import { LiveIndicator, StatsBar } from './components'
@@ -25,7 +25,7 @@ export function Dashboard({ apiKey, onSignOut }: Props) {
   const [filters, setFilters] = useState(emptyFilters)
   // cursors[i] opens page i + 1; the API pages forwards only, so "previous" walks back this stack.
   const [cursors, setCursors] = useState<(string | undefined)[]>([undefined])
-  const [page, setPage] = useState<Page<StatusRecord> | null>(null)
+  const [page, setPage] = useState<StatusPage | null>(null)
   const [error, setError] = useState('')
   const [stats, setStats] = useState<Stats | null>(null)
   const [connection, setConnection] = useState<ConnectionState>('connecting')
@@ -36,7 +36,7 @@ export function Dashboard({ apiKey, onSignOut }: Props) {
   const current = useRef({
     filters,
     cursor: undefined as string | undefined,
-    page: null as Page<StatusRecord> | null,
+    page: null as StatusPage | null,
     drawer: null as DrawerState | null,
     loading: false,
     loadAgain: false,
@@ -47,7 +47,7 @@ export function Dashboard({ apiKey, onSignOut }: Props) {
   const timers = useRef<{ reload?: number; stats?: number }>({}).current
   const opener = useRef<HTMLElement | null>(null)
 
-  const showPage = (next: Page<StatusRecord> | null) => {
+  const showPage = (next: StatusPage | null) => {
     current.page = next
     setPage(next)
   }
@@ -57,7 +57,7 @@ export function Dashboard({ apiKey, onSignOut }: Props) {
   }
 
   function failed(err: unknown) {
-    if (err instanceof ApiError && err.code === 'unauthenticated') {
+    if (err instanceof StatusTrackerError && err.code === 'unauthenticated') {
       onSignOut('Your API key is no longer accepted. Sign in again.')
     } else setError(explainRefusal(err))
   }

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks'
 import { PRIORITY_VALUES, STATUS_VALUES } from './api'
-import { emptyFilters, SORT_OPTIONS, stateLabel, type Filters } from './model'
+import { emptyFilters, SORT_OPTIONS, stateLabel, type Filters, type Sort } from './model'
 
 interface Props {
   filters: Filters
@@ -112,7 +112,11 @@ export function FiltersForm({ filters, onApply }: Props) {
         </label>
         <label>
           Sort
-          <select name="sort" value={draft.sort} onChange={(e) => set('sort', e.currentTarget.value, true)}>
+          <select
+            name="sort"
+            value={draft.sort}
+            onChange={(e) => set('sort', e.currentTarget.value as Sort, true)}
+          >
             {SORT_OPTIONS.map(([value, label]) => (
               <option value={value} key={value}>
                 {label}

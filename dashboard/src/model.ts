@@ -1,12 +1,15 @@
 import {
-  ApiError,
+  StatusTrackerError,
+  StatusTrackerNetworkError,
+  type ListQuery,
   type LiveFilter,
   type PriorityValue,
   type StatusEvent,
-  type StatusQuery,
   type StatusRecord,
   type StatusValue,
 } from './api'
+
+export type Sort = NonNullable<ListQuery['sort']>
 
 /** The filter form's state; text fields hold what the user typed. */
 export interface Filters {
@@ -18,7 +21,7 @@ export interface Filters {
   /** `datetime-local` values, in the browser's time zone. */
   updatedAfter: string
   updatedBefore: string
-  sort: string
+  sort: Sort
   limit: number
 }
 
@@ -34,7 +37,7 @@ export const emptyFilters: Filters = {
   limit: 25,
 }
 
-export const SORT_OPTIONS: [value: string, label: string][] = [
+export const SORT_OPTIONS: [value: Sort, label: string][] = [
   ['-updated_at', 'Updated, newest first'],
   ['updated_at', 'Updated, oldest first'],
   ['-created_at', 'Created, newest first'],
@@ -58,12 +61,15 @@ const isoOf = (local: string) => {
   return time && !Number.isNaN(time.getTime()) ? time.toISOString() : undefined
 }
 
-export function toQuery(filters: Filters, cursor?: string): StatusQuery {
+const listOrNothing = <T>(list: T[]) => (list.length > 0 ? list : undefined)
+
+/** The listing query for `filters`; fields left empty are left out. */
+export function toQuery(filters: Filters, cursor?: string): ListQuery {
   return {
-    status: filters.status,
-    priority: filters.priority,
+    status: listOrNothing(filters.status),
+    priority: listOrNothing(filters.priority),
     kind: filters.kind.trim() || undefined,
-    tag: tagsOf(filters.tag),
+    tag: listOrNothing(tagsOf(filters.tag)),
     q: filters.q.trim() || undefined,
     updated_after: isoOf(filters.updatedAfter),
     updated_before: isoOf(filters.updatedBefore),
@@ -84,22 +90,25 @@ export function toLiveFilter(filters: Filters): LiveFilter {
 
 /** Whether `record` belongs in the table under `filters`, as the API's listing decides it. */
 export function matches(record: StatusRecord, filters: Filters): boolean {
-  const query = toQuery(filters)
-  if (query.status?.length && !query.status.includes(record.status)) return false
-  if (query.priority?.length && !query.priority.includes(record.priority)) return false
-  if (query.kind !== undefined && record.kind !== query.kind) return false
-  if (query.tag?.length) {
-    const wanted = new Set(query.tag.map((t) => t.toLowerCase()))
+  if (filters.status.length > 0 && !filters.status.includes(record.status)) return false
+  if (filters.priority.length > 0 && !filters.priority.includes(record.priority)) return false
+  const kind = filters.kind.trim()
+  if (kind && record.kind !== kind) return false
+  const tags = tagsOf(filters.tag)
+  if (tags.length > 0) {
+    const wanted = new Set(tags.map((t) => t.toLowerCase()))
     if (!record.tags.some((t) => wanted.has(t.toLowerCase()))) return false
   }
-  if (query.q !== undefined) {
-    const q = query.q.toLowerCase()
+  const q = filters.q.trim().toLowerCase()
+  if (q) {
     const haystack = [record.status_id, record.message, record.resource_id]
     if (!haystack.some((text) => text?.toLowerCase().includes(q))) return false
   }
   const updated = Date.parse(record.updated_at)
-  if (query.updated_after && !(updated > Date.parse(query.updated_after))) return false
-  if (query.updated_before && !(updated < Date.parse(query.updated_before))) return false
+  const after = isoOf(filters.updatedAfter)
+  const before = isoOf(filters.updatedBefore)
+  if (after && !(updated > Date.parse(after))) return false
+  if (before && !(updated < Date.parse(before))) return false
   return true
 }
 
@@ -127,11 +136,11 @@ export function describeChanges(event: StatusEvent): string[] {
   return Object.entries(event.changes).map(([field, [from, to]]) => `${field}: ${show(from)} → ${show(to)}`)
 }
 
-/** Why a key was refused, in words for the person who typed it. */
+/** Why a request failed, in words for the person who typed the key. */
 export function explainRefusal(err: unknown): string {
-  if (!(err instanceof ApiError)) return 'Something went wrong. Try again.'
+  if (err instanceof StatusTrackerNetworkError) return 'The service could not be reached. Is it running?'
+  if (!(err instanceof StatusTrackerError)) return 'Something went wrong. Try again.'
   if (err.code === 'unauthenticated') return 'This API key was not accepted. Check it and try again.'
   if (err.code === 'insufficient-scope') return 'This API key may not read statuses (it lacks status:read).'
-  if (err.code === 'network') return 'The service could not be reached. Is it running?'
-  return `The service refused: ${err.message}`
+  return `The service refused: ${err.detail}`
 }

@@ -13,6 +13,7 @@ export type {
   Subscription,
   SubscriptionHandlers,
   SubscriptionMessage,
+  SubscriptionSelector,
   Watch,
 } from './subscription'
 export type * from './types'

@@ -3,10 +3,16 @@ import { problemFromSocket, StatusTrackerError } from './errors'
 import { backoffDelay, type Backoff } from './retry'
 import type { StatusEvent, StatusRecord, SubscribeAck, SubscribeRequest } from './types'
 
+/** What a subscription selects (`status_ids` or `filter`) and the size of its snapshot, without a start. */
+export type SubscriptionSelector = Omit<SubscribeRequest, 'since_seq'>
+
 export type SocketIoOptions = Partial<ManagerOptions & SocketOptions>
 
 export interface SubscriptionHandlers {
-  /** The statuses selected as of `seq`, once, when the subscription starts without `since_seq`. */
+  /**
+   * The statuses selected as of `seq`: when the subscription starts without `since_seq`, and again after
+   * each `change()`.
+   */
   onSnapshot?(statuses: StatusRecord[], seq: number): void
   /** Each event once, in `seq` order, across reconnections. */
   onEvent?(event: StatusEvent): void
@@ -31,6 +37,12 @@ export interface Subscription {
   readonly closed: boolean
   /** The underlying Socket.IO socket (one per subscription). */
   readonly socket: Socket
+  /**
+   * Selects something else from now on, over the same connection: the server's subscription is
+   * replaced by one for `selector`, which starts afresh with a snapshot (`onSnapshot`); events of the
+   * old selection that were still on their way are dropped. Resolves with the new acknowledgement.
+   */
+  change(selector: SubscriptionSelector): Promise<SubscribeAck>
   /** Unsubscribes and disconnects; safe to call twice. */
   close(): Promise<void>
 }
@@ -61,7 +73,8 @@ export function openSubscription(
   handlers: SubscriptionHandlers,
   options: SubscriptionOptions,
 ): Subscription {
-  const { since_seq: startSeq, ...selector } = request
+  const { since_seq: startSeq, ...initial } = request
+  let selector: SubscriptionSelector = initial
   const ackTimeoutMs = options.ackTimeoutMs ?? 20_000
   const backoff = options.backoff ?? { baseMs: 200, maxMs: 5_000 }
 
@@ -79,6 +92,16 @@ export function openSubscription(
   // After a resumed subscribe: the replayed events still to come, all at or below `upTo`.
   let replay: { remaining: number; upTo: number } | null = null
   let retryTimer: ReturnType<typeof setTimeout> | undefined
+  // The current attempt's subscribe is not answered yet; `restart`: its selector has changed meanwhile.
+  let awaiting = false
+  let restart = false
+  // The promises of change() calls, settled by the next acknowledgement (or refusal, or close).
+  let changes: { resolve: (ack: SubscribeAck) => void; reject: (err: unknown) => void }[] = []
+  const settleChanges = (settle: (change: (typeof changes)[number]) => void) => {
+    const waiting = changes
+    changes = []
+    waiting.forEach(settle)
+  }
 
   let resolveReady!: (ack: SubscribeAck) => void
   let rejectReady!: (err: unknown) => void
@@ -99,6 +122,7 @@ export function openSubscription(
     closed = true
     clearTimeout(retryTimer)
     rejectReady(error)
+    settleChanges((change) => change.reject(error))
     socket.disconnect()
     handlers.onError?.(error)
   }
@@ -131,6 +155,7 @@ export function openSubscription(
     replay = null
     subscriptionId = undefined
     const sinceSeq = lastSeq
+    awaiting = true
     let answer: Answer
     try {
       answer = (await socket.timeout(ackTimeoutMs).emitWithAck('subscribe', {
@@ -144,6 +169,13 @@ export function openSubscription(
       return
     }
     if (mine !== attempt || closed) return
+    awaiting = false
+    if (restart) {
+      // Asked for the old selector: drop it (and whatever it sent) and ask for the new one.
+      restart = false
+      if (answer.ok) socket.emit('unsubscribe', { subscription_id: answer.subscription_id })
+      return subscribe()
+    }
 
     if (!answer.ok) {
       const { code } = answer.error
@@ -187,6 +219,7 @@ export function openSubscription(
       started = true
       resolveReady(answer)
     }
+    settleChanges((change) => change.resolve(answer))
     for (const event of waiting) deliver(event)
   }
 
@@ -200,6 +233,9 @@ export function openSubscription(
   socket.on('disconnect', (reason) => {
     attempt += 1
     clearTimeout(retryTimer)
+    // The server dropped this connection's subscriptions; the next one subscribes with the current selector.
+    awaiting = false
+    restart = false
     if (closed) return
     handlers.onDisconnect?.(reason)
     // Socket.IO does not reconnect by itself when the server hung up (overflow, shutdown): we do.
@@ -223,6 +259,26 @@ export function openSubscription(
       return closed
     },
     socket,
+    change(next) {
+      if (closed) {
+        const refused = Promise.reject(new Error('the subscription is closed'))
+        refused.catch(() => undefined)
+        return refused
+      }
+      const { since_seq: _start, ...rest } = next as SubscribeRequest
+      selector = rest
+      lastSeq = undefined
+      resyncReason = undefined
+      const acked = new Promise<SubscribeAck>((resolve, reject) => changes.push({ resolve, reject }))
+      acked.catch(() => undefined)
+      if (awaiting) restart = true
+      else if (socket.connected) {
+        if (subscriptionId !== undefined) socket.emit('unsubscribe', { subscription_id: subscriptionId })
+        void subscribe()
+      }
+      // Not connected: the next connection subscribes with the new selector.
+      return acked
+    },
     close() {
       return (closing ??= (async () => {
         const wasClosed = closed
@@ -230,6 +286,7 @@ export function openSubscription(
         attempt += 1
         clearTimeout(retryTimer)
         rejectReady(new Error('the subscription was closed'))
+        settleChanges((change) => change.reject(new Error('the subscription was closed')))
         if (!wasClosed && socket.connected && subscriptionId !== undefined) {
           await socket
             .timeout(2_000)

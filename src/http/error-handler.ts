@@ -1,3 +1,5 @@
+// `req.log` is pino-http's addition to Express's request (the middleware itself is installed in app.ts).
+/// <reference types="pino-http" />
 import { STATUS_CODES } from 'node:http'
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express'
 import { ZodError } from 'zod'

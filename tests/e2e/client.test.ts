@@ -560,6 +560,32 @@ describe('errors and routes', () => {
     expect(await problemOf(api.webhooks.get(hook.id))).toMatchObject({ code: 'webhook-not-found' })
   })
 
+  test('when a subscription changes its filter, then on the same connection it gets a snapshot of the new selection and only its events, and the server holds one subscription', async () => {
+    const [first, second] = [unique('first'), unique('second')]
+    const { status_id: a } = await api.statuses.create(makeStatus({ kind: first }))
+    const { status_id: b } = await api.statuses.create(makeStatus({ kind: second }))
+    const seen = recorder()
+    const subscription = api.subscribe({ filter: { kind: first } }, seen.handlers)
+    await subscription.ready
+    const connection = subscription.socket.id
+    await api.statuses.update(a, { new_status: 'processing' })
+    await until(() => seen.events.length === 1, 'the event of the first selection arrived')
+
+    const ack = await subscription.change({ filter: { kind: second } })
+    await api.statuses.update(a, { progress_percentage: 10 })
+    await api.statuses.update(b, { new_status: 'processing' })
+    await until(() => seen.events.length === 2, 'the event of the new selection arrived')
+
+    expect(ack.snapshot?.map((s) => s.status_id)).toEqual([b])
+    expect(seen.snapshotSeq).toBe(ack.seq)
+    expect(seen.events.map((e) => [e.status_id, e.type])).toEqual([
+      [a, 'status.updated'],
+      [b, 'status.updated'],
+    ])
+    expect(subscription.socket.id).toBe(connection)
+    expect((await api.stats()).subscribers).toBe(1)
+  })
+
   test('when a subscription is read with for await, then its snapshot comes first and each event after it once', async () => {
     const kind = unique('watched')
     const { status_id: id } = await api.statuses.create(makeStatus({ kind }))

@@ -22,9 +22,10 @@ export function clientOf(
   return client
 }
 
-/** Closes every subscription of every client made by clientOf(); for afterEach. */
+/**
+ * Closes every subscription of every client made by clientOf(); for afterEach. The clients stay usable
+ * (and listed), so one made in beforeAll has its later subscriptions closed too.
+ */
 export async function closeClients(): Promise<void> {
-  const clients = [...opened]
-  opened.clear()
-  await Promise.all(clients.map((client) => client.close()))
+  await Promise.all([...opened].map((client) => client.close()))
 }

@@ -15,6 +15,9 @@ let io: Server
 let baseUrl: string
 let script: Script
 let requests: Record<string, unknown>[]
+let unsubscribes: unknown[]
+/** The socket each subscribe came on, in order. */
+let sockets: string[]
 const clients: ReturnType<typeof createStatusTrackerClient>[] = []
 
 beforeAll(async () => {
@@ -23,15 +26,21 @@ beforeAll(async () => {
   io.of('/status').on('connection', (socket) => {
     socket.on('subscribe', (payload: Record<string, unknown>, ack: Ack) => {
       requests.push(payload)
+      sockets.push(socket.id)
       script(socket, payload, ack, requests.length)
     })
-    socket.on('unsubscribe', (_payload: unknown, ack: Ack) => ack({ ok: true }))
+    socket.on('unsubscribe', (payload: unknown, ack?: Ack) => {
+      unsubscribes.push(payload)
+      ack?.({ ok: true })
+    })
   })
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
   baseUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}`
 })
 beforeEach(() => {
   requests = []
+  unsubscribes = []
+  sockets = []
 })
 afterEach(async () => {
   await Promise.all(clients.splice(0).map((client) => client.close()))
@@ -153,4 +162,86 @@ test('when the server refuses a subscribe, then ready rejects with the code, onE
   expect(errors).toEqual([error])
   expect(subscription.closed).toBe(true)
   await until(() => !subscription.socket.connected, 'the socket closed')
+})
+
+test('when the selection is changed, then the old subscription is dropped and the new one starts from a snapshot on the same connection, and later resumes from its own seq', async () => {
+  script = (socket, payload, ack, call) => {
+    if (call === 1) ack({ ok: true, subscription_id: 'old', seq: 5, snapshot: [], replayed: 0 })
+    if (call === 2) {
+      // An event of the old selection, still on its way when the new subscribe is answered.
+      socket.emit('status.event', event(6))
+      ack({ ok: true, subscription_id: 'new', seq: 7, snapshot: [], replayed: 0 })
+      socket.emit('status.event', event(8))
+      setTimeout(() => socket.disconnect(true), 20)
+    }
+    if (call === 3) ack({ ok: true, subscription_id: 'again', seq: payload.since_seq, replayed: 0 })
+  }
+  const snapshots: number[] = []
+  const seqs: number[] = []
+  const resumes: unknown[] = []
+  const subscription = client().subscribe(
+    { filter: { kind: 'a' } },
+    {
+      onSnapshot: (_s, seq) => snapshots.push(seq),
+      onEvent: (e) => seqs.push(e.seq),
+      onResume: (info) => resumes.push(info),
+    },
+  )
+  await subscription.ready
+
+  const ack = await subscription.change({ filter: { kind: 'b' }, snapshot_limit: 1 })
+  await until(() => resumes.length === 1, 'resumed after the server hung up')
+
+  expect(ack).toMatchObject({ subscription_id: 'new', seq: 7 })
+  expect(requests).toEqual([
+    { filter: { kind: 'a' } },
+    { filter: { kind: 'b' }, snapshot_limit: 1 },
+    { filter: { kind: 'b' }, snapshot_limit: 1, since_seq: 8 },
+  ])
+  expect(sockets[1]).toBe(sockets[0])
+  expect(unsubscribes).toEqual([{ subscription_id: 'old' }])
+  expect(snapshots).toEqual([5, 7])
+  expect(seqs).toEqual([8])
+  expect(resumes).toEqual([{ since_seq: 8, replayed: 0 }])
+})
+
+test('when the selection is changed before the first subscribe is answered, then that answer is dropped and unsubscribed, and ready resolves with the new one', async () => {
+  let answerFirst: Ack | undefined
+  script = (socket, _payload, ack, call) => {
+    if (call === 1) answerFirst = ack
+    if (call === 2) {
+      ack({ ok: true, subscription_id: 'second', seq: 4, snapshot: [], replayed: 0 })
+      socket.emit('status.event', event(5))
+    }
+  }
+  const snapshots: number[] = []
+  const seqs: number[] = []
+  const subscription = client().subscribe(
+    { filter: { kind: 'a' } },
+    { onSnapshot: (_s, seq) => snapshots.push(seq), onEvent: (e) => seqs.push(e.seq) },
+  )
+  await until(() => answerFirst !== undefined, 'the first subscribe arrived')
+
+  const changed = subscription.change({ filter: { kind: 'b' } })
+  answerFirst!({ ok: true, subscription_id: 'first', seq: 3, snapshot: [], replayed: 0 })
+  const [ready, ack] = await Promise.all([subscription.ready, changed])
+  await until(() => seqs.length === 1, 'the event after the new ack arrived')
+
+  expect(ready).toBe(ack)
+  expect(ack).toMatchObject({ subscription_id: 'second' })
+  expect(requests).toEqual([{ filter: { kind: 'a' } }, { filter: { kind: 'b' } }])
+  expect(unsubscribes).toEqual([{ subscription_id: 'first' }])
+  expect(snapshots).toEqual([4])
+  expect(seqs).toEqual([5])
+})
+
+test('when a closed subscription is changed, then change rejects and nothing is sent', async () => {
+  script = (_socket, _payload, ack) =>
+    ack({ ok: true, subscription_id: 's', seq: 1, snapshot: [], replayed: 0 })
+  const subscription = client().subscribe({})
+  await subscription.ready
+  await subscription.close()
+
+  await expect(subscription.change({ filter: { kind: 'b' } })).rejects.toThrow('closed')
+  expect(requests).toHaveLength(1)
 })

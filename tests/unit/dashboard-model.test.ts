@@ -1,5 +1,13 @@
-import type { StatusRecord } from '../../dashboard/src/api'
-import { emptyFilters, matches, newer, toLiveFilter, toQuery, type Filters } from '../../dashboard/src/model'
+import { StatusTrackerError, StatusTrackerNetworkError, type StatusRecord } from '../../dashboard/src/api'
+import {
+  emptyFilters,
+  explainRefusal,
+  matches,
+  newer,
+  toLiveFilter,
+  toQuery,
+  type Filters,
+} from '../../dashboard/src/model'
 
 const record = (overrides: Partial<StatusRecord> = {}): StatusRecord => ({
   status_id: 'video-42',
@@ -36,6 +44,8 @@ test('when the form holds padded text and a tag list, then the query trims it an
     cursor: 'c1',
   })
   expect(query).toMatchObject({ sort: '-updated_at', limit: 25 })
+  // The client sends an empty list as `status=`, which the API refuses: no list at all is sent instead.
+  expect(toQuery(emptyFilters)).toMatchObject({ status: undefined, priority: undefined, tag: undefined })
 })
 
 test('when a time bound is not a valid time, then it is left out rather than sent', () => {
@@ -81,4 +91,21 @@ test('of two versions of a status the higher one wins, whichever comes first', (
 
   expect(newer(old, current)).toBe(current)
   expect(newer(current, old)).toBe(current)
+})
+
+const problem = (code: string, status: number, detail: string) =>
+  new StatusTrackerError({ type: `/problems/${code}`, title: 'Refused', status, detail, code })
+
+test.each<[string, unknown, string]>([
+  [
+    'no answer came',
+    new StatusTrackerNetworkError('GET /api/stats: request failed', 4),
+    'could not be reached',
+  ],
+  ['the key is refused', problem('unauthenticated', 401, 'Missing or invalid API key'), 'not accepted'],
+  ['the key lacks the scope', problem('insufficient-scope', 403, 'Needs status:read'), 'lacks status:read'],
+  ['another problem', problem('rate-limited', 429, 'Too many requests'), 'refused: Too many requests'],
+  ['not an error of the client', new TypeError('x is undefined'), 'Something went wrong'],
+])('when %s, then the page explains it in words', (_name, error, words) => {
+  expect(explainRefusal(error)).toContain(words)
 })
