@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type { Browser, BrowserContext, Page, WebSocketRoute } from 'playwright-core'
+import { STATUS_VALUES } from '../../src/domain/transitions'
 import { launchChromium, screenshot } from '../helpers/browser'
 import {
   killAllProcesses,
@@ -385,15 +386,7 @@ test('a tenant with work in every state, as the README shows it', async () => {
     async () => (await page.locator('tbody tr[data-row]').count()) === jobs.length,
     'every demo status is shown',
   )
-  for (const state of [
-    'pending',
-    'starting',
-    'processing',
-    'retry_pending',
-    'completed',
-    'failed',
-    'cancelled',
-  ]) {
+  for (const state of STATUS_VALUES) {
     expect(await page.locator(`tbody tr[data-state="${state}"]`).count()).toBeGreaterThan(0)
   }
   await screenshot(page, 'dashboard')

@@ -104,6 +104,25 @@ async function feedAfter(api: StatusTrackerClient, afterSeq: number): Promise<St
   return events
 }
 
+/**
+ * Waits until the subscriber has the whole feed written since its snapshot, then checks it got each of
+ * those events exactly once, in `seq` order, and was never resynced. Returns the feed.
+ */
+async function expectCaughtUp(
+  api: StatusTrackerClient,
+  subscription: Subscription,
+  seen: ReturnType<typeof recorder>,
+  timeoutMs?: number,
+): Promise<StatusEvent[]> {
+  const feed = await feedAfter(api, seen.snapshotSeq!)
+  const head = feed.at(-1)!.seq
+  await until(() => subscription.lastSeq === head, 'the subscriber caught up', timeoutMs)
+  expect(seen.seqs()).toEqual(range(seen.snapshotSeq! + 1, head))
+  expect(seen.events.map((event) => event.event_id)).toEqual(feed.map((event) => event.event_id))
+  expect(seen.resyncs).toEqual([])
+  return feed
+}
+
 /** The TCP connection under a subscription's WebSocket. */
 const tcpOf = (socket: Subscription['socket']) =>
   (socket.io.engine.transport as unknown as { ws: { _socket: Socket } }).ws._socket
@@ -154,14 +173,9 @@ describe('resuming subscriptions', () => {
     await until(() => writer.written >= target, 'writes went on after the restart')
     await writer.stop()
 
-    const feed = await feedAfter(api, seen.snapshotSeq!)
-    const head = feed.at(-1)!.seq
-    await until(() => subscription.lastSeq === head, 'the subscriber caught up')
-    expect(seen.seqs()).toEqual(range(seen.snapshotSeq! + 1, head))
-    expect(seen.events.map((event) => event.event_id)).toEqual(feed.map((event) => event.event_id))
+    await expectCaughtUp(api, subscription, seen)
     expect(seen.disconnects.length).toBeGreaterThanOrEqual(1)
     expect(seen.resumes.length).toBeGreaterThanOrEqual(1)
-    expect(seen.resyncs).toEqual([])
   })
 
   test('when the connection is cut three times while writes go on, then the subscriber gets every event exactly once, in seq order', async () => {
@@ -185,13 +199,9 @@ describe('resuming subscriptions', () => {
     await until(() => writer.written >= target, 'writes went on after the last cut')
     await writer.stop()
 
-    const feed = await feedAfter(api, seen.snapshotSeq!)
-    const head = feed.at(-1)!.seq
-    await until(() => subscription.lastSeq === head, 'the subscriber caught up')
-    expect(seen.seqs()).toEqual(range(seen.snapshotSeq! + 1, head))
+    await expectCaughtUp(api, subscription, seen)
     expect(seen.disconnects).toEqual(['transport close', 'transport close', 'transport close'])
     expect(seen.resumes).toHaveLength(3)
-    expect(seen.resyncs).toEqual([])
   })
 
   test('when the subscriber stops reading until the server drops it as a slow consumer, then it resumes from its last seq and misses nothing', async () => {
@@ -222,12 +232,9 @@ describe('resuming subscriptions', () => {
     )
     tcp.resume()
 
-    const head = (await feedAfter(api, seen.snapshotSeq!)).at(-1)!.seq
-    await until(() => subscription.lastSeq === head, 'the subscriber caught up', 60_000)
+    await expectCaughtUp(api, subscription, seen, 60_000)
     expect(seen.disconnects).toContain('io server disconnect')
     expect(seen.resumes.length).toBeGreaterThanOrEqual(1)
-    expect(seen.resyncs).toEqual([])
-    expect(seen.seqs()).toEqual(range(seen.snapshotSeq! + 1, head))
   })
 
   test('when since_seq is ahead of the feed, then the subscriber is resynced: told so with a fresh snapshot, and events follow it', async () => {
