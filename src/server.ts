@@ -123,19 +123,17 @@ async function main(): Promise<void> {
     process.stderr.write(`${err.message}\n`)
     process.exit(1)
   }
-  // A signal during start-up is remembered and acted on once the server is up: arriving between the
-  // "listening" line and the handlers below, it would otherwise kill the process outright.
-  const signals = ['SIGTERM', 'SIGINT'] as const
-  let early: string | undefined
-  const remember = (signal: string) => (early ??= signal)
-  for (const signal of signals) process.on(signal, remember)
-  const { stop } = await startServer(config)
-  const shutdown = (signal: string) => void stop(signal).then(() => process.exit(0))
-  for (const signal of signals) {
-    process.off(signal, remember)
-    process.on(signal, shutdown)
-  }
-  if (early) shutdown(early)
+  // One handler for the process's whole life, in place before start-up begins (on the next tick): a
+  // signal during start-up waits for the server to be up, then stops it. Swapping handlers once started
+  // would lose a signal, since removing a signal's last listener drops one not yet dispatched.
+  const starting = Promise.resolve().then(() => startServer(config))
+  const onSignal = (signal: string) =>
+    void starting.then(
+      ({ stop }) => stop(signal).then(() => process.exit(0)),
+      () => undefined, // a failed start is reported below
+    )
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, onSignal)
+  await starting
 }
 
 if (require.main === module)

@@ -1,4 +1,14 @@
-import { runServerToExit, startServerProcess, useTempDatabases } from '../helpers/server-process'
+import { readdirSync, readlinkSync } from 'node:fs'
+import Database from 'better-sqlite3'
+import {
+  exitedWithin,
+  logLines,
+  runServerToExit,
+  spawnServerProcess,
+  startServerProcess,
+  useTempDatabases,
+} from '../helpers/server-process'
+import { until } from '../helpers/wait'
 
 // Two start-ups and a shutdown, on a machine the other suites keep busy.
 jest.setTimeout(120_000)
@@ -19,10 +29,40 @@ test('when the server first starts on an empty database, then it prints an admin
 
   const authorized = await fetch(`${second.baseUrl}/api/keys`, {
     headers: { Authorization: `Bearer ${adminKey}` },
+    signal: AbortSignal.timeout(20_000),
   })
   expect(authorized.status).toBe(200)
   const body = (await authorized.json()) as { items: { tenant_id: string; scopes: string[] }[] }
   expect(body.items).toEqual([expect.objectContaining({ tenant_id: 'default', scopes: ['admin'] })])
+})
+
+test('when SIGTERM arrives while the server is still starting, then it finishes starting, shuts down and exits 0', async () => {
+  const { url, file } = newDatabase()
+  // Another connection holds the file locked, so start-up waits inside its migrations.
+  const lock = new Database(file)
+  lock.exec('BEGIN EXCLUSIVE')
+  const server = spawnServerProcess({ DATABASE_URL: url })
+  const fds = `/proc/${server.child.pid}/fd`
+  const hasOpened = () =>
+    readdirSync(fds).some((fd) => {
+      try {
+        return readlinkSync(`${fds}/${fd}`) === file
+      } catch {
+        return false // closed in the meantime
+      }
+    })
+  // It opens the file only once its signal handlers are in place.
+  await until(hasOpened, 'the server has opened the database file', 20_000)
+
+  server.child.kill('SIGTERM')
+  lock.exec('ROLLBACK')
+  lock.close()
+
+  expect(await exitedWithin(server)).toEqual({ code: 0, signal: null })
+  const messages = logLines(server.stdout()).map((line) => line.msg)
+  expect(messages).toEqual(
+    expect.arrayContaining([expect.stringMatching(/^listening on/), 'shutting down', 'stopped']),
+  )
 })
 
 test('when a request over real HTTP carries no key or a wrong one, then it is refused with 401 problem+json', async () => {

@@ -1,6 +1,12 @@
 import http from 'node:http'
 import { makeStatus } from '../helpers/factories'
-import { startServerProcess, waitForLog, useTempDatabases, startSlowPost } from '../helpers/server-process'
+import {
+  exitedWithin,
+  startServerProcess,
+  waitForLog,
+  useTempDatabases,
+  startSlowPost,
+} from '../helpers/server-process'
 
 jest.setTimeout(60_000)
 
@@ -58,7 +64,7 @@ test('when SIGTERM arrives during a request, then new connections are refused, t
   const answer = await slow.response
   expect(answer.status).toBe(201)
   expect(JSON.parse(answer.body)).toMatchObject({ status_id: input.status_id, version: 1 })
-  const exit = await server.exited
+  const exit = await exitedWithin(server)
   expect(exit).toEqual({ code: 0, signal: null })
   expect(server.stdout()).toContain('"msg":"stopped"')
 

@@ -1,5 +1,6 @@
 import { makeStatus } from '../helpers/factories'
 import {
+  exitedWithin,
   startServerProcess,
   waitForLog,
   type ServerProcess,
@@ -109,7 +110,7 @@ test('when SIGTERM arrives while a ?wait=true batch waits for its commit, then t
     rejected: [],
     results: [{ index: 0, status_id: id, result: 'applied', version: 2 }],
   })
-  expect(await server.exited).toEqual({ code: 0, signal: null })
+  expect(await exitedWithin(server)).toEqual({ code: 0, signal: null })
   const restarted = await startServerProcess({ DATABASE_URL: url, ...NEVER_ON_TIME })
   expect(await readStatus(restarted, key, id!)).toMatchObject({
     progress_percentage: 90,
@@ -141,7 +142,7 @@ test('when SIGTERM arrives while a ?wait=true batch is still being received, the
       results: [{ index: 0, status_id: id, result: 'applied', version: 2 }],
     },
   })
-  expect(await server.exited).toEqual({ code: 0, signal: null })
+  expect(await exitedWithin(server)).toEqual({ code: 0, signal: null })
   const restarted = await startServerProcess({ DATABASE_URL: url, ...NEVER_ON_TIME })
   expect(await readStatus(restarted, key, id!)).toMatchObject({ message: 'sent during shutdown', version: 2 })
 })

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto'
-import { startServerProcess, useTempDatabases, waitForLog } from '../helpers/server-process'
+import { exitedWithin, startServerProcess, useTempDatabases, waitForLog } from '../helpers/server-process'
 import { until } from '../helpers/wait'
 import type { DeliveryJson } from '../helpers/webhook-api'
 import { startReceiver, type Receiver } from '../helpers/webhook-receiver'
@@ -44,7 +44,7 @@ test('when SIGTERM arrives while a delivery is on the wire, then it finishes and
   await waitForLog(server, 'shutting down')
   inbox.release(200)
 
-  expect(await server.exited).toEqual({ code: 0, signal: null })
+  expect(await exitedWithin(server)).toEqual({ code: 0, signal: null })
   const [request] = inbox.received
   const secret = hook.body.secret as string
   expect(request!.headers['x-signature']).toBe(

@@ -122,19 +122,46 @@ export interface ServerProcess extends Spawned {
   baseUrl: string
   /** The admin key printed on first start, when this start printed one. */
   adminKey: string | undefined
-  /** Sends `signal` and waits for the process to exit. */
-  kill(signal?: NodeJS.Signals): Promise<Exit>
+  /** Sends `signal` and waits for the process to exit (see exitedWithin). */
+  kill(signal?: NodeJS.Signals, timeoutMs?: number): Promise<Exit>
 }
 
-/** Starts `node dist/src/server.js` on a free loopback port and waits until it listens. */
-export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
-  const spawned = track(
+/** Spawns `node dist/src/server.js` on a free loopback port, without waiting for anything. */
+export const spawnServerProcess = (env: Record<string, string>): Spawned =>
+  track(
     spawn(process.execPath, [serverEntry], {
       cwd: projectRoot,
       env: childEnv({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env }),
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
   )
+
+/**
+ * Waits for the process to exit; after `timeoutMs` it SIGKILLs the process and rejects with what the
+ * process printed, so a stuck shutdown fails with its own story.
+ */
+export async function exitedWithin(spawned: Spawned, timeoutMs = 30_000): Promise<Exit> {
+  let timer: NodeJS.Timeout | undefined
+  const stuck = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      spawned.child.kill('SIGKILL')
+      reject(
+        new Error(
+          `process did not exit within ${timeoutMs} ms\nstdout:\n${spawned.stdout()}\nstderr:\n${spawned.stderr()}`,
+        ),
+      )
+    }, timeoutMs)
+  })
+  try {
+    return await Promise.race([spawned.exited, stuck])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** Starts `node dist/src/server.js` on a free loopback port and waits until it listens. */
+export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
+  const spawned = spawnServerProcess(env)
   const port = await waitFor(
     spawned,
     () => logLines(spawned.stdout()).find((line) => line.msg?.startsWith('listening on'))?.port,
@@ -145,9 +172,9 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
     port,
     baseUrl: `http://127.0.0.1:${port}`,
     adminKey: adminKeyIn(spawned.stdout()),
-    async kill(signal = 'SIGTERM') {
+    async kill(signal = 'SIGTERM', timeoutMs = 30_000) {
       spawned.child.kill(signal)
-      return spawned.exited
+      return exitedWithin(spawned, timeoutMs)
     },
   }
 }
