@@ -2,6 +2,7 @@ import express from 'express'
 import type { Logger } from 'pino'
 import { pinoHttp } from 'pino-http'
 import { authenticate } from './http/auth'
+import { corsMiddleware, type CorsOrigins } from './http/cors'
 import { errorHandler, notFoundHandler } from './http/error-handler'
 import { httpMetrics } from './http/metrics'
 import { rateLimitPerKey, type RateLimitOptions } from './http/rate-limit'
@@ -21,10 +22,18 @@ export interface AppDeps {
   logger: Logger
   rateLimit: RateLimitOptions
   checkReady: () => Promise<void>
+  /** Browser origins allowed to read answers (CORS); none when omitted. */
+  corsOrigins?: CorsOrigins
 }
 
 /** Builds the HTTP application; it never listens and never opens a database. */
-export function createApp({ services, logger, rateLimit, checkReady }: AppDeps): express.Application {
+export function createApp({
+  services,
+  logger,
+  rateLimit,
+  checkReady,
+  corsOrigins = [],
+}: AppDeps): express.Application {
   const app = express()
   app.disable('x-powered-by')
   app.set('etag', false)
@@ -39,6 +48,8 @@ export function createApp({ services, logger, rateLimit, checkReady }: AppDeps):
     }),
   )
   app.use(httpMetrics(services.metrics.registry))
+  const cors = corsMiddleware(corsOrigins)
+  if (cors) app.use(cors)
   const json = express.json({ limit: '1mb' })
   app.use((req, res, next) => (req.method === 'GET' || req.method === 'HEAD' ? next() : json(req, res, next)))
 

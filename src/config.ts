@@ -1,7 +1,39 @@
 import { z } from 'zod'
+import type { CorsOrigins } from './http/cors'
 
 const intFrom = (fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce.number().int().min(min).max(max).default(fallback)
+
+/** `CORS_ORIGINS`: `*`, `none`, or comma-separated origins such as `https://app.example.com`. */
+const corsOrigins = z
+  .string()
+  .default('*')
+  .transform((value, ctx): CorsOrigins => {
+    const text = value.trim()
+    if (text === '*') return '*'
+    if (text.toLowerCase() === 'none') return []
+    const origins = text.split(',').map((part) => part.trim())
+    for (const origin of origins) {
+      if (!isOrigin(origin)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `"${origin}" is not an origin; use *, none, or origins such as https://app.example.com`,
+        })
+        return z.NEVER
+      }
+    }
+    return origins
+  })
+
+/** scheme://host[:port], exactly as a browser sends it in `Origin` (no path, no trailing slash). */
+function isOrigin(text: string): boolean {
+  try {
+    const url = new URL(text)
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === text
+  } catch {
+    return false
+  }
+}
 
 const EnvShape = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -15,6 +47,7 @@ const EnvShape = z.object({
       'must be a file: URL (SQLite) or a postgresql:// URL',
     ),
   SQLITE_SYNCHRONOUS: z.enum(['NORMAL', 'FULL']).default('NORMAL'),
+  CORS_ORIGINS: corsOrigins,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   RATE_LIMIT_RPS: intFrom(1000, 1),
   RATE_LIMIT_BURST: intFrom(2000, 1),

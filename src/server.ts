@@ -58,6 +58,7 @@ export async function startServer(config: Config) {
     logger,
     rateLimit: { rps: config.RATE_LIMIT_RPS, burst: config.RATE_LIMIT_BURST, store: shared?.store },
     checkReady: db.ping,
+    corsOrigins: config.CORS_ORIGINS,
   })
   const server = app.listen(config.PORT, config.HOST)
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject))
@@ -67,6 +68,7 @@ export async function startServer(config: Config) {
     statuses: services.repository,
     logger,
     cluster,
+    corsOrigins: config.CORS_ORIGINS,
   })
   await services.events.start()
   services.retention.start()

@@ -7,6 +7,7 @@ import type { ApiKeyRow } from '../db/key-repository'
 import type { StatusRepository } from '../db/status-repository'
 import { PRIORITY_VALUES, STATUS_VALUES } from '../domain/transitions'
 import { AppError, forbidden, unauthenticated } from '../errors'
+import { corsOrigin, type CorsOrigins } from '../http/cors'
 import { zodIssues } from '../http/error-handler'
 import { StatusIdSchema } from '../http/schemas/common'
 import { hasScope, type ApiKeyService } from '../services/api-key-service'
@@ -40,6 +41,8 @@ export interface SocketServerOptions {
   maxSubscriptionsPerSocket?: number
   /** Other instances on the same PostgreSQL: their commits wake this instance's event manager. */
   cluster?: Cluster
+  /** Browser origins allowed to poll (CORS); none when omitted. WebSockets are not subject to CORS. */
+  corsOrigins?: CorsOrigins
 }
 
 type Ack = (answer: unknown) => void
@@ -64,8 +67,13 @@ export function attachSocketServer(httpServer: HttpServer, options: SocketServer
     maxBufferedPackets = 5000,
     maxSubscriptionsPerSocket = 100,
     cluster,
+    corsOrigins = [],
   } = options
-  const io = new Server(httpServer, { serveClient: false, cors: { origin: true }, adapter: cluster?.adapter })
+  const io = new Server(httpServer, {
+    serveClient: false,
+    cors: { origin: corsOrigin(corsOrigins) },
+    adapter: cluster?.adapter,
+  })
   const namespace = io.of('/status')
   cluster?.join(namespace, () => events.notify())
   const connections = new Map<string, { socket: Socket; subscriptions: Map<string, Subscribed<unknown>> }>()

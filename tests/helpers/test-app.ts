@@ -2,6 +2,7 @@ import type { Application } from 'express'
 import pino from 'pino'
 import supertest from 'supertest'
 import { createApp } from '../../src/app'
+import type { CorsOrigins } from '../../src/http/cors'
 import { openDatabase, type Database, type PrismaClient } from '../../src/db/prisma'
 import { createServices, type ServiceOptions, type Services } from '../../src/services'
 import type { Scope } from '../../src/services/api-key-service'
@@ -16,6 +17,7 @@ export interface TestAppOptions {
   events?: ServiceOptions['events']
   retention?: ServiceOptions['retention']
   webhooks?: ServiceOptions['webhooks']
+  corsOrigins?: CorsOrigins
 }
 
 export interface TestApp {
@@ -65,6 +67,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     logger,
     rateLimit: { ...(options.rateLimit ?? { rps: 100_000, burst: 200_000 }), store: shared?.store },
     checkReady: db.ping,
+    corsOrigins: options.corsOrigins,
   })
   const makeKey = async (tenant = 'default', scopes: Scope[] = ['status:read', 'status:write']) =>
     (await services.apiKeys.create(tenant, scopes)).secret

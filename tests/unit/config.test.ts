@@ -23,6 +23,7 @@ test('when nothing is set, then every variable takes its documented default', ()
     UPDATER_FLUSH_MS: 5,
     UPDATER_MAX_QUEUE: 100000,
     SQLITE_SYNCHRONOUS: 'NORMAL',
+    CORS_ORIGINS: '*',
     LOG_LEVEL: 'info',
     RATE_LIMIT_RPS: 1000,
     RATE_LIMIT_BURST: 2000,
@@ -48,6 +49,7 @@ test('when values are given, then they are parsed into their types', () => {
     HOST: '127.0.0.1',
     DATABASE_URL: 'file:/var/lib/status/status.db',
     SQLITE_SYNCHRONOUS: 'FULL',
+    CORS_ORIGINS: 'https://app.example.com, http://localhost:5173',
     LOG_LEVEL: 'warn',
     RATE_LIMIT_RPS: '50',
     RATE_LIMIT_BURST: '50',
@@ -71,6 +73,7 @@ test('when values are given, then they are parsed into their types', () => {
     HOST: '127.0.0.1',
     DATABASE_URL: 'file:/var/lib/status/status.db',
     SQLITE_SYNCHRONOUS: 'FULL',
+    CORS_ORIGINS: ['https://app.example.com', 'http://localhost:5173'],
     LOG_LEVEL: 'warn',
     RATE_LIMIT_RPS: 50,
     RATE_LIMIT_BURST: 50,
@@ -101,6 +104,10 @@ test.each(['postgresql://app:secret@db.internal:5432/status', 'postgres://localh
   },
 )
 
+test.each(['none', 'NONE'])('when CORS_ORIGINS is %p, then no origin is allowed', (value) => {
+  expect(loadConfig({ CORS_ORIGINS: value }).CORS_ORIGINS).toEqual([])
+})
+
 test('when PORT is 0, then it is accepted (the system picks a free port)', () => {
   expect(loadConfig({ PORT: '0' }).PORT).toBe(0)
 })
@@ -115,6 +122,12 @@ test.each([
   ['DATABASE_URL', './data/status.db'],
   ['DATABASE_URL', 'postgresql://'],
   ['SQLITE_SYNCHRONOUS', 'OFF'],
+  ['CORS_ORIGINS', 'app.example.com'],
+  ['CORS_ORIGINS', 'https://app.example.com/'],
+  ['CORS_ORIGINS', 'https://app.example.com/path'],
+  ['CORS_ORIGINS', 'https://app.example.com,,https://other.example.com'],
+  ['CORS_ORIGINS', 'ftp://files.example.com'],
+  ['CORS_ORIGINS', '*,https://app.example.com'],
   ['LOG_LEVEL', 'verbose'],
   ['RATE_LIMIT_RPS', '0'],
   ['RATE_LIMIT_RPS', 'fast'],
