@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import Database from 'better-sqlite3'
 import type { Browser, BrowserContext, Page, WebSocketRoute } from 'playwright-core'
 import { STATUS_VALUES } from '../../src/domain/transitions'
 import { launchChromium, screenshot } from '../helpers/browser'
@@ -211,8 +212,11 @@ test('when more statuses match than fit a page, then Next and Previous walk the 
   )
 })
 
-test('when the live connection drops and comes back, then the dashboard resubscribes from the last seq and shows what it missed', async () => {
-  // Every websocket goes through this route so the test can cut it; polling requests too.
+/**
+ * Routes the page's Socket.IO traffic (polling and websocket) through the test, so it can cut the live
+ * connection and refuse new ones, and see which subscriptions were sent and acknowledged.
+ */
+async function interceptLiveConnection() {
   let blocked = false
   // The connection starts on HTTP polling and moves to the websocket; it is cut once it has moved.
   let upgraded: WebSocketRoute | undefined
@@ -249,40 +253,96 @@ test('when the live connection drops and comes back, then the dashboard resubscr
     if (body.includes('"subscribe"')) subscribes.push(body)
     return blocked ? route.abort('connectionrefused') : route.continue()
   })
+  return {
+    subscribes,
+    /** Waits until the connection is on the websocket and a subscription that `matches` is acknowledged. */
+    async settled(matches: (subscribe: string) => boolean) {
+      await until(() => upgraded !== undefined, 'the connection has moved to the websocket')
+      await until(
+        () =>
+          subscribes.some((m) => {
+            const id = m.match(/^42\/status,(\d+)\[/)?.[1]
+            return matches(m) && id !== undefined && acked.has(id)
+          }),
+        'the subscription is acknowledged',
+      )
+    },
+    /** Cuts the websocket and refuses new connections until `restore`; waits for the page to notice. */
+    async cut() {
+      blocked = true
+      await upgraded!.close({ code: 1001, reason: 'dropped by the test' })
+      await liveIndicator().and(page.locator(':not([data-state="live"])')).waitFor()
+    },
+    restore: () => (blocked = false),
+  }
+}
+
+test('when the live connection drops and comes back, then the dashboard resubscribes from the last seq and shows what it missed', async () => {
+  const live = await interceptLiveConnection()
   const kind = uniqueKind('reconnect')
   const id = `${kind}-1`
   await createStatus({ status_id: id, kind })
   await signIn()
   await filterByKind(kind)
   await row(id).and(page.locator('[data-state="pending"]')).waitFor()
-  await until(() => upgraded !== undefined, 'the connection has moved to the websocket')
   // The subscription for the kind filter is in place (its ack came back over the websocket).
-  await until(
-    () =>
-      subscribes.some((m) => {
-        const id = m.match(/^42\/status,(\d+)\[/)?.[1]
-        return m.includes(kind) && id !== undefined && acked.has(id)
-      }),
-    'the filtered subscription is acknowledged',
-  )
+  await live.settled((subscribe) => subscribe.includes(kind))
 
-  blocked = true
-  await upgraded!.close({ code: 1001, reason: 'dropped by the test' })
-  await liveIndicator().and(page.locator(':not([data-state="live"])')).waitFor()
-  const subscribesBefore = subscribes.length
+  await live.cut()
+  const subscribesBefore = live.subscribes.length
   await updateStatus(id, {
     new_status: 'processing',
     progress_percentage: 60,
     message: 'missed while offline',
   })
   expect(await row(id).getAttribute('data-state')).toBe('pending')
-  blocked = false
+  live.restore()
 
   await liveIndicator().and(page.locator('[data-state="live"]')).waitFor()
   await row(id).and(page.locator('[data-state="processing"]')).waitFor()
   expect(await row(id).locator('[role="progressbar"]').getAttribute('aria-valuenow')).toBe('60')
-  const resubscribe = subscribes.slice(subscribesBefore).at(-1) ?? ''
+  const resubscribe = live.subscribes.slice(subscribesBefore).at(-1) ?? ''
   expect(resubscribe).toMatch(/"since_seq":\d+/)
+})
+
+test('when what was missed offline can no longer be replayed, then the dashboard takes a fresh snapshot and shows it', async () => {
+  // A tenant of its own, whose events the test purges as retention would.
+  const created = await runKeysCli(
+    database.url,
+    'create',
+    '--tenant',
+    'resync',
+    '--scopes',
+    'status:read,status:write',
+  )
+  expect(created.code).toBe(0)
+  const key = lastLine(created.stdout)
+  const live = await interceptLiveConnection()
+  await call('POST', '/api/status', { status_id: 'resync-1', kind: 'resync.test' }, key)
+  await signIn(key)
+  await row('resync-1').and(page.locator('[data-state="pending"]')).waitFor()
+  await live.settled(() => true)
+
+  await live.cut()
+  const subscribesBefore = live.subscribes.length
+  await call('PUT', '/api/status/resync-1', { new_status: 'processing', progress_percentage: 30 }, key)
+  await call('POST', '/api/status', { status_id: 'resync-2', kind: 'resync.test' }, key)
+  const purged = new Database(database.file)
+  purged.prepare('DELETE FROM status_events WHERE tenant_id = ?').run('resync')
+  purged.close()
+  live.restore()
+
+  // Only a fresh snapshot can bring these: none of their events is left to replay.
+  await row('resync-2').and(page.locator('[data-state="pending"]')).waitFor()
+  await row('resync-1').and(page.locator('[data-state="processing"]')).waitFor()
+  await liveIndicator().and(page.locator('[data-state="live"]')).waitFor()
+  const after = live.subscribes.slice(subscribesBefore)
+  expect(after[0]).toMatch(/"since_seq":\d+/)
+  expect(after.at(-1)).not.toMatch(/since_seq/)
+
+  // And it is live again from there.
+  await call('PUT', '/api/status/resync-2', { new_status: 'processing' }, key)
+  await row('resync-2').and(page.locator('[data-state="processing"]')).waitFor()
 })
 
 test('when the page is reloaded the key is kept for the tab, and signing out forgets it', async () => {
