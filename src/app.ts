@@ -48,8 +48,10 @@ export function createApp({
     }),
   )
   app.use(httpMetrics(services.metrics.registry))
+  // Only the key-authenticated API and its description: /metrics, /health and the pages stay same-origin,
+  // so a page elsewhere cannot read them through the browser of someone inside the network.
   const cors = corsMiddleware(corsOrigins)
-  if (cors) app.use(cors)
+  if (cors) app.use(['/api', '/openapi.json'], cors)
   const json = express.json({ limit: '1mb' })
   app.use((req, res, next) => (req.method === 'GET' || req.method === 'HEAD' ? next() : json(req, res, next)))
 

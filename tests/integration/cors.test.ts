@@ -60,6 +60,18 @@ describe('when any origin is allowed (the default, *)', () => {
     expect(res.headers['access-control-max-age']).toBe('600')
   })
 
+  test('then the API description is readable, but not /metrics, /health or the dashboard, which need no key', async () => {
+    const t = await appAllowing('*')
+    const get = (path: string) => t.request.get(path).set('Origin', ELSEWHERE)
+
+    expect((await get('/openapi.json')).headers['access-control-allow-origin']).toBe('*')
+    for (const path of ['/metrics', '/health', '/ready', '/']) {
+      const res = await get(path)
+      expect(res.status).toBeLessThan(500)
+      expect(res.headers['access-control-allow-origin']).toBeUndefined()
+    }
+  })
+
   test('then a problem answer is readable too, so a page can show the error', async () => {
     const t = await appAllowing('*')
     const res = await t.request.get('/api/status').set('Origin', ELSEWHERE)
