@@ -38,6 +38,20 @@ async function call(method: string, path: string, body?: unknown, key = adminKey
   return text ? (JSON.parse(text) as Record<string, unknown>) : {}
 }
 
+/** A read-write key of a tenant of its own, made with the keys CLI as an operator would. */
+async function keyForNewTenant(tenant: string) {
+  const created = await runKeysCli(
+    database.url,
+    'create',
+    '--tenant',
+    tenant,
+    '--scopes',
+    'status:read,status:write',
+  )
+  expect(created.code).toBe(0)
+  return lastLine(created.stdout)
+}
+
 const createStatus = (body: Record<string, unknown>) => call('POST', '/api/status', body)
 const updateStatus = (id: string, body: Record<string, unknown>) => call('PUT', `/api/status/${id}`, body)
 const uniqueKind = (name: string) => `${name}.${randomUUID().slice(0, 8)}`
@@ -307,16 +321,7 @@ test('when the live connection drops and comes back, then the dashboard resubscr
 
 test('when what was missed offline can no longer be replayed, then the dashboard takes a fresh snapshot and shows it', async () => {
   // A tenant of its own, whose events the test purges as retention would.
-  const created = await runKeysCli(
-    database.url,
-    'create',
-    '--tenant',
-    'resync',
-    '--scopes',
-    'status:read,status:write',
-  )
-  expect(created.code).toBe(0)
-  const key = lastLine(created.stdout)
+  const key = await keyForNewTenant('resync')
   const live = await interceptLiveConnection()
   await call('POST', '/api/status', { status_id: 'resync-1', kind: 'resync.test' }, key)
   await signIn(key)
@@ -390,16 +395,7 @@ test('when axe-core checks the sign-in form, the dashboard and the open drawer, 
 
 test('a tenant with work in every state, as the README shows it', async () => {
   // A tenant of its own, so the picture holds only these statuses.
-  const created = await runKeysCli(
-    database.url,
-    'create',
-    '--tenant',
-    'demo',
-    '--scopes',
-    'status:read,status:write',
-  )
-  expect(created.code).toBe(0)
-  const demoKey = lastLine(created.stdout)
+  const demoKey = await keyForNewTenant('demo')
   const demo = (method: string, path: string, body?: unknown) => call(method, path, body, demoKey)
   const jobs: [string, string, Record<string, unknown>[]][] = [
     [
