@@ -34,6 +34,19 @@ afterAll(async () => {
   databases.forEach((database) => database.cleanup())
 })
 
+/** A server on a fresh database (or `url`), an admin client of it, and `count` statuses created through it. */
+async function serverWithStatuses(
+  count: number,
+  url = newDatabase().url,
+  input: Parameters<typeof makeStatus>[0] = {},
+) {
+  const server = await startServerProcess({ DATABASE_URL: url })
+  const api = clientOf(server, server.adminKey!)
+  const ids: string[] = []
+  for (const _ of range(1, count)) ids.push((await api.statuses.create(makeStatus(input))).status_id)
+  return { server, api, ids }
+}
+
 const unique = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`
 
 /** Everything a subscription reports, in the order it reported it. */
@@ -157,10 +170,7 @@ describe('resuming subscriptions', () => {
 
   test('when the server is SIGKILLed and restarted on its port while writes go on, then the subscriber gets every event exactly once, in seq order', async () => {
     const { url } = newDatabase()
-    const first = await startServerProcess({ DATABASE_URL: url })
-    const api = clientOf(first, first.adminKey!)
-    const ids: string[] = []
-    for (const _ of range(1, 3)) ids.push((await api.statuses.create(makeStatus())).status_id)
+    const { server: first, api, ids } = await serverWithStatuses(3, url)
     const seen = recorder()
     const subscription = api.subscribe({}, seen.handlers)
     await subscription.ready
@@ -179,10 +189,7 @@ describe('resuming subscriptions', () => {
   })
 
   test('when the connection is cut three times while writes go on, then the subscriber gets every event exactly once, in seq order', async () => {
-    const server = await startServerProcess({ DATABASE_URL: newDatabase().url })
-    const api = clientOf(server, server.adminKey!)
-    const ids: string[] = []
-    for (const _ of range(1, 3)) ids.push((await api.statuses.create(makeStatus())).status_id)
+    const { api, ids } = await serverWithStatuses(3)
     const seen = recorder()
     const subscription = api.subscribe({}, seen.handlers)
     await subscription.ready
@@ -205,12 +212,10 @@ describe('resuming subscriptions', () => {
   })
 
   test('when the subscriber stops reading until the server drops it as a slow consumer, then it resumes from its last seq and misses nothing', async () => {
-    const server = await startServerProcess({ DATABASE_URL: newDatabase().url })
-    const api = clientOf(server, server.adminKey!)
     // Large events fill the transport's buffers sooner, so the server gives up well inside its replay window.
-    const metadata = { blob: 'x'.repeat(4000) }
-    const ids: string[] = []
-    for (const _ of range(1, 50)) ids.push((await api.statuses.create(makeStatus({ metadata }))).status_id)
+    const { api, ids } = await serverWithStatuses(50, undefined, {
+      metadata: { blob: 'x'.repeat(4000) },
+    })
     const seen = recorder()
     const subscription = api.subscribe({}, seen.handlers)
     await subscription.ready
@@ -238,10 +243,7 @@ describe('resuming subscriptions', () => {
   })
 
   test('when since_seq is ahead of the feed, then the subscriber is resynced: told so with a fresh snapshot, and events follow it', async () => {
-    const server = await startServerProcess({ DATABASE_URL: newDatabase().url })
-    const api = clientOf(server, server.adminKey!)
-    const ids: string[] = []
-    for (const _ of range(1, 3)) ids.push((await api.statuses.create(makeStatus())).status_id)
+    const { api, ids } = await serverWithStatuses(3)
     const watch = api.watch({ since_seq: 1000 })
     const messages: SubscriptionMessage[] = []
     const reading = (async () => {
