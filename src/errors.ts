@@ -81,3 +81,57 @@ export const deliveryPending = (id: string) =>
     409,
     `Delivery ${id} is still pending: it is sent at its next_attempt_at without being asked`,
   )
+
+/** The database could not be reached, or dropped the connection mid-request: nothing was acknowledged. */
+export const databaseUnavailable = () =>
+  new AppError('database-unavailable', 503, 'The database is not reachable right now; retry shortly', {
+    retry_after: 1,
+  })
+
+// Node's socket errors, PostgreSQL's SQLSTATEs for a lost or refused connection (class 08, an
+// administrator's or a crash's shutdown 57P01–57P03, too many connections 53300), Prisma's codes for an
+// unreachable or closed server and its exhausted pool, and the driver adapter's kinds for the same.
+const SOCKET_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+])
+const SQLSTATES = /^(08...|57P0[123]|53300)$/
+const PRISMA_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024'])
+const ADAPTER_KINDS = new Set(['ConnectionClosed', 'DatabaseNotReachable', 'TooManyConnections'])
+// pg's own errors for a connection that died under it carry no code.
+const PG_MESSAGES = [
+  'Connection terminated',
+  'Client has encountered a connection error and is not queryable',
+  'timeout exceeded when trying to connect',
+]
+
+/**
+ * Whether `err`, thrown while serving a request, says the database connection failed (as opposed to a
+ * query that is wrong): the request then did not commit and the answer is `503 database-unavailable`.
+ * Duck-typed on the drivers' error shapes, so callers need not import them.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false
+  const { name, code, message, meta, cause: own } = err as Record<string, unknown>
+  if (
+    typeof code === 'string' &&
+    (SOCKET_CODES.has(code) || SQLSTATES.test(code) || PRISMA_CODES.has(code))
+  ) {
+    return true
+  }
+  // The adapter's error, bare or wrapped in Prisma's, carries the kind in its `cause`.
+  type AdapterCause = { kind?: unknown; code?: unknown } | undefined
+  const cause =
+    name === 'DriverAdapterError'
+      ? (own as AdapterCause)
+      : (meta as { driverAdapterError?: { cause?: AdapterCause } } | undefined)?.driverAdapterError?.cause
+  if (typeof cause === 'object' && cause !== null) {
+    if (typeof cause.kind === 'string' && ADAPTER_KINDS.has(cause.kind)) return true
+    if (typeof cause.code === 'string' && SQLSTATES.test(cause.code)) return true
+  }
+  return typeof message === 'string' && PG_MESSAGES.some((text) => message.startsWith(text))
+}

@@ -3,7 +3,7 @@
 import { STATUS_CODES } from 'node:http'
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express'
 import { ZodError } from 'zod'
-import { AppError, type Issue } from '../errors'
+import { AppError, databaseUnavailable, isDatabaseUnavailable, type Issue } from '../errors'
 
 export const PROBLEM_TYPE_BASE = '/problems/'
 
@@ -61,6 +61,10 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
   }
   const parsed = typeof err === 'object' && err !== null ? fromBodyParser(err) : null
   if (parsed) return sendProblem(res, parsed)
+  if (isDatabaseUnavailable(err)) {
+    req.log.warn({ err }, 'database unavailable')
+    return sendProblem(res, databaseUnavailable())
+  }
   req.log.error({ err }, 'unhandled error')
   sendProblem(res, new AppError('internal-error', 500, 'Something went wrong on our side'))
 }

@@ -105,7 +105,7 @@ const Problems = {
   ),
   unavailable: problem(
     'Unavailable',
-    '`queue-full` (the batched updater is full) or `shutting-down`',
+    '`queue-full` (the batched updater is full), `shutting-down`, or `database-unavailable` (the database connection failed; nothing was acknowledged, so a retry is safe where the request is idempotent)',
     z.object({ 'Retry-After': z.string().meta({ description: 'Seconds to wait before trying again' }) }),
   ),
   searchTooBroad: problem(
@@ -150,6 +150,7 @@ function api(
       '403': Problems.forbidden,
       ...(operation.requestBody && { '413': Problems.payloadTooLarge, '415': Problems.unsupportedEncoding }),
       '429': Problems.rateLimited,
+      '503': Problems.unavailable,
     },
   }
 }

@@ -5,7 +5,7 @@ import type { StoredStatus } from '../domain/status-record'
 import { toRecord } from '../domain/status-record'
 import { applyUpdate, type UpdateInput } from '../domain/status-rules'
 import type { StatusValue } from '../domain/transitions'
-import { AppError, statusNotFound } from '../errors'
+import { AppError, isDatabaseUnavailable, statusNotFound } from '../errors'
 import type { Metrics } from '../metrics'
 
 export interface BatchItem {
@@ -218,7 +218,13 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
           answers.push(...(await write([entry])))
         } catch (itemErr) {
           logger.error({ err: itemErr, statusId: entry.statusId }, 'status update failed')
-          const error = { code: 'internal-error', message: 'The update could not be stored' }
+          // A lost database connection is worth a retry; anything else is our fault.
+          const error = isDatabaseUnavailable(itemErr)
+            ? {
+                code: 'database-unavailable',
+                message: 'The database is not reachable right now; retry shortly',
+              }
+            : { code: 'internal-error', message: 'The update could not be stored' }
           for (const op of entry.ops)
             for (const waiter of op.waiters)
               answers.push([waiter, { result: 'error', status_id: entry.statusId, error }])
