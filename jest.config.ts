@@ -21,7 +21,7 @@ const transform: Config['transform'] = {
   ],
 }
 
-export const suites = ['unit', 'integration', 'e2e', 'browser', 'perf'] as const
+export const suites = ['unit', 'integration', 'e2e', 'chaos', 'browser', 'perf'] as const
 export type Suite = (typeof suites)[number]
 
 // src is a root of every project so coverage also reports source files no test loads (jest only finds

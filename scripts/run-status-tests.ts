@@ -12,9 +12,12 @@ const usage = `Usage: tsx scripts/run-status-tests.ts [options] [-- jest args]
   --performance       also run the perf suite (left out by default)
   --parallel N        jest --maxWorkers N (default: jest's own)
   --verbose           jest --verbose, and keep the service's logs (LOG_LEVEL is silent otherwise)
-  --suite NAME        unit | integration | e2e | browser | perf; repeatable or comma-separated
-                      (default: unit,integration,e2e,browser)
-  --no-postgres       skip the second integration pass against PostgreSQL
+  --suite NAME        unit | integration | e2e | chaos | browser | perf; repeatable or comma-separated
+                      (default: unit,integration,e2e,chaos,browser)
+  --no-postgres       skip the second integration pass against PostgreSQL, and the chaos suite's
+                      PostgreSQL tests
+  --chaos-trials N    trials per store in the chaos suite (default 4, or CHAOS_TRIALS; CHAOS_SEED
+                      replays a run's random choices)
   -- ARGS             passed to jest unchanged (e.g. -- -t 'rejects unknown ids')
 
 The selected suites run against SQLite. When the integration suite is selected and PostgreSQL server
@@ -43,6 +46,7 @@ interface Options {
   parallel?: string
   verbose: boolean
   postgres: boolean
+  chaosTrials?: string
   suites: Suite[]
   jestArgs: string[]
 }
@@ -99,6 +103,12 @@ function parseArgs(argv: string[]): Options {
         options.parallel = n
         break
       }
+      case '--chaos-trials': {
+        const n = value()
+        if (!/^[1-9]\d*$/.test(n)) throw new UsageError(`--chaos-trials wants a positive number, got "${n}"`)
+        options.chaosTrials = n
+        break
+      }
       case '--suite':
         for (const name of value().split(',').filter(Boolean)) {
           if (!suites.includes(name as Suite)) {
@@ -115,7 +125,7 @@ function parseArgs(argv: string[]): Options {
         throw new UsageError(`unknown option "${argv[i]}" (jest options go after --)`)
     }
   }
-  if (options.suites.length === 0) options.suites = ['unit', 'integration', 'e2e', 'browser']
+  if (options.suites.length === 0) options.suites = ['unit', 'integration', 'e2e', 'chaos', 'browser']
   if (options.performance && !options.suites.includes('perf')) options.suites.push('perf')
   return options
 }
@@ -133,9 +143,9 @@ function hasTests(suite: Suite): boolean {
   )
 }
 
-// e2e and browser tests spawn `node dist/src/server.js` (which serves dist/dashboard): they need a fresh build.
+// e2e, chaos and browser tests spawn `node dist/src/server.js` (which serves dist/dashboard): they need a fresh build.
 function build(): boolean {
-  console.log('Building for the e2e and browser suites: npm run build')
+  console.log('Building for the e2e, chaos and browser suites: npm run build')
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
   return spawnSync(npm, ['run', 'build'], { cwd: rootDir, stdio: 'inherit' }).status === 0
 }
@@ -167,6 +177,8 @@ function runJest(options: Options, run: JestRun): number {
   args.push(...options.jestArgs)
 
   const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'test', ...run.env }
+  if (options.chaosTrials) env.CHAOS_TRIALS = options.chaosTrials
+  if (!options.postgres) env.CHAOS_NO_POSTGRES = '1'
   if (!options.verbose) env.LOG_LEVEL ??= 'silent'
 
   const child = spawnSync(process.execPath, args, { cwd: rootDir, stdio: 'inherit', env })
@@ -228,7 +240,7 @@ function main(): number {
   }
 
   const needsBuild = options.suites.some(
-    (suite) => (suite === 'e2e' || suite === 'browser') && hasTests(suite),
+    (suite) => (suite === 'e2e' || suite === 'chaos' || suite === 'browser') && hasTests(suite),
   )
   if (needsBuild && !build()) {
     console.log('Build failed, so no tests ran.')

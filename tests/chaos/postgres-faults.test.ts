@@ -1,0 +1,182 @@
+// The built server on a throw-away PostgreSQL: SIGKILLed under load and restarted, as on SQLite; then, with
+// the server's database connections running through a proxy, connections cut at random moments under the
+// same load (TCP resets, closes, an outage, pg_terminate_backend). The server must stay up, answer every
+// write it could not commit with a 503 problem (never a 500, never a hang), acknowledge only what
+// committed, and take writes again once the database is back.
+import { execFileSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { existsSync, readdirSync } from 'node:fs'
+import pg from 'pg'
+import {
+  chaosSeed,
+  chaosTrials,
+  replayPendingCreates,
+  seededRandom,
+  startLoad,
+  storeViolations,
+  writesSucceedAgain,
+  type PendingCreate,
+} from '../helpers/chaos-load'
+import { Ledger } from '../helpers/ledger'
+import { killAllProcesses, projectRoot, startServerProcess } from '../helpers/server-process'
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy'
+import { sleep } from '../helpers/wait'
+import { runKillTrials, unlimited } from './kill-trials'
+
+const trials = chaosTrials(4)
+jest.setTimeout(90_000 + trials * 25_000)
+
+const seed = chaosSeed()
+
+/** Debian's PostgreSQL server binaries (.ci/run installs them). */
+const havePostgres = (() => {
+  try {
+    return readdirSync('/usr/lib/postgresql').some((v) => existsSync(`/usr/lib/postgresql/${v}/bin/initdb`))
+  } catch {
+    return false
+  }
+})()
+const skippedByRunner = process.env.CHAOS_NO_POSTGRES === '1'
+const underCi = Boolean(process.env.CI && process.env.CI !== 'false')
+
+let postgres: { url: string } | undefined
+const proxies: TcpProxy[] = []
+
+beforeAll(() => {
+  if (!havePostgres || skippedByRunner) return
+  const out = execFileSync('bash', ['scripts/start-postgres.sh'], { cwd: projectRoot, encoding: 'utf8' })
+  const url = out.trim().split('\n').at(-1)!
+  if (!url.startsWith('postgresql://')) throw new Error(`scripts/start-postgres.sh said:\n${out}`)
+  postgres = { url }
+})
+afterEach(async () => {
+  await killAllProcesses()
+  await Promise.all(proxies.splice(0).map((proxy) => proxy.close()))
+})
+afterAll(() => {
+  if (postgres)
+    execFileSync('bash', ['scripts/start-postgres.sh', '--stop', postgres.url], { cwd: projectRoot })
+})
+
+/** A fresh database on the throw-away server; its name, and its URL (through `port` when given). */
+async function freshDatabase(port?: number): Promise<{ name: string; url: string }> {
+  const name = `chaos_${randomBytes(6).toString('hex')}`
+  const admin = new pg.Client({ connectionString: postgres!.url })
+  await admin.connect()
+  await admin.query(`CREATE DATABASE ${name}`)
+  await admin.end()
+  const url = new URL(postgres!.url)
+  url.pathname = `/${name}`
+  if (port !== undefined) url.port = String(port)
+  return { name, url: url.toString() }
+}
+
+/** Terminates every backend connected to `database` (the server's), from a connection of our own. */
+async function terminateBackends(database: string): Promise<number> {
+  const admin = new pg.Client({ connectionString: postgres!.url })
+  await admin.connect()
+  try {
+    const { rows } = await admin.query<{ terminated: boolean }>(
+      'SELECT pg_terminate_backend(pid) AS terminated FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+      [database],
+    )
+    return rows.filter((row) => row.terminated).length
+  } finally {
+    await admin.end()
+  }
+}
+
+const run = havePostgres && !skippedByRunner ? describe : describe.skip
+
+if (skippedByRunner) {
+  test.skip('PostgreSQL chaos: skipped (--no-postgres)', () => undefined)
+} else if (!havePostgres) {
+  if (underCi) {
+    test('PostgreSQL chaos needs server binaries under /usr/lib/postgresql (.ci/run installs them)', () => {
+      throw new Error('no PostgreSQL server binaries under /usr/lib/postgresql, and CI is set')
+    })
+  } else {
+    console.log(
+      'PostgreSQL chaos: skipped (no server binaries under /usr/lib/postgresql; .ci/run installs them)',
+    )
+    test.skip('PostgreSQL chaos: skipped (no server binaries under /usr/lib/postgresql)', () => undefined)
+  }
+}
+
+run('on PostgreSQL', () => {
+  test(`when the server is SIGKILLed under load and restarted on the same database (${trials} times), then every acknowledged write is there and the feed has no hole`, async () => {
+    console.log(`PostgreSQL chaos: seed ${seed} (CHAOS_SEED=${seed} replays its choices), ${trials} trials`)
+    const { url } = await freshDatabase()
+    await runKillTrials({ store: 'PostgreSQL', databaseUrl: url, trials, seed, rng: seededRandom(seed) })
+  })
+
+  test(`when the server's database connections are cut at random moments under load (${trials * 3} cuts), then it stays up, answers 503 or commits, and loses no acknowledged write`, async () => {
+    const rng = seededRandom(seed + 1)
+    const pgPort = Number(new URL(postgres!.url).port)
+    const proxy = await startTcpProxy(pgPort)
+    proxies.push(proxy)
+    const { name, url } = await freshDatabase(proxy.port)
+    const server = await startServerProcess({ DATABASE_URL: url, ...unlimited })
+    const key = server.adminKey!
+    const target = { baseUrl: server.baseUrl, key }
+    const ledger = new Ledger()
+    const pending: PendingCreate[] = []
+
+    const load = startLoad(
+      {
+        target,
+        rng,
+        ledger,
+        prefix: 'cut',
+        connectionLossExpected: () => false,
+        unavailableExpected: () => true,
+      },
+      pending,
+    )
+    const faults: string[] = []
+    for (let cut = 1; cut <= trials * 3; cut++) {
+      // Random moments under the load (not a wait for something to happen).
+      await sleep(rng.int(100, 900))
+      const kind = rng.pick(['reset', 'close', 'outage', 'terminate'] as const)
+      if (kind === 'reset' || kind === 'close') {
+        faults.push(`${kind}: ${proxy.cut(kind)} connections`)
+      } else if (kind === 'outage') {
+        proxy.refuse(true)
+        faults.push(`outage: ${proxy.cut('reset')} connections`)
+        await sleep(rng.int(100, 1000))
+        proxy.refuse(false)
+      } else {
+        faults.push(`terminate: ${await terminateBackends(name)} backends`)
+      }
+      expect({ cut, exit: server.child.exitCode, signal: server.child.signalCode }).toEqual({
+        cut,
+        exit: null,
+        signal: null,
+      })
+    }
+    const report = await load.stop()
+    console.log(
+      `PostgreSQL connection cuts: ${faults.length} faults (${faults.join('; ')}); ${report.requests} requests, ` +
+        `${report.acknowledged} acknowledged, ${report.unavailable} answered 503, ${report.refused} refused by the rules (seed ${seed})`,
+    )
+
+    expect({ exit: server.child.exitCode, signal: server.child.signalCode }).toEqual({
+      exit: null,
+      signal: null,
+    })
+    await writesSucceedAgain(target, ledger, 'after-the-cuts')
+    const unexpected = [...report.unexpected, ...(await replayPendingCreates(target, ledger, pending))]
+    expect({ seed, unexpected }).toEqual({ seed, unexpected: [] })
+    expect({ seed, violations: await storeViolations(target, ledger) }).toEqual({ seed, violations: [] })
+    expect(report.acknowledged).toBeGreaterThan(0)
+
+    // And the same database holds after a restart, straight to PostgreSQL this time.
+    await server.kill('SIGKILL')
+    const restarted = await startServerProcess({
+      DATABASE_URL: url.replace(`:${proxy.port}/`, `:${pgPort}/`),
+      ...unlimited,
+    })
+    const again = { baseUrl: restarted.baseUrl, key }
+    expect({ seed, violations: await storeViolations(again, ledger) }).toEqual({ seed, violations: [] })
+  })
+})
