@@ -23,7 +23,7 @@ const transform: Config['transform'] = {
 
 export const suites = ['unit', 'integration', 'e2e', 'chaos', 'browser', 'perf'] as const
 export type Suite = (typeof suites)[number]
-const serverSuites = new Set<Suite>(['e2e', 'browser'])
+const serverSuites = new Set<Suite>(['e2e', 'chaos', 'browser'])
 
 // src is a root of every project so coverage also reports source files no test loads (jest only finds
 // untested files inside `roots`); testMatch keeps each project to its own folder. A suite folder that does
