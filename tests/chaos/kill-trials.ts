@@ -65,7 +65,7 @@ export async function runKillTrials(options: {
   unexpected.push(...(await replayPendingCreates(target, ledger, pending)))
   console.log(
     `${store} kill trials: ${trials} kills, ${acknowledged} writes acknowledged, ${lost} requests lost to the kills, ` +
-      `${ledger.size} statuses in the ledger (seed ${seed})`,
+      `${ledger.size} statuses in the ledger, ${ledger.entries().filter(([, e]) => e.deleted).length} of them deleted (seed ${seed})`,
   )
   expect({ seed, unexpected }).toEqual({ seed, unexpected: [] })
   expect({ seed, violations: await storeViolations(target, ledger) }).toEqual({ seed, violations: [] })

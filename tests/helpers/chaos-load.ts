@@ -1,5 +1,5 @@
 // Concurrent writers for the fault suite (tests/chaos): creates (some with Idempotency-Key), PUT updates
-// (some with If-Match), recorded errors, cancels and `batch?wait=true`, against a server that may be
+// (some with If-Match), recorded errors, cancels, deletes and `batch?wait=true`, against a server that may be
 // killed or lose its database under them. Every 2xx goes into the ledger; every answer the contract
 // does not allow goes into `unexpected`.
 import { feedViolations, ledgerViolations, type FeedEvent, type Ledger } from './ledger'
@@ -133,7 +133,13 @@ export function startLoad(options: LoadOptions, pending: PendingCreate[]) {
   let stopped = false
   let created = 0
 
-  const judge = (what: string, answer: Answer, ok: number, onOk: (body: Record<string, unknown>) => void) => {
+  const judge = (
+    what: string,
+    answer: Answer,
+    ok: number,
+    onOk: (body: Record<string, unknown>) => void,
+    statusId?: string,
+  ) => {
     report.requests += 1
     if (answer.kind === 'hang') {
       report.unexpected.push(`${what}: no answer within ${REQUEST_TIMEOUT_MS} ms`)
@@ -159,6 +165,9 @@ export function startLoad(options: LoadOptions, pending: PendingCreate[]) {
       report.unavailable += 1
     } else if (status >= 400 && status < 500 && EXPECTED_REFUSALS.has(String(body.code))) {
       report.refused += 1
+    } else if (status === 404 && statusId !== undefined && ledger.mayBeGone(statusId)) {
+      // A write racing a delete of the same status.
+      report.refused += 1
     } else {
       report.unexpected.push(described)
     }
@@ -170,7 +179,7 @@ export function startLoad(options: LoadOptions, pending: PendingCreate[]) {
       return
     }
     ledger.ack(body.status_id, body.version)
-    known.add(body.status_id)
+    if (!ledger.mayBeGone(body.status_id)) known.add(body.status_id)
   }
   const known = new Set<string>(ledger.live())
   const someKnown = (): string | undefined => (known.size === 0 ? undefined : rng.pick([...known]))
@@ -200,18 +209,26 @@ export function startLoad(options: LoadOptions, pending: PendingCreate[]) {
     const acked = ledger.version(id)
     if (acked !== undefined && rng.chance(0.3)) headers['If-Match'] = `"${acked}"`
     const answer = await send(target, 'PUT', `/api/status/${id}`, body, headers)
-    judge(`PUT ${id} ${JSON.stringify(body)}`, answer, 200, (b) => ackRecord(b, 'update'))
+    judge(`PUT ${id} ${JSON.stringify(body)}`, answer, 200, (b) => ackRecord(b, 'update'), id)
   }
 
   const recordError = async (id: string) => {
     const body = { error_info: { message: 'chaos', code: 'CHAOS' }, should_retry: rng.chance(0.6) }
     const answer = await send(target, 'POST', `/api/status/${id}/errors`, body)
-    judge(`POST errors ${id}`, answer, 200, (b) => ackRecord(b, 'error'))
+    judge(`POST errors ${id}`, answer, 200, (b) => ackRecord(b, 'error'), id)
   }
 
   const cancel = async (id: string) => {
     const answer = await send(target, 'POST', `/api/status/${id}/cancel`)
-    judge(`POST cancel ${id}`, answer, 200, (b) => ackRecord(b, 'cancel'))
+    judge(`POST cancel ${id}`, answer, 200, (b) => ackRecord(b, 'cancel'), id)
+  }
+
+  const remove = async (id: string) => {
+    // No later write picks it, and from now on it may be gone.
+    known.delete(id)
+    ledger.deleteSent(id)
+    const answer = await send(target, 'DELETE', `/api/status/${id}`)
+    judge(`DELETE ${id}`, answer, 204, () => ledger.ackDelete(id), id)
   }
 
   const batch = async () => {
@@ -233,7 +250,8 @@ export function startLoad(options: LoadOptions, pending: PendingCreate[]) {
         if (item.result === 'applied') ledger.ack(item.status_id, item.version!)
         const code = item.result === 'error' ? String(item.error?.code) : undefined
         const unavailable = code === 'database-unavailable' && options.unavailableExpected()
-        if (code !== undefined && !EXPECTED_REFUSALS.has(code) && !unavailable) {
+        const racedDelete = code === 'status-not-found' && ledger.mayBeGone(item.status_id)
+        if (code !== undefined && !EXPECTED_REFUSALS.has(code) && !unavailable && !racedDelete) {
           report.unexpected.push(`batch?wait=true: item ${JSON.stringify(item)}`)
         }
       }
@@ -247,7 +265,8 @@ export function startLoad(options: LoadOptions, pending: PendingCreate[]) {
       if (id === undefined || roll < 0.3) await create()
       else if (roll < 0.6) await update(id)
       else if (roll < 0.7) await recordError(id)
-      else if (roll < 0.75) await cancel(id)
+      else if (roll < 0.74) await cancel(id)
+      else if (roll < 0.77) await remove(id)
       else await batch()
       // A refused connection fails at once; back off a little rather than spin.
       if (options.connectionLossExpected()) await new Promise((resolve) => setTimeout(resolve, 20))

@@ -15,6 +15,8 @@ interface Acknowledged {
   version: number
   /** A DELETE of it was answered 204. */
   deleted: boolean
+  /** A DELETE of it was sent: unless answered, it may or may not have committed. */
+  deleteSent: boolean
 }
 
 /** Every write a client saw acknowledged (a 2xx answer), by status. */
@@ -28,13 +30,24 @@ export class Ledger {
     }
     const entry = this.acks.get(statusId)
     if (entry) entry.version = Math.max(entry.version, version)
-    else this.acks.set(statusId, { version, deleted: false })
+    else this.acks.set(statusId, { version, deleted: false, deleteSent: false })
+  }
+
+  /** A DELETE of `statusId` is on its way: from now on the status may be gone. */
+  deleteSent(statusId: string): void {
+    const entry = this.acks.get(statusId)
+    if (entry) entry.deleteSent = true
+    else this.acks.set(statusId, { version: 1, deleted: false, deleteSent: true })
   }
 
   ackDelete(statusId: string): void {
-    const entry = this.acks.get(statusId)
-    if (entry) entry.deleted = true
-    else this.acks.set(statusId, { version: 1, deleted: true })
+    this.deleteSent(statusId)
+    this.acks.get(statusId)!.deleted = true
+  }
+
+  /** Whether a DELETE of it was sent, answered or not. */
+  mayBeGone(statusId: string): boolean {
+    return this.acks.get(statusId)?.deleteSent ?? false
   }
 
   /** The highest acknowledged version, or undefined when nothing was acknowledged for it. */
@@ -42,9 +55,9 @@ export class Ledger {
     return this.acks.get(statusId)?.version
   }
 
-  /** Ids with an acknowledged write and no acknowledged delete. */
+  /** Ids with an acknowledged write and no delete sent. */
   live(): string[] {
-    return [...this.acks].filter(([, entry]) => !entry.deleted).map(([id]) => id)
+    return [...this.acks].filter(([, entry]) => !entry.deleteSent).map(([id]) => id)
   }
 
   get size(): number {
@@ -59,7 +72,7 @@ export class Ledger {
 /**
  * Acknowledged writes missing from the store. `current` maps every stored status of the tenant to its
  * version. A status acknowledged at version v must be stored at v or later; one whose delete was
- * acknowledged must be gone.
+ * acknowledged must be gone; one whose delete was sent but not answered may be either.
  */
 export function ledgerViolations(ledger: Ledger, current: ReadonlyMap<string, number>): string[] {
   const problems: string[] = []
@@ -69,7 +82,7 @@ export function ledgerViolations(ledger: Ledger, current: ReadonlyMap<string, nu
       if (stored !== undefined)
         problems.push(`${id}: its delete was acknowledged, but it is stored at version ${stored}`)
     } else if (stored === undefined) {
-      problems.push(`${id}: acknowledged at version ${acked.version}, but not stored`)
+      if (!acked.deleteSent) problems.push(`${id}: acknowledged at version ${acked.version}, but not stored`)
     } else if (stored < acked.version) {
       problems.push(`${id}: acknowledged at version ${acked.version}, but stored at version ${stored}`)
     }

@@ -43,6 +43,19 @@ describe('ledger check', () => {
     expect(ledger.live()).toEqual([])
   })
 
+  test('when a delete was sent but its answer was lost, then the status may be stored or gone', () => {
+    const ledger = new Ledger()
+    ledger.ack('a', 3)
+    ledger.deleteSent('a')
+    expect(ledgerViolations(ledger, stored({}))).toEqual([])
+    expect(ledgerViolations(ledger, stored({ a: 3 }))).toEqual([])
+    expect(ledgerViolations(ledger, stored({ a: 2 }))).toEqual([
+      'a: acknowledged at version 3, but stored at version 2',
+    ])
+    expect(ledger.mayBeGone('a')).toBe(true)
+    expect(ledger.live()).toEqual([])
+  })
+
   test('when an answer carries no version, then the ledger refuses it rather than check nothing', () => {
     expect(() => new Ledger().ack('a', Number.NaN)).toThrow('not a version')
     expect(() => new Ledger().ack('a', 0)).toThrow('not a version')
