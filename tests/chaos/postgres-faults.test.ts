@@ -2,11 +2,13 @@
 // the server's database connections running through a proxy, connections cut at random moments under the
 // same load (TCP resets, closes, an outage, pg_terminate_backend). The server must stay up, answer every
 // write it could not commit with a 503 problem (never a 500, never a hang), acknowledge only what
-// committed, and take writes again once the database is back.
+// committed, take writes again once the database is back, and send a subscriber every event of the feed
+// once, in seq order.
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, readdirSync } from 'node:fs'
 import pg from 'pg'
+import { io, type Socket as ClientSocket } from 'socket.io-client'
 import {
   chaosSeed,
   chaosTrials,
@@ -14,13 +16,14 @@ import {
   seededRandom,
   startLoad,
   storeViolations,
+  wholeFeed,
   writesSucceedAgain,
   type PendingCreate,
 } from '../helpers/chaos-load'
 import { Ledger } from '../helpers/ledger'
 import { killAllProcesses, projectRoot, startServerProcess } from '../helpers/server-process'
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy'
-import { sleep } from '../helpers/wait'
+import { range, sleep, until } from '../helpers/wait'
 import { runKillTrials, unlimited } from './kill-trials'
 
 const trials = chaosTrials(4)
@@ -49,7 +52,9 @@ beforeAll(() => {
   if (!url.startsWith('postgresql://')) throw new Error(`scripts/start-postgres.sh said:\n${out}`)
   postgres = { url }
 })
+const clients: ClientSocket[] = []
 afterEach(async () => {
+  for (const client of clients.splice(0)) client.disconnect()
   await killAllProcesses()
   await Promise.all(proxies.splice(0).map((proxy) => proxy.close()))
 })
@@ -86,6 +91,26 @@ async function terminateBackends(database: string): Promise<number> {
   }
 }
 
+/** A Socket.IO subscriber to the tenant's whole feed from seq 0, collecting the seqs it is sent. */
+async function feedSubscriber(baseUrl: string, key: string) {
+  const socket = io(`${baseUrl}/status`, {
+    transports: ['websocket'],
+    auth: { token: key },
+    reconnection: false,
+    forceNew: true,
+  })
+  clients.push(socket)
+  const seqs: number[] = []
+  const other: string[] = []
+  socket.on('status.event', (event: { seq: number }) => seqs.push(event.seq))
+  socket.on('status.resync', () => other.push('status.resync'))
+  socket.on('disconnect', (reason: string) => other.push(`disconnect: ${reason}`))
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('connect_error', reject))
+  const ack = (await socket.timeout(20_000).emitWithAck('subscribe', { since_seq: 0 })) as { ok: boolean }
+  expect(ack.ok).toBe(true)
+  return { seqs, other }
+}
+
 const run = havePostgres && !skippedByRunner ? describe : describe.skip
 
 if (skippedByRunner) {
@@ -110,7 +135,7 @@ run('on PostgreSQL', () => {
     await runKillTrials({ store: 'PostgreSQL', databaseUrl: url, trials, seed, rng: seededRandom(seed) })
   })
 
-  test(`when the server's database connections are cut at random moments under load (${trials * 3} cuts), then it stays up, answers 503 or commits, and loses no acknowledged write`, async () => {
+  test(`when the server's database connections are cut at random moments under load (${trials * 3} cuts), then it stays up, answers 503 or commits, loses no acknowledged write, and a live subscriber misses no event`, async () => {
     const rng = seededRandom(seed + 1)
     const pgPort = Number(new URL(postgres!.url).port)
     const proxy = await startTcpProxy(pgPort)
@@ -121,6 +146,8 @@ run('on PostgreSQL', () => {
     const target = { baseUrl: server.baseUrl, key }
     const ledger = new Ledger()
     const pending: PendingCreate[] = []
+    // Live the whole time: the events it is sent must be the feed, whatever the database went through.
+    const subscriber = await feedSubscriber(server.baseUrl, key)
 
     const load = startLoad(
       {
@@ -169,6 +196,12 @@ run('on PostgreSQL', () => {
     expect({ seed, unexpected }).toEqual({ seed, unexpected: [] })
     expect({ seed, violations: await storeViolations(target, ledger) }).toEqual({ seed, violations: [] })
     expect(report.acknowledged).toBeGreaterThan(0)
+    const head = (await wholeFeed(target)).length
+    await until(
+      () => subscriber.seqs.length >= head || subscriber.other.length > 0,
+      `the subscriber is sent the feed up to seq ${head}`,
+    )
+    expect({ other: subscriber.other, seqs: subscriber.seqs }).toEqual({ other: [], seqs: range(1, head) })
 
     // And the same database holds after a restart, straight to PostgreSQL this time.
     await server.kill('SIGKILL')
