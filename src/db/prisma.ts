@@ -34,6 +34,7 @@ export interface Database {
   /** The hottest committed point reads, as prepared statements outside Prisma. */
   direct: DirectReads
   write<T>(fn: (tx: Db) => Promise<T>): Promise<T>
+  /** Resolves when the database answers, rejects when it fails or takes over PING_TIMEOUT_MS. */
   ping(): Promise<void>
   close(): Promise<void>
 }
@@ -53,6 +54,24 @@ class SqliteAdapterFactory extends PrismaBetterSqlite3 {
     return Object.assign(adapter, {
       getConnectionInfo: () => ({ maxBindValues: SQLITE_MAX_BIND_VALUES, supportsRelationJoins: false }),
     })
+  }
+}
+
+/** How long a readiness ping may take: a database that stops answering (a partition) is not ready. */
+export const PING_TIMEOUT_MS = 2_000
+
+async function bounded(ping: () => Promise<unknown>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`the database did not answer within ${PING_TIMEOUT_MS} ms`)),
+      PING_TIMEOUT_MS,
+    )
+  })
+  try {
+    await Promise.race([ping(), late])
+  } finally {
+    clearTimeout(timer)
   }
 }
 
@@ -82,9 +101,7 @@ async function openSqlite({ url, synchronous = 'NORMAL' }: DatabaseOptions): Pro
     read: reader,
     direct,
     write: (fn) => writer.$transaction(fn, TX_OPTIONS),
-    async ping() {
-      await reader.$queryRaw`SELECT 1`
-    },
+    ping: () => bounded(() => reader.$queryRaw`SELECT 1`),
     close: () =>
       (closing ??= Promise.all([writer.$disconnect(), reader.$disconnect()]).then(() => direct.close())),
   }
@@ -105,9 +122,7 @@ async function openPostgres({ url, poolSize = 10 }: DatabaseOptions): Promise<Da
     // READ COMMITTED: writes are optimistic (`WHERE version = …`) or lock what they read (FOR UPDATE),
     // and the tenant row orders each tenant's events (docs/storage.md).
     write: (fn) => client.$transaction(fn, TX_OPTIONS),
-    async ping() {
-      await client.$queryRaw`SELECT 1`
-    },
+    ping: () => bounded(() => client.$queryRaw`SELECT 1`),
     close: () => (closing ??= Promise.all([client.$disconnect(), direct.close()]).then(() => undefined)),
   }
 }
