@@ -212,4 +212,37 @@ run('on PostgreSQL', () => {
     const again = { baseUrl: restarted.baseUrl, key }
     expect({ seed, violations: await storeViolations(again, ledger) }).toEqual({ seed, violations: [] })
   })
+
+  test('when the database stops answering (a partition), then /ready says not-ready instead of hanging, and the service takes writes again once it answers', async () => {
+    const proxy = await startTcpProxy(Number(new URL(postgres!.url).port))
+    proxies.push(proxy)
+    const { url } = await freshDatabase(proxy.port)
+    const server = await startServerProcess({ DATABASE_URL: url, ...unlimited })
+    const target = { baseUrl: server.baseUrl, key: server.adminKey! }
+    const ledger = new Ledger()
+    await writesSucceedAgain(target, ledger, 'before-the-stall')
+
+    proxy.stall(true)
+    const held = fetch(`${server.baseUrl}/api/status/before-the-stall`, {
+      method: 'PUT',
+      headers: { Authorization: `Bearer ${target.key}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ progress_percentage: 40 }),
+    })
+    const ready = await fetch(`${server.baseUrl}/ready`, { signal: AbortSignal.timeout(30_000) })
+    expect({ status: ready.status, body: await ready.json() }).toMatchObject({
+      status: 503,
+      body: { status: 503, code: 'not-ready' },
+    })
+    proxy.stall(false)
+
+    // The write held by the stall is answered once the database is back: committed, or a 503 problem.
+    const answer = await held
+    const body = (await answer.json()) as { status_id?: string; version?: number; code?: string }
+    expect([200, 503]).toContain(answer.status)
+    if (answer.status === 200) ledger.ack('before-the-stall', body.version!)
+    else expect(body.code).toBe('database-unavailable')
+    await writesSucceedAgain(target, ledger, 'after-the-stall')
+    expect((await fetch(`${server.baseUrl}/ready`)).status).toBe(200)
+    expect(await storeViolations(target, ledger)).toEqual([])
+  })
 })

@@ -8,6 +8,7 @@ import net from 'node:net'
 export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1') {
   const pairs = new Set<[net.Socket, net.Socket]>()
   let refusing = false
+  let stalled = false
   const server = net.createServer((client) => {
     if (refusing) {
       client.resetAndDestroy()
@@ -16,6 +17,10 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
     const upstream = net.connect(targetPort, targetHost)
     const pair: [net.Socket, net.Socket] = [client, upstream]
     pairs.add(pair)
+    if (stalled) {
+      client.pause()
+      upstream.pause()
+    }
     const end = () => {
       pairs.delete(pair)
       client.destroy()
@@ -46,6 +51,19 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
         }
       }
       return cut
+    },
+    /**
+     * While set, nothing flows either way on any connection, old or new, and nothing is closed: the
+     * database looks partitioned away. Unset, what was held flows on.
+     */
+    stall(on: boolean) {
+      stalled = on
+      for (const [client, upstream] of pairs) {
+        for (const socket of [client, upstream]) {
+          if (on) socket.pause()
+          else socket.resume()
+        }
+      }
     },
     /** While set, new connections are reset at once: the database looks down. */
     refuse(on: boolean) {
