@@ -161,25 +161,31 @@ run('on PostgreSQL', () => {
       pending,
     )
     const faults: string[] = []
-    for (let cut = 1; cut <= trials * 3; cut++) {
-      // Random moments under the load (not a wait for something to happen).
-      await sleep(rng.int(100, 900))
-      const kind = rng.pick(['reset', 'close', 'outage', 'terminate'] as const)
-      if (kind === 'reset' || kind === 'close') {
-        faults.push(`${kind}: ${proxy.cut(kind)} connections`)
-      } else if (kind === 'outage') {
-        proxy.refuse(true)
-        faults.push(`outage: ${proxy.cut('reset')} connections`)
-        await sleep(rng.int(100, 1000))
-        proxy.refuse(false)
-      } else {
-        faults.push(`terminate: ${await terminateBackends(name)} backends`)
+    try {
+      for (let cut = 1; cut <= trials * 3; cut++) {
+        // Random moments under the load (not a wait for something to happen).
+        await sleep(rng.int(100, 900))
+        const kind = rng.pick(['reset', 'close', 'outage', 'terminate'] as const)
+        if (kind === 'reset' || kind === 'close') {
+          faults.push(`${kind}: ${proxy.cut(kind)} connections`)
+        } else if (kind === 'outage') {
+          proxy.refuse(true)
+          faults.push(`outage: ${proxy.cut('reset')} connections`)
+          await sleep(rng.int(100, 1000))
+          proxy.refuse(false)
+        } else {
+          faults.push(`terminate: ${await terminateBackends(name)} backends`)
+        }
+        if (server.child.exitCode !== null || server.child.signalCode !== null) {
+          throw new Error(
+            `the server exited (${server.child.exitCode ?? server.child.signalCode}) at fault ${cut} (${faults.at(-1)}), seed ${seed}\n` +
+              `stderr:\n${server.stderr().slice(-4000)}\nlast log lines:\n${server.stdout().split('\n').slice(-15).join('\n')}`,
+          )
+        }
       }
-      expect({ cut, exit: server.child.exitCode, signal: server.child.signalCode }).toEqual({
-        cut,
-        exit: null,
-        signal: null,
-      })
+    } finally {
+      // A failed check above must not leave the writers running.
+      await load.stop()
     }
     const report = await load.stop()
     console.log(

@@ -131,6 +131,7 @@ export function startLoad(options: LoadOptions, pending: PendingCreate[]) {
     unexpected: [],
   }
   let stopped = false
+  let lastFailed = false
   let created = 0
 
   const judge = (
@@ -141,6 +142,7 @@ export function startLoad(options: LoadOptions, pending: PendingCreate[]) {
     statusId?: string,
   ) => {
     report.requests += 1
+    lastFailed = answer.kind !== 'answer'
     if (answer.kind === 'hang') {
       report.unexpected.push(`${what}: no answer within ${REQUEST_TIMEOUT_MS} ms`)
       return
@@ -269,7 +271,7 @@ export function startLoad(options: LoadOptions, pending: PendingCreate[]) {
       else if (roll < 0.77) await remove(id)
       else await batch()
       // A refused connection fails at once; back off a little rather than spin.
-      if (options.connectionLossExpected()) await new Promise((resolve) => setTimeout(resolve, 20))
+      if (lastFailed) await new Promise((resolve) => setTimeout(resolve, 20))
     }
   }
 
