@@ -4,6 +4,8 @@ import { pinoHttp } from 'pino-http'
 import { authenticate } from './http/auth'
 import { corsMiddleware, type CorsOrigins } from './http/cors'
 import { errorHandler, notFoundHandler } from './http/error-handler'
+import { jsonBody } from './http/json-body'
+import { serializeRequest } from './logger'
 import { httpMetrics } from './http/metrics'
 import { rateLimitPerKey, type RateLimitOptions } from './http/rate-limit'
 import { batchRoutes } from './http/routes/batch'
@@ -40,6 +42,7 @@ export function createApp({
   app.use(
     pinoHttp({
       logger,
+      serializers: { req: serializeRequest },
       // Successful requests are access-logged at debug: at thousands of requests a second a line each
       // costs more CPU than the request itself. So are 429s: a flooding key makes thousands a second
       // (status_rate_limited_total counts them). Other failures stay visible at the default level.
@@ -62,12 +65,11 @@ export function createApp({
 
   // Key (cached), then its bucket, and only then the body: a flooding key's excess is refused before
   // the expensive part of the pipeline.
-  const json = express.json({ limit: '1mb' })
   const api = express.Router()
   api.use(
     authenticate(services.apiKeys),
     rateLimitPerKey({ refused: services.metrics.rateLimited, ...rateLimit }),
-    (req, res, next) => (req.method === 'GET' || req.method === 'HEAD' ? next() : json(req, res, next)),
+    jsonBody(),
   )
   api.use('/status', batchRoutes(services), statusRoutes(services))
   api.use('/keys', keyRoutes(services))
