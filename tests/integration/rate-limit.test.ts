@@ -1,4 +1,5 @@
 import http from 'node:http'
+import { Writable } from 'node:stream'
 import pino from 'pino'
 import supertest from 'supertest'
 import { createApp } from '../../src/app'
@@ -184,6 +185,30 @@ test('when requests carry no valid key, then they are refused as 401 before the 
   const anonymous = await Promise.all(Array.from({ length: BURST + 2 }, () => request.get('/api/status')))
 
   expect(anonymous.map((res) => res.status)).toEqual(Array(BURST + 2).fill(401))
+})
+
+test('when requests are refused, then their access log lines are at debug, while other failures stay at warn', async () => {
+  const lines: { level: number; res?: { statusCode?: number } }[] = []
+  const logTo = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) lines.push(JSON.parse(line))
+      done()
+    },
+  })
+  const logged = await buildTestApp({ rateLimit: { rps: 1, burst: 1, clock }, logTo, logLevel: 'debug' })
+  try {
+    const key = await logged.makeKey()
+    await logged.request.get('/api/status').set(bearer(key)).expect(200)
+    await logged.request.get('/api/status').set(bearer(key)).expect(429)
+    advance(1000)
+    await logged.request.get('/api/status/missing').set(bearer(key)).expect(404)
+
+    const levelOf = (status: number) => lines.filter((l) => l.res?.statusCode === status).map((l) => l.level)
+    expect(levelOf(429)).toEqual([20])
+    expect(levelOf(404)).toEqual([40])
+  } finally {
+    await logged.close()
+  }
 })
 
 const onPostgres = testStore === 'postgresql' ? test : test.skip
