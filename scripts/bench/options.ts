@@ -27,7 +27,8 @@ export const usage = `Usage: npm run bench -- [options]
   --filter-rows N     statuses seeded into the filters' own database (default 1000000)
 
   Overload (overload): a server of its own with RATE_LIMIT_RPS=200, RATE_LIMIT_BURST=400; a victim
-  tenant's GETs at 100/s timed alone, then while another tenant's key floods at 2,000/s (10× its limit).
+  tenant's GETs at 100/s timed alone, then while another tenant's key floods at 2,000/s (10× its limit),
+  evenly spread and in autocannon's bursts.
 
   Two instances on one PostgreSQL database (instances, postgres only): PUT and batch ingest split over
   two server processes, and update→subscriber latency from one instance to the other.

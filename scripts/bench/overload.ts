@@ -1,8 +1,9 @@
 // Overload: does one key flooding at 10× its rate limit hurt another tenant? A server process of its own
 // on the service's database with a low limit (so that 10× is a load this machine can send), a victim key
 // of one tenant reading at a steady moderate rate, timed request by request in this process, first alone
-// and then while a flooding key of another tenant sends 10× its limit from a worker process (autocannon
-// at a fixed overall rate). The limiter should refuse the excess so cheaply that the victim barely notices.
+// and then while a flooding key of another tenant sends 10× its limit from a worker process, once evenly
+// spread and once in autocannon's bursts (flood-worker.ts). The limiter should refuse the excess so
+// cheaply that the victim barely notices.
 import { spawnSync } from 'node:child_process'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -28,6 +29,19 @@ interface VictimRun {
   errors: number
   latencyMs: { p50: number | null; p90: number | null; p99: number | null; max: number | null }
   cpu: CpuPercents<'server' | 'database' | 'flooder'>
+}
+
+interface FloodRun extends FloodResult {
+  shape: FloodRequest['shape']
+  /** The victim's reads meanwhile, and their p99 over the p99 alone. */
+  victim: VictimRun
+  ratio: number | null
+  admitted: number
+  limited: number
+  other: number
+  refusedCounted: number
+  sentPerSec: number
+  steadyAdmittedPerSec: number
 }
 
 /** A key of a new tenant, made with the keys CLI on the service's database. */
@@ -130,51 +144,74 @@ export async function runOverload(ctx: BenchContext): Promise<SectionResult> {
     await steadyReads(victim, victimIds, VICTIM_RATE, warmupSec)
     const alone = await victimRun()
 
-    // The flood spends its burst during the warm-up, so the victim is measured against its steady state.
-    const refusedBefore = await refusedCount(instance.url, FLOODER_TENANT)
-    const floodSec = warmupSec + durationSec + 1
-    const request: FloodRequest = {
-      url: instance.url,
-      path: `/api/status/${floodId}`,
-      apiKey: flooding.apiKey,
-      rate: floodRate,
-      connections: FLOOD_CONNECTIONS,
-      durationSec: floodSec,
+    // Each flood starts with a full bucket and spends its burst during the warm-up, so the victim is
+    // measured against the flood's steady state.
+    const flood = async (shape: FloodRequest['shape']): Promise<FloodRun> => {
+      await sleep((BURST / RPS) * 1000 + 500)
+      const refusedBefore = await refusedCount(instance.url, FLOODER_TENANT)
+      const floodSec = warmupSec + durationSec + 1
+      const request: FloodRequest = {
+        url: instance.url,
+        path: `/api/status/${floodId}`,
+        apiKey: flooding.apiKey,
+        shape,
+        rate: floodRate,
+        connections: FLOOD_CONNECTIONS,
+        durationSec: floodSec,
+        markSec: warmupSec,
+      }
+      const result = ask<FloodResult>(flooder.child, 'flood', { ...request }, (floodSec + 30) * 1000)
+      await sleep(warmupSec * 1000)
+      const victimDuring = await victimRun()
+      const r = await result
+      const refused = (await refusedCount(instance.url, FLOODER_TENANT)) - refusedBefore
+      const admitted = r.statusCodes['200'] ?? 0
+      const limited = r.statusCodes['429'] ?? 0
+      return {
+        shape,
+        victim: victimDuring,
+        ratio:
+          alone.latencyMs.p99 && victimDuring.latencyMs.p99
+            ? victimDuring.latencyMs.p99 / alone.latencyMs.p99
+            : null,
+        ...r,
+        admitted,
+        limited,
+        other: r.requests - admitted - limited,
+        refusedCounted: refused,
+        sentPerSec: r.requests / r.durationSec,
+        steadyAdmittedPerSec: r.afterMarkSec > 0 ? r.admittedAfterMark / r.afterMarkSec : 0,
+      }
     }
-    const flood = ask<FloodResult>(flooder.child, 'flood', { ...request }, (floodSec + 30) * 1000)
-    await sleep(warmupSec * 1000)
-    const during = await victimRun()
-    const floodResult = await flood
-    const refused = (await refusedCount(instance.url, FLOODER_TENANT)) - refusedBefore
-
-    const admitted = floodResult.statusCodes['200'] ?? 0
-    const limited = floodResult.statusCodes['429'] ?? 0
-    const other = floodResult.requests - admitted - limited
-    const sentPerSec = floodResult.requests / floodResult.durationSec
-    // Its full bucket at the start, then the refill: the steady rate is what came after the burst.
-    const steadyAdmittedPerSec = Math.max(0, admitted - BURST) / floodResult.durationSec
-    const ratio =
-      alone.latencyMs.p99 && during.latencyMs.p99 ? during.latencyMs.p99 / alone.latencyMs.p99 : null
+    const floods = [await flood('steady'), await flood('autocannon')]
 
     const ms = (v: number | null) => (v === null ? '–' : String(round(v, 2)))
     const pct = (v: number | null) => (v === null ? '–' : `${Math.round(v)} %`)
-    const row = (label: string, run: VictimRun) => [
+    const x = (v: number | null) => (v === null ? '–' : `${round(v, 2)}×`)
+    const row = (label: string, run: VictimRun, ratio: number | null) => [
       label,
       thousands(run.requests),
       ms(run.latencyMs.p50),
       ms(run.latencyMs.p90),
       ms(run.latencyMs.p99),
       ms(run.latencyMs.max),
+      x(ratio),
       String(run.non2xx + run.errors),
       pct(run.cpu.server),
     ]
+    const shapeName = { steady: 'a steady flood', autocannon: 'an autocannon flood' }
     return {
       name: 'overload',
       title: `Overload: a victim tenant at ${VICTIM_RATE} req/s while another floods at ${FLOOD_FACTOR}× its limit`,
       summary:
-        `victim p99 ${ms(alone.latencyMs.p99)} ms alone, ${ms(during.latencyMs.p99)} ms during the flood ` +
-        `(${ratio === null ? '–' : round(ratio, 2)}×); flooder sent ${thousands(sentPerSec)}/s, ` +
-        `admitted ${thousands(steadyAdmittedPerSec)}/s after its burst, ${thousands(limited)} refused`,
+        `victim p99 ${ms(alone.latencyMs.p99)} ms alone, ` +
+        floods
+          .map(
+            (f) =>
+              `${ms(f.victim.latencyMs.p99)} ms during ${shapeName[f.shape]} (${x(f.ratio)}; flooder ` +
+              `admitted ${thousands(f.steadyAdmittedPerSec)}/s, ${thousands(f.limited)} refused)`,
+          )
+          .join(', '),
       table: {
         columns: [
           `victim: GET /api/status/:id at ${VICTIM_RATE}/s`,
@@ -183,52 +220,54 @@ export async function runOverload(ctx: BenchContext): Promise<SectionResult> {
           'p90 ms',
           'p99 ms',
           'max ms',
+          'p99 × alone',
           'failed',
           'server CPU',
         ],
-        rows: [row('alone', alone), row(`during the flood (${thousands(floodRate)} req/s)`, during)],
+        rows: [
+          row('alone', alone, 1),
+          ...floods.map((f) =>
+            row(`during ${shapeName[f.shape]} of ${thousands(floodRate)} req/s`, f.victim, f.ratio),
+          ),
+        ],
       },
       notes: [
         `A server process of its own on the service's database with RATE_LIMIT_RPS=${RPS}, RATE_LIMIT_BURST=${BURST}; ` +
           `victim and flooder are keys of two tenants. The victim's GETs are evenly spaced and timed one by one in ` +
-          `the bench process (${durationSec} s measured after ${warmupSec} s); the flooder is autocannon in a worker ` +
-          `process, ${FLOOD_CONNECTIONS} connections at overallRate ${thousands(floodRate)} (autocannon sends each ` +
-          `second's quota as fast as the answers come), GET /api/status/:id of its own status, for ${round(floodResult.durationSec, 1)} s ` +
-          `starting ${warmupSec} s before the victim's measured part.`,
-        `Flooder: ${thousands(floodResult.requests)} requests (${thousands(sentPerSec)}/s), ${thousands(admitted)} admitted ` +
-          `(its burst of ${BURST}, then ${thousands(steadyAdmittedPerSec)}/s against a limit of ${RPS}/s), ` +
-          `${thousands(limited)} refused with 429 (status_rate_limited_total counted ${thousands(refused)})` +
-          `${other > 0 ? `, ${thousands(other)} other answers` : ''}, ${floodResult.errors} connection errors, ` +
-          `${floodResult.timeouts} timeouts. CPU during the flood: server ${pct(during.cpu.server)}, ` +
-          `flooder ${pct(during.cpu.flooder)}, bench ${pct(during.cpu.bench)}` +
-          `${ctx.store.kind === 'postgres' ? `, PostgreSQL ${pct(during.cpu.database)}` : ''}, other programs ${pct(during.cpu.other)}.`,
-      ],
-      targets: [
-        target(`victim p99 during the flood ≤ ${TARGET_RATIO}× alone`, ratio, (v) => v <= TARGET_RATIO),
-        target(
-          `flooder admitted after its burst within 10 % of ${RPS}/s`,
-          steadyAdmittedPerSec,
-          (v) => Math.abs(v - RPS) <= RPS * 0.1,
+          `the bench process (${durationSec} s measured after ${warmupSec} s). The flooder, in a worker process, ` +
+          `sends GET /api/status/:id of its own status at ${thousands(floodRate)} req/s from ${warmupSec} s before ` +
+          `the victim's measured part to 1 s after it, with a full bucket at the start, in two shapes: steady ` +
+          `(evenly spread through each second, node:http with up to ${FLOOD_CONNECTIONS} keep-alive sockets) and ` +
+          `autocannon (overallRate over ${FLOOD_CONNECTIONS} connections, which sends each second's quota as fast ` +
+          `as the answers come: ${FLOOD_CONNECTIONS} requests at a time until it is spent, then nothing).`,
+        ...floods.map(
+          (f) =>
+            `Flooder, ${f.shape}: ${thousands(f.requests)} requests in ${round(f.durationSec, 1)} s ` +
+            `(${thousands(f.sentPerSec)}/s${f.skipped > 0 ? `, ${thousands(f.skipped)} not sent: ${f.skipped} were unanswered` : ''}), ` +
+            `${thousands(f.admitted)} admitted (${thousands(f.steadyAdmittedPerSec)}/s once its burst of ${BURST} was ` +
+            `spent, against a limit of ${RPS}/s), ${thousands(f.limited)} refused with 429 ` +
+            `(status_rate_limited_total counted ${thousands(f.refusedCounted)})` +
+            `${f.other > 0 ? `, ${thousands(f.other)} other answers` : ''}, ${f.errors} connection errors, ` +
+            `${f.timeouts} timeouts. CPU meanwhile: server ${pct(f.victim.cpu.server)}, flooder ` +
+            `${pct(f.victim.cpu.flooder)}, bench ${pct(f.victim.cpu.bench)}` +
+            `${ctx.store.kind === 'postgres' ? `, PostgreSQL ${pct(f.victim.cpu.database)}` : ''}, other programs ` +
+            `${pct(f.victim.cpu.other)}.`,
         ),
       ],
-      otherCpuPercent: Math.max(alone.cpu.other ?? 0, during.cpu.other ?? 0),
-      data: {
-        rps: RPS,
-        burst: BURST,
-        victimRate: VICTIM_RATE,
-        floodRate,
-        alone,
-        during,
-        p99Ratio: ratio,
-        flood: {
-          ...floodResult,
-          admitted,
-          limited,
-          refusedCounted: refused,
-          sentPerSec,
-          steadyAdmittedPerSec,
-        },
-      },
+      targets: floods.flatMap((f) => [
+        target(
+          `victim p99 during ${shapeName[f.shape]} ≤ ${TARGET_RATIO}× alone`,
+          f.ratio,
+          (v) => v <= TARGET_RATIO,
+        ),
+        target(
+          `flooder (${f.shape}) admitted once its burst is spent within 10 % of ${RPS}/s`,
+          f.steadyAdmittedPerSec,
+          (v) => Math.abs(v - RPS) <= RPS * 0.1,
+        ),
+      ]),
+      otherCpuPercent: Math.max(alone.cpu.other ?? 0, ...floods.map((f) => f.victim.cpu.other ?? 0)),
+      data: { rps: RPS, burst: BURST, victimRate: VICTIM_RATE, floodRate, alone, floods },
     }
   } finally {
     await flooder.stop()
