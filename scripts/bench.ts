@@ -99,15 +99,16 @@ async function startInstance(
     readyPath: '/health',
     env: {
       ...process.env,
+      // High enough never to reject, so the limiter's cost is measured but not its refusals (the
+      // overload scenario's instance sets its own).
+      RATE_LIMIT_RPS: '1000000',
+      RATE_LIMIT_BURST: '2000000',
       ...extraEnv,
       NODE_ENV: 'production',
       HOST,
       PORT: String(port),
       DATABASE_URL: databaseUrl,
       LOG_LEVEL: options.logLevel,
-      // High enough never to reject, so the limiter's cost is measured but not its refusals.
-      RATE_LIMIT_RPS: '1000000',
-      RATE_LIMIT_BURST: '2000000',
     },
   })
 }

@@ -44,9 +44,14 @@ export function createApp({
       logger,
       serializers: { req: serializeRequest },
       // Successful requests are access-logged at debug: at thousands of requests a second a line each
-      // costs more CPU than the request itself. Failures stay visible at the default level.
+      // costs more CPU than the request itself. So are 429s: a flooding key makes thousands a second
+      // (status_rate_limited_total counts them). Other failures stay visible at the default level.
       customLogLevel: (_req, res, err) =>
-        err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'debug',
+        err || res.statusCode >= 500
+          ? 'error'
+          : res.statusCode >= 400 && res.statusCode !== 429
+            ? 'warn'
+            : 'debug',
       autoLogging: { ignore: (req) => req.url === '/health' },
     }),
   )
@@ -55,13 +60,17 @@ export function createApp({
   // so a page elsewhere cannot read them through the browser of someone inside the network.
   const cors = corsMiddleware(corsOrigins)
   if (cors) app.use(['/api', '/openapi.json'], cors)
-  app.use(jsonBody())
-
   app.use(healthRoutes({ checkReady, registry: services.metrics.registry }))
   app.use(docsRoutes())
 
+  // Key (cached), then its bucket, and only then the body: a flooding key's excess is refused before
+  // the expensive part of the pipeline.
   const api = express.Router()
-  api.use(authenticate(services.apiKeys), rateLimitPerKey(rateLimit))
+  api.use(
+    authenticate(services.apiKeys),
+    rateLimitPerKey({ refused: services.metrics.rateLimited, ...rateLimit }),
+    jsonBody(),
+  )
   api.use('/status', batchRoutes(services), statusRoutes(services))
   api.use('/keys', keyRoutes(services))
   api.use('/webhooks', webhookRoutes(services))

@@ -43,6 +43,12 @@ export function createMetrics() {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     }),
+    rateLimited: new Counter({
+      name: 'status_rate_limited_total',
+      help: 'Requests refused by the per-key rate limit (429), by tenant',
+      labelNames: ['tenant'] as const,
+      registers,
+    }),
     /** Values read from the services at scrape time. */
     gauge(name: string, help: string, read: () => number | Promise<number>): void {
       new Gauge({

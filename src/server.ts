@@ -4,7 +4,7 @@ import { ConfigError, loadConfig, type Config } from './config'
 import { redactUrl } from './db/migrate'
 import { isPostgresUrl } from './db/migrate'
 import { openDatabase } from './db/prisma'
-import { postgresRateLimitStore } from './http/rate-limit-store'
+import { postgresRateLimitStore } from './db/rate-limit-repository'
 import { createLogger } from './logger'
 import { joinPostgresCluster } from './realtime/cluster'
 import { attachSocketServer } from './realtime/socket-server'
@@ -51,12 +51,12 @@ export async function startServer(config: Config) {
     )
   }
 
-  // On PostgreSQL every instance counts hits in the database, so a key's limit holds across them.
-  const shared = postgres ? await postgresRateLimitStore(config.DATABASE_URL) : undefined
+  // On PostgreSQL every instance takes from the key's bucket in the database, so a limit holds across them.
+  const shared = postgres ? postgresRateLimitStore(config.DATABASE_URL) : undefined
   const app = createApp({
     services,
     logger,
-    rateLimit: { rps: config.RATE_LIMIT_RPS, burst: config.RATE_LIMIT_BURST, store: shared?.store },
+    rateLimit: { rps: config.RATE_LIMIT_RPS, burst: config.RATE_LIMIT_BURST, store: shared },
     checkReady: db.ping,
     corsOrigins: config.CORS_ORIGINS,
   })

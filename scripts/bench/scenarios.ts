@@ -5,6 +5,7 @@ import { runInstances } from './instances'
 import { authHeaders, type ServiceTarget } from './fixtures'
 import { runLatency } from './latency'
 import { measureHttp, type LoadSettings, type Measurement } from './load'
+import { runOverload } from './overload'
 import type { BenchOptions, DbKind } from './options'
 import type { ChildServer } from './processes'
 import type { SectionResult } from './report'
@@ -166,6 +167,12 @@ export const scenarios: Scenario[] = [
     name: 'filters',
     title: 'Filters at scale (GET /api/status over a seeded database)',
     run: runFilters,
+  },
+  {
+    kind: 'section',
+    name: 'overload',
+    title: 'Overload: one key flooding at 10× its rate limit, another tenant reading',
+    run: runOverload,
   },
   {
     kind: 'section',

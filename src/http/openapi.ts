@@ -94,13 +94,15 @@ const Problems = {
     'RateLimited',
     '`rate-limited`: over the per-key rate limit',
     z.object({
-      'Retry-After': z.string().meta({ description: 'Seconds until the window resets' }),
-      RateLimit: z
-        .string()
-        .meta({ description: 'IETF draft-8 `RateLimit` header: what is left in this window' }),
-      'RateLimit-Policy': z
-        .string()
-        .meta({ description: 'IETF draft-8 `RateLimit-Policy` header: the limit' }),
+      'Retry-After': z.string().meta({ description: "Seconds until one of the key's tokens is back" }),
+      RateLimit: z.string().meta({
+        description:
+          'IETF draft-8 `RateLimit` header: whole tokens left (`r`) and seconds until the bucket is full again (`t`)',
+      }),
+      'RateLimit-Policy': z.string().meta({
+        description:
+          'IETF draft-8 `RateLimit-Policy` header: the bucket (`q`) and seconds to refill it (`w`)',
+      }),
     }),
   ),
   unavailable: problem(

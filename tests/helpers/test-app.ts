@@ -7,11 +7,12 @@ import type { CorsOrigins } from '../../src/http/cors'
 import { openDatabase, type Database, type PrismaClient } from '../../src/db/prisma'
 import { createServices, type ServiceOptions, type Services } from '../../src/services'
 import type { Scope } from '../../src/services/api-key-service'
-import { postgresRateLimitStore } from '../../src/http/rate-limit-store'
+import { postgresRateLimitStore } from '../../src/db/rate-limit-repository'
 import { createTestDatabase, testStore } from './test-database'
 
 export interface TestAppOptions {
-  rateLimit?: { rps: number; burst: number }
+  /** The limiter's clock may be moved by hand, apart from the services' `clock`. */
+  rateLimit?: { rps: number; burst: number; clock?: () => Date }
   clock?: () => Date
   idempotencyTtlHours?: number
   updater?: ServiceOptions['updater']
@@ -67,12 +68,12 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
   })
   await services.events.start()
   services.dispatcher.start()
-  // On PostgreSQL the limiter counts in the database, as server.ts sets it up there.
-  const shared = testStore === 'postgresql' ? await postgresRateLimitStore(store.url) : undefined
+  // On PostgreSQL the buckets live in the database, as server.ts sets it up there.
+  const shared = testStore === 'postgresql' ? postgresRateLimitStore(store.url) : undefined
   const app = createApp({
     services,
     logger,
-    rateLimit: { ...(options.rateLimit ?? { rps: 100_000, burst: 200_000 }), store: shared?.store },
+    rateLimit: { ...(options.rateLimit ?? { rps: 100_000, burst: 200_000 }), store: shared },
     checkReady: db.ping,
     corsOrigins: options.corsOrigins,
   })
