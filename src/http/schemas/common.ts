@@ -6,8 +6,15 @@ export const StatusIdSchema = z
 
 export const IdParamsSchema = z.strictObject({ id: StatusIdSchema })
 
+/**
+ * A number from a query string. `Number('')` and `Number(' ')` are 0, so an empty `?after_seq=` would
+ * silently mean 0: a blank value is refused instead.
+ */
+export const queryNumber = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((raw) => (typeof raw === 'string' && raw.trim() === '' ? Number.NaN : raw), schema)
+
 export const LimitSchema = (max: number, fallback: number) =>
-  z.coerce.number().int().min(1).max(max).default(fallback)
+  queryNumber(z.coerce.number().int().min(1).max(max).default(fallback))
 
 export const CursorSchema = z.string().min(1).max(4096)
 
