@@ -298,6 +298,9 @@ describe('GET /api/status: invalid query parameters', () => {
     ['an empty limit', 'limit='],
     ['a blank progress_gte', 'progress_gte=%20'],
     ['an empty progress_lte', 'progress_lte='],
+    ['a bad limit repeated before a good one', 'limit=abc&limit=5'],
+    ['a bad kind repeated before a good one', 'kind=&kind=import'],
+    ['a bad include_total repeated before a good one', 'include_total=yes&include_total=true'],
   ])('when the query has %s, then 400 validation-failed', async (_what, query) => {
     const res = await api.list(query)
 
@@ -310,6 +313,7 @@ describe('GET /api/status: invalid query parameters', () => {
     'sort=priority',
     'sort=-status_id',
     'status=pending&priority=low&include_total=true',
+    'limit=5&limit=10',
   ])('when the query is %s, then it is accepted', async (query) => {
     const res = await api.list(query)
 

@@ -59,5 +59,20 @@ export const listOf = <T extends z.ZodType<string, string>>(item: T, maxItems?: 
 /** A comma list (or repeated parameter) of values from `values`. */
 export const csvOf = <T extends string>(values: readonly [T, ...T[]]) => listOf(z.enum(values))
 
+/**
+ * A single-valued query parameter: when repeated the last value is used, but every value must be valid,
+ * so `?limit=abc&limit=5` is refused rather than the bad value silently dropped.
+ */
 export const single = <T extends z.ZodType>(schema: T) =>
-  z.preprocess((raw) => (Array.isArray(raw) ? raw.at(-1) : raw), schema)
+  z.preprocess((raw, ctx) => {
+    if (!Array.isArray(raw)) return raw
+    for (const earlier of raw.slice(0, -1)) {
+      const parsed = schema.safeParse(earlier)
+      if (!parsed.success) {
+        for (const issue of parsed.error.issues) {
+          ctx.addIssue({ code: 'custom', message: `${issue.message} (in a repeated value)`, input: earlier })
+        }
+      }
+    }
+    return raw.at(-1)
+  }, schema)
