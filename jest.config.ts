@@ -23,6 +23,7 @@ const transform: Config['transform'] = {
 
 export const suites = ['unit', 'integration', 'e2e', 'browser', 'perf'] as const
 export type Suite = (typeof suites)[number]
+const serverSuites = new Set<Suite>(['e2e', 'browser'])
 
 // src is a root of every project so coverage also reports source files no test loads (jest only finds
 // untested files inside `roots`); testMatch keeps each project to its own folder. A suite folder that does
@@ -37,6 +38,8 @@ function project(name: Suite): Project {
     testEnvironment: 'node',
     transform,
     moduleFileExtensions: ['ts', 'js', 'json'],
+    // The suites that start real servers search their output for secrets after each file.
+    ...(serverSuites.has(name) && { setupFilesAfterEnv: ['<rootDir>/tests/helpers/log-scan-setup.ts'] }),
   }
 }
 

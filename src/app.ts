@@ -4,6 +4,8 @@ import { pinoHttp } from 'pino-http'
 import { authenticate } from './http/auth'
 import { corsMiddleware, type CorsOrigins } from './http/cors'
 import { errorHandler, notFoundHandler } from './http/error-handler'
+import { jsonBody } from './http/json-body'
+import { serializeRequest } from './logger'
 import { httpMetrics } from './http/metrics'
 import { rateLimitPerKey, type RateLimitOptions } from './http/rate-limit'
 import { batchRoutes } from './http/routes/batch'
@@ -40,6 +42,7 @@ export function createApp({
   app.use(
     pinoHttp({
       logger,
+      serializers: { req: serializeRequest },
       // Successful requests are access-logged at debug: at thousands of requests a second a line each
       // costs more CPU than the request itself. Failures stay visible at the default level.
       customLogLevel: (_req, res, err) =>
@@ -52,8 +55,7 @@ export function createApp({
   // so a page elsewhere cannot read them through the browser of someone inside the network.
   const cors = corsMiddleware(corsOrigins)
   if (cors) app.use(['/api', '/openapi.json'], cors)
-  const json = express.json({ limit: '1mb' })
-  app.use((req, res, next) => (req.method === 'GET' || req.method === 'HEAD' ? next() : json(req, res, next)))
+  app.use(jsonBody())
 
   app.use(healthRoutes({ checkReady, registry: services.metrics.registry }))
   app.use(docsRoutes())

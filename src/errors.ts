@@ -31,7 +31,9 @@ export const statusExists = (id: string) =>
 export const invalidTransition = (from: string, to: string) =>
   new AppError('invalid-transition', 409, `A status cannot move from ${from} to ${to}`, { from, to })
 export const statusTerminal = (id: string, status: string) =>
-  new AppError('status-terminal', 409, `Status ${id} is ${status} and can no longer change`, { status })
+  new AppError('status-terminal', 409, `Status ${id} is ${status} and can no longer change`, {
+    current_status: status,
+  })
 export const versionMismatch = (expected: number, actual: number) =>
   new AppError(
     'version-mismatch',

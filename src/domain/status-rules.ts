@@ -52,6 +52,9 @@ function stepsProgress(done: number | null, total: number | null): number | unde
   return round2((done / total) * 100)
 }
 
+/** Estimates further away than this are no estimate: 100 years. */
+export const MAX_ESTIMATE_MS = 100 * 365.25 * 24 * 3600 * 1000
+
 /**
  * Average rate since the work started (or was created), projected to 100 %. Simple and monotone in
  * elapsed time; a live status with no progress yet has no estimate.
@@ -62,7 +65,9 @@ export function estimateCompletion(s: StoredStatus, now: Date): Date | null {
   if (p <= 0 || p >= 100) return null
   const elapsed = now.getTime() - (s.started_at ?? s.created_at).getTime()
   if (elapsed <= 0) return null
-  return new Date(now.getTime() + Math.round((elapsed * (100 - p)) / p))
+  const remaining = Math.round((elapsed * (100 - p)) / p)
+  // A progress so small that the projection lies centuries away estimates nothing (and would not fit a Date).
+  return remaining <= MAX_ESTIMATE_MS ? new Date(now.getTime() + remaining) : null
 }
 
 function checkSteps(done: number | null, total: number | null) {

@@ -9,18 +9,18 @@ export const PROBLEM_TYPE_BASE = '/problems/'
 
 export function sendProblem(res: Response, err: AppError): void {
   if (typeof err.extra.retry_after === 'number') res.set('Retry-After', String(err.extra.retry_after))
+  const members = {
+    type: PROBLEM_TYPE_BASE + err.code,
+    title: STATUS_CODES[err.status] ?? 'Error',
+    status: err.status,
+    detail: err.message,
+    code: err.code,
+  }
+  // RFC 9457's members lead and are written again last, so no extra member can ever replace them.
   res
     .status(err.status)
     .type('application/problem+json')
-    .json({
-      type: PROBLEM_TYPE_BASE + err.code,
-      title: STATUS_CODES[err.status] ?? 'Error',
-      status: err.status,
-      detail: err.message,
-      code: err.code,
-      ...err.extra,
-      ...(err.errors && { errors: err.errors }),
-    })
+    .json({ ...members, ...err.extra, ...(err.errors && { errors: err.errors }), ...members })
 }
 
 export const zodIssues = (err: ZodError): Issue[] =>

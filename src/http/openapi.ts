@@ -72,7 +72,7 @@ const problem = (id: string, description: string, headers?: z.ZodObject): ZodOpe
 const Problems = {
   badRequest: problem(
     'BadRequest',
-    '`validation-failed` (with `errors`), `malformed-json`, `invalid-cursor`, `filter-required`: the request is not valid and changed nothing',
+    '`validation-failed` (with `errors`; also a lone surrogate in any string or key, or a `__proto__` key), `malformed-json`, `nesting-too-deep` (with `max_depth`: a body nested over 32 levels), `invalid-cursor`, `filter-required`: the request is not valid and changed nothing',
   ),
   unauthenticated: problem('Unauthenticated', '`unauthenticated`: no API key, or not a valid one'),
   forbidden: problem('Forbidden', '`insufficient-scope`: the key lacks the scope this route needs'),
@@ -195,7 +195,7 @@ const LocationHeader = z.object({ Location: z.string().meta({ description: 'The 
 
 const writeConflict = problem(
   'StatusConflict',
-  '`invalid-transition` (with `from`, `to`), `status-terminal`, `status-already-exists`, `write-conflict`, `idempotency-request-in-progress`',
+  '`invalid-transition` (with `from`, `to`), `status-terminal` (with `current_status`), `status-already-exists`, `write-conflict`, `idempotency-request-in-progress`',
 )
 
 const recordAnswer = (description: string): ZodOpenApiResponseObject => ({

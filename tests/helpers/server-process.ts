@@ -3,6 +3,7 @@ import http from 'node:http'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { watchServerOutput } from './log-scan'
 
 export const projectRoot = path.resolve(__dirname, '../..')
 const serverEntry = path.join(projectRoot, 'dist', 'src', 'server.js')
@@ -127,14 +128,19 @@ export interface ServerProcess extends Spawned {
 }
 
 /** Spawns `node dist/src/server.js` on a free loopback port, without waiting for anything. */
-export const spawnServerProcess = (env: Record<string, string>): Spawned =>
-  track(
+export function spawnServerProcess(env: Record<string, string>): Spawned {
+  const spawned = track(
     spawn(process.execPath, [serverEntry], {
       cwd: projectRoot,
       env: childEnv({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env }),
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
   )
+  // Whatever the server writes is searched for secrets after the test file (tests/helpers/log-scan.ts).
+  const name = `server pid ${spawned.child.pid} (${expect.getState().currentTestName ?? 'setup'})`
+  watchServerOutput(() => name, spawned.stdout, spawned.stderr)
+  return spawned
+}
 
 /**
  * Waits for the process to exit; after `timeoutMs` it SIGKILLs the process and rejects with what the

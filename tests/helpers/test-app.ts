@@ -1,7 +1,8 @@
 import type { Application } from 'express'
-import pino from 'pino'
+import type { DestinationStream } from 'pino'
 import supertest from 'supertest'
 import { createApp } from '../../src/app'
+import { createLogger } from '../../src/logger'
 import type { CorsOrigins } from '../../src/http/cors'
 import { openDatabase, type Database, type PrismaClient } from '../../src/db/prisma'
 import { createServices, type ServiceOptions, type Services } from '../../src/services'
@@ -18,6 +19,9 @@ export interface TestAppOptions {
   retention?: ServiceOptions['retention']
   webhooks?: ServiceOptions['webhooks']
   corsOrigins?: CorsOrigins
+  /** Where the app logs, at `logLevel` (default: LOG_LEVEL, else silent); for tests that read the log. */
+  logTo?: DestinationStream
+  logLevel?: string
 }
 
 export interface TestApp {
@@ -46,7 +50,10 @@ export interface TestApp {
 export async function buildTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const store = await createTestDatabase()
   const db = await openDatabase({ url: store.url })
-  const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' })
+  const logger = createLogger(
+    options.logLevel ?? process.env.LOG_LEVEL ?? 'silent',
+    options.logTo ?? process.stdout,
+  )
   const services = await createServices({
     db,
     logger,

@@ -130,7 +130,7 @@ describe('POST /api/status/:id/errors', () => {
 
       const res = await api.recordError(created.status_id, { error_info: 'late error', should_retry: true })
 
-      expectProblem(res, 409, 'status-terminal', { status })
+      expectProblem(res, 409, 'status-terminal', { current_status: status })
       expect(await api.snapshot(created.status_id)).toEqual(before)
     },
   )

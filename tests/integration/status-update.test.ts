@@ -275,7 +275,7 @@ describe('PUT /api/status/:id: terminal statuses', () => {
 
       const res = await api.update(created.status_id, body)
 
-      expectProblem(res, 409, 'status-terminal', { status })
+      expectProblem(res, 409, 'status-terminal', { current_status: status })
       expect(await api.snapshot(created.status_id)).toEqual(before)
     },
   )

@@ -37,7 +37,8 @@ export const ProblemSchema = z
     description:
       'RFC 9457 problem details. Some codes add members: `invalid-transition` has `from` and `to`, ' +
       '`version-mismatch` has `expected_version` and `current_version`, `insufficient-scope` has ' +
-      '`required_scope`, `status-already-exists` has `status_id`, `events-expired` has `after_seq`.',
+      '`required_scope`, `status-already-exists` has `status_id`, `events-expired` has `after_seq`, ' +
+      '`status-terminal` has `current_status`, `nesting-too-deep` has `max_depth`.',
   })
 
 export const ErrorInfoRecordSchema = z
