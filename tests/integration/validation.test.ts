@@ -301,6 +301,11 @@ describe('GET /api/status: invalid query parameters', () => {
     ['a bad limit repeated before a good one', 'limit=abc&limit=5'],
     ['a bad kind repeated before a good one', 'kind=&kind=import'],
     ['a bad include_total repeated before a good one', 'include_total=yes&include_total=true'],
+    ['a NUL in q', 'q=%00'],
+    ['a NUL inside q', 'q=a%00b'],
+    ['a NUL in kind', 'kind=%00'],
+    ['a NUL in resource_id', 'resource_id=a%00'],
+    ['a NUL in a tag', 'tag=ok,%00'],
   ])('when the query has %s, then 400 validation-failed', async (_what, query) => {
     const res = await api.list(query)
 

@@ -18,6 +18,19 @@ export const LimitSchema = (max: number, fallback: number) =>
 
 export const CursorSchema = z.string().min(1).max(4096)
 
+/**
+ * Text a filter compares with stored text. U+0000 is refused as in bodies (no status can hold it):
+ * SQLite's string functions stop at it, so `q=%00` matched every status, and PostgreSQL refuses it.
+ */
+export const FilterTextSchema = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    // The pattern also tells the API description's readers; a NUL in a regex literal is what it means here.
+    // eslint-disable-next-line no-control-regex
+    .regex(/^[^\u0000]*$/, 'must not contain U+0000 (NUL)')
+
 export const PageQuerySchema = z.strictObject({
   limit: LimitSchema(500, 50),
   cursor: CursorSchema.optional(),

@@ -1,7 +1,16 @@
 import { z } from 'zod'
 import { PRIORITY_VALUES, STATUS_VALUES } from '../../domain/transitions'
 import { SORT_KEYS, type SortKey } from '../../services/status-filter-service'
-import { CursorSchema, csvOf, LimitSchema, listOf, queryNumber, single, StatusIdSchema } from './common'
+import {
+  CursorSchema,
+  csvOf,
+  FilterTextSchema,
+  LimitSchema,
+  listOf,
+  queryNumber,
+  single,
+  StatusIdSchema,
+} from './common'
 
 export const StatusValueSchema = z.enum(STATUS_VALUES)
 export const PrioritySchema = z.enum(PRIORITY_VALUES)
@@ -96,16 +105,16 @@ const PercentSchema = single(queryNumber(z.coerce.number().min(0).max(100)))
 const FilterShape = {
   status: csvOf(STATUS_VALUES).optional(),
   priority: csvOf(PRIORITY_VALUES).optional(),
-  kind: single(z.string().min(1).max(64)).optional(),
-  resource_id: single(z.string().min(1).max(128)).optional(),
-  tag: listOf(z.string().min(1).max(64), 20).optional(),
+  kind: single(FilterTextSchema(64)).optional(),
+  resource_id: single(FilterTextSchema(128)).optional(),
+  tag: listOf(FilterTextSchema(64), 20).optional(),
   progress_gte: PercentSchema.optional(),
   progress_lte: PercentSchema.optional(),
   created_after: TimeSchema.optional(),
   created_before: TimeSchema.optional(),
   updated_after: TimeSchema.optional(),
   updated_before: TimeSchema.optional(),
-  q: single(z.string().min(1).max(128)).optional(),
+  q: single(FilterTextSchema(128)).optional(),
 }
 
 type FilterBounds = {
