@@ -15,6 +15,8 @@ const usage = `Usage: tsx scripts/run-status-tests.ts [options] [-- jest args]
   --suite NAME        unit | integration | e2e | browser | perf; repeatable or comma-separated
                       (default: unit,integration,e2e,browser)
   --no-postgres       skip the second integration pass against PostgreSQL
+  --fuzz-runs N       runs per property of the fuzz suite (tests/integration/fuzz.test.ts; FUZZ_RUNS,
+                      default 15); replay a failure with FUZZ_SEED=<the seed it printed>
   -- ARGS             passed to jest unchanged (e.g. -- -t 'rejects unknown ids')
 
 The selected suites run against SQLite. When the integration suite is selected and PostgreSQL server
@@ -43,6 +45,7 @@ interface Options {
   parallel?: string
   verbose: boolean
   postgres: boolean
+  fuzzRuns?: string
   suites: Suite[]
   jestArgs: string[]
 }
@@ -97,6 +100,12 @@ function parseArgs(argv: string[]): Options {
         const n = value()
         if (!/^[1-9]\d*%?$/.test(n)) throw new UsageError(`--parallel wants a positive number, got "${n}"`)
         options.parallel = n
+        break
+      }
+      case '--fuzz-runs': {
+        const n = value()
+        if (!/^[1-9]\d*$/.test(n)) throw new UsageError(`--fuzz-runs wants a positive number, got "${n}"`)
+        options.fuzzRuns = n
         break
       }
       case '--suite':
@@ -168,6 +177,7 @@ function runJest(options: Options, run: JestRun): number {
 
   const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'test', ...run.env }
   if (!options.verbose) env.LOG_LEVEL ??= 'silent'
+  if (options.fuzzRuns) env.FUZZ_RUNS = options.fuzzRuns
 
   const child = spawnSync(process.execPath, args, { cwd: rootDir, stdio: 'inherit', env })
   if (child.error) console.log(`Could not start jest: ${child.error.message}`)
