@@ -89,11 +89,15 @@ export function nestedJson(depth: number, kind: 'array' | 'object', leaf = '1'):
 
 export const LONE_SURROGATES = ['\ud800', '\udfff', 'a\ud800b', '\udc00\ud800'] as const
 
-/** A string made invalid by a lone surrogate somewhere in otherwise valid text. */
+/**
+ * A string made invalid by a lone surrogate somewhere in otherwise valid text, put between code points:
+ * inside a pair, `\udc00\ud800` would join the halves around it into two well-formed pairs.
+ */
 export const withLoneSurrogate = (valid: string) =>
-  fc
-    .tuple(fc.nat({ max: valid.length }), fc.constantFrom(...LONE_SURROGATES))
-    .map(([at, bad]) => valid.slice(0, at) + bad + valid.slice(at))
+  fc.tuple(fc.nat({ max: [...valid].length }), fc.constantFrom(...LONE_SURROGATES)).map(([at, bad]) => {
+    const points = [...valid]
+    return points.slice(0, at).join('') + bad + points.slice(at).join('')
+  })
 
 /** A string made invalid by U+0000 (which PostgreSQL cannot store) somewhere in otherwise valid text. */
 export const withNul = (valid: string) =>
