@@ -7,11 +7,18 @@ export const StatusIdSchema = z
 export const IdParamsSchema = z.strictObject({ id: StatusIdSchema })
 
 /**
- * A number from a query string. `Number('')` and `Number(' ')` are 0, so an empty `?after_seq=` would
- * silently mean 0: a blank value is refused instead.
+ * A number from a query string (or bulk cancel's JSON body of the same names). `Number('')`, `Number(' ')`
+ * and `Number(null)` are 0 and `Number(true)` is 1, so `?after_seq=` or `{"progress_gte": null}` would
+ * silently mean 0: only a number or a non-blank string is coerced, anything else is refused.
  */
 export const queryNumber = <T extends z.ZodType>(schema: T) =>
-  z.preprocess((raw) => (typeof raw === 'string' && raw.trim() === '' ? Number.NaN : raw), schema)
+  z.preprocess(
+    (raw) =>
+      raw === undefined || typeof raw === 'number' || (typeof raw === 'string' && raw.trim() !== '')
+        ? raw
+        : Number.NaN,
+    schema,
+  )
 
 export const LimitSchema = (max: number, fallback: number) =>
   queryNumber(z.coerce.number().int().min(1).max(max).default(fallback))
