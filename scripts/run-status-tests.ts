@@ -18,6 +18,8 @@ const usage = `Usage: tsx scripts/run-status-tests.ts [options] [-- jest args]
                       PostgreSQL tests
   --chaos-trials N    trials per store in the chaos suite (default 4, or CHAOS_TRIALS; CHAOS_SEED
                       replays a run's random choices)
+  --fuzz-runs N       runs per property of the fuzz suite (tests/integration/fuzz.test.ts; FUZZ_RUNS,
+                      default 15); replay a failure with FUZZ_SEED=<the seed it printed>
   -- ARGS             passed to jest unchanged (e.g. -- -t 'rejects unknown ids')
 
 The selected suites run against SQLite. When the integration suite is selected and PostgreSQL server
@@ -47,6 +49,7 @@ interface Options {
   verbose: boolean
   postgres: boolean
   chaosTrials?: string
+  fuzzRuns?: string
   suites: Suite[]
   jestArgs: string[]
 }
@@ -107,6 +110,12 @@ function parseArgs(argv: string[]): Options {
         const n = value()
         if (!/^[1-9]\d*$/.test(n)) throw new UsageError(`--chaos-trials wants a positive number, got "${n}"`)
         options.chaosTrials = n
+        break
+      }
+      case '--fuzz-runs': {
+        const n = value()
+        if (!/^[1-9]\d*$/.test(n)) throw new UsageError(`--fuzz-runs wants a positive number, got "${n}"`)
+        options.fuzzRuns = n
         break
       }
       case '--suite':
@@ -180,6 +189,7 @@ function runJest(options: Options, run: JestRun): number {
   if (options.chaosTrials) env.CHAOS_TRIALS = options.chaosTrials
   if (!options.postgres) env.CHAOS_NO_POSTGRES = '1'
   if (!options.verbose) env.LOG_LEVEL ??= 'silent'
+  if (options.fuzzRuns) env.FUZZ_RUNS = options.fuzzRuns
 
   const child = spawnSync(process.execPath, args, { cwd: rootDir, stdio: 'inherit', env })
   if (child.error) console.log(`Could not start jest: ${child.error.message}`)

@@ -6,6 +6,8 @@ export const MAX_JSON_DEPTH = 32
 
 // With the `u` flag a well-formed surrogate pair is one code point, so this finds only lone halves.
 const LONE_SURROGATE = /\p{Cs}/u
+// PostgreSQL's text and jsonb cannot hold U+0000 (the write fails), and SQLite's string functions stop at it.
+const NUL = '\u0000'
 
 export const nestingTooDeep = () =>
   new AppError(
@@ -21,6 +23,7 @@ export const nestingTooDeep = () =>
  *   JSON.stringify or a driver's serializer, would overflow the stack);
  * - strings and keys that are not well-formed Unicode (a lone surrogate from a `\ud800` escape): a UTF-8
  *   store would keep something else than the answer and the event said;
+ * - U+0000 (NUL) in strings and keys, which PostgreSQL cannot store at all;
  * - `__proto__` keys: JSON.parse makes them plain data, but copying the object (as validation does)
  *   turns them into a prototype and the field silently vanishes.
  * The walk is iterative, so a hostile depth costs a loop, not the stack.
@@ -39,6 +42,10 @@ export function checkJsonBody(body: unknown): void {
           issues.push({ path: at.join('.'), message: 'the key __proto__ is not allowed' })
           continue
         }
+        if (key.includes(NUL)) {
+          issues.push({ path: path.join('.'), message: 'has a key with U+0000 (NUL), which is not allowed' })
+          continue
+        }
         if (LONE_SURROGATE.test(key)) {
           issues.push({
             path: path.join('.'),
@@ -48,7 +55,8 @@ export function checkJsonBody(body: unknown): void {
         }
       }
       if (typeof child === 'string') {
-        if (LONE_SURROGATE.test(child))
+        if (child.includes(NUL)) issues.push({ path: at.join('.'), message: 'must not contain U+0000 (NUL)' })
+        else if (LONE_SURROGATE.test(child))
           issues.push({
             path: at.join('.'),
             message: 'must be well-formed Unicode (it has a lone surrogate)',

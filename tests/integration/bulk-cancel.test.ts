@@ -180,6 +180,10 @@ describe('POST /api/status/cancel', () => {
     ['status=bogus', 'status.0'],
     ['progress_gte=101', 'progress_gte'],
     ['colour=red', ''],
+    // SQLite's string functions stop at U+0000: q=%00 matched, and cancelled, every live status.
+    ['q=%00', 'q'],
+    ['q=%00%20%20', 'q'],
+    ['kind=%00', 'kind'],
   ])('when the filter %s is invalid, then 400 validation-failed', async (query, path) => {
     const { api } = await freshTenant()
     const live = await api.createOk({ status: 'processing' })
@@ -187,6 +191,21 @@ describe('POST /api/status/cancel', () => {
     expectValidationError(await bulkCancel(api, query), path)
     expect(await statusOf(api, live.status_id)).toBe('processing')
   })
+
+  // The body's numbers went through the query string's coercion, where Number(null) is 0.
+  test.each([null, true, '', {}])(
+    'when the body filter has progress_gte %p, then 400 validation-failed and nothing changes',
+    async (value) => {
+      const { tenant, api } = await freshTenant()
+      const live = await api.createOk({ status: 'processing', kind: 'bulk-body' })
+
+      const res = await bulkCancel(api).send({ kind: 'bulk-body', progress_gte: value })
+
+      expectValidationError(res, 'progress_gte')
+      expect(await statusOf(api, live.status_id)).toBe('processing')
+      expect(await cancelledEventIds(tenant)).toEqual([])
+    },
+  )
 
   test('when the key is read-only, then 403 and nothing changes', async () => {
     const { tenant, api } = await freshTenant()

@@ -295,6 +295,17 @@ describe('GET /api/status: invalid query parameters', () => {
     ['an unknown priority', 'priority=urgent'],
     ['include_total=yes', 'include_total=yes'],
     ['an empty kind', 'kind='],
+    ['an empty limit', 'limit='],
+    ['a blank progress_gte', 'progress_gte=%20'],
+    ['an empty progress_lte', 'progress_lte='],
+    ['a bad limit repeated before a good one', 'limit=abc&limit=5'],
+    ['a bad kind repeated before a good one', 'kind=&kind=import'],
+    ['a bad include_total repeated before a good one', 'include_total=yes&include_total=true'],
+    ['a NUL in q', 'q=%00'],
+    ['a NUL inside q', 'q=a%00b'],
+    ['a NUL in kind', 'kind=%00'],
+    ['a NUL in resource_id', 'resource_id=a%00'],
+    ['a NUL in a tag', 'tag=ok,%00'],
   ])('when the query has %s, then 400 validation-failed', async (_what, query) => {
     const res = await api.list(query)
 
@@ -307,9 +318,28 @@ describe('GET /api/status: invalid query parameters', () => {
     'sort=priority',
     'sort=-status_id',
     'status=pending&priority=low&include_total=true',
+    'limit=5&limit=10',
   ])('when the query is %s, then it is accepted', async (query) => {
     const res = await api.list(query)
 
     expect(res.status).toBe(200)
+  })
+})
+
+describe('GET /api/events and its stream: blank numbers', () => {
+  // Number('') is 0: without a check, `?after_seq=` would quietly read the feed from the start.
+  test.each(['after_seq=', 'after_seq=%20', 'limit='])(
+    'when the events query is %s, then 400 validation-failed',
+    async (query) => {
+      const res = await t.request.get(`/api/events?${query}`).set(bearer(key))
+
+      expectValidationError(res, query.split('=')[0])
+    },
+  )
+
+  test('when the stream is asked for since_seq=, then 400 validation-failed before any stream starts', async () => {
+    const res = await t.request.get('/api/events/stream?since_seq=').set(bearer(key))
+
+    expectValidationError(res, 'since_seq')
   })
 })

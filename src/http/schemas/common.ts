@@ -6,10 +6,37 @@ export const StatusIdSchema = z
 
 export const IdParamsSchema = z.strictObject({ id: StatusIdSchema })
 
+/**
+ * A number from a query string (or bulk cancel's JSON body of the same names). `Number('')`, `Number(' ')`
+ * and `Number(null)` are 0 and `Number(true)` is 1, so `?after_seq=` or `{"progress_gte": null}` would
+ * silently mean 0: only a number or a non-blank string is coerced, anything else is refused.
+ */
+export const queryNumber = <T extends z.ZodType>(schema: T) =>
+  z.preprocess(
+    (raw) =>
+      raw === undefined || typeof raw === 'number' || (typeof raw === 'string' && raw.trim() !== '')
+        ? raw
+        : Number.NaN,
+    schema,
+  )
+
 export const LimitSchema = (max: number, fallback: number) =>
-  z.coerce.number().int().min(1).max(max).default(fallback)
+  queryNumber(z.coerce.number().int().min(1).max(max).default(fallback))
 
 export const CursorSchema = z.string().min(1).max(4096)
+
+/**
+ * Text a filter compares with stored text. U+0000 is refused as in bodies (no status can hold it):
+ * SQLite's string functions stop at it, so `q=%00` matched every status, and PostgreSQL refuses it.
+ */
+export const FilterTextSchema = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    // The pattern also tells the API description's readers; a NUL in a regex literal is what it means here.
+    // eslint-disable-next-line no-control-regex
+    .regex(/^[^\u0000]*$/, 'must not contain U+0000 (NUL)')
 
 export const PageQuerySchema = z.strictObject({
   limit: LimitSchema(500, 50),
@@ -52,5 +79,20 @@ export const listOf = <T extends z.ZodType<string, string>>(item: T, maxItems?: 
 /** A comma list (or repeated parameter) of values from `values`. */
 export const csvOf = <T extends string>(values: readonly [T, ...T[]]) => listOf(z.enum(values))
 
+/**
+ * A single-valued query parameter: when repeated the last value is used, but every value must be valid,
+ * so `?limit=abc&limit=5` is refused rather than the bad value silently dropped.
+ */
 export const single = <T extends z.ZodType>(schema: T) =>
-  z.preprocess((raw) => (Array.isArray(raw) ? raw.at(-1) : raw), schema)
+  z.preprocess((raw, ctx) => {
+    if (!Array.isArray(raw)) return raw
+    for (const earlier of raw.slice(0, -1)) {
+      const parsed = schema.safeParse(earlier)
+      if (!parsed.success) {
+        for (const issue of parsed.error.issues) {
+          ctx.addIssue({ code: 'custom', message: `${issue.message} (in a repeated value)`, input: earlier })
+        }
+      }
+    }
+    return raw.at(-1)
+  }, schema)

@@ -1,7 +1,16 @@
 import { z } from 'zod'
 import { PRIORITY_VALUES, STATUS_VALUES } from '../../domain/transitions'
 import { SORT_KEYS, type SortKey } from '../../services/status-filter-service'
-import { CursorSchema, csvOf, LimitSchema, listOf, single, StatusIdSchema } from './common'
+import {
+  CursorSchema,
+  csvOf,
+  FilterTextSchema,
+  LimitSchema,
+  listOf,
+  queryNumber,
+  single,
+  StatusIdSchema,
+} from './common'
 
 export const StatusValueSchema = z.enum(STATUS_VALUES)
 export const PrioritySchema = z.enum(PRIORITY_VALUES)
@@ -90,22 +99,22 @@ const SortSchema = z
   .transform((s) => s as { key: SortKey; descending: boolean })
 
 const TimeSchema = single(z.iso.datetime({ offset: true }).transform((v) => new Date(v)))
-const PercentSchema = single(z.coerce.number().min(0).max(100))
+const PercentSchema = single(queryNumber(z.coerce.number().min(0).max(100)))
 
 /** The filters of listing, counting and bulk cancel (AND across parameters, OR within a comma list). */
 const FilterShape = {
   status: csvOf(STATUS_VALUES).optional(),
   priority: csvOf(PRIORITY_VALUES).optional(),
-  kind: single(z.string().min(1).max(64)).optional(),
-  resource_id: single(z.string().min(1).max(128)).optional(),
-  tag: listOf(z.string().min(1).max(64), 20).optional(),
+  kind: single(FilterTextSchema(64)).optional(),
+  resource_id: single(FilterTextSchema(128)).optional(),
+  tag: listOf(FilterTextSchema(64), 20).optional(),
   progress_gte: PercentSchema.optional(),
   progress_lte: PercentSchema.optional(),
   created_after: TimeSchema.optional(),
   created_before: TimeSchema.optional(),
   updated_after: TimeSchema.optional(),
   updated_before: TimeSchema.optional(),
-  q: single(z.string().min(1).max(128)).optional(),
+  q: single(FilterTextSchema(128)).optional(),
 }
 
 type FilterBounds = {
@@ -145,12 +154,12 @@ export const ListQuerySchema = z
   .superRefine(checkBounds)
 
 export const EventsQuerySchema = z.strictObject({
-  after_seq: single(z.coerce.number().int().min(0).default(0)),
+  after_seq: single(queryNumber(z.coerce.number().int().min(0).default(0))),
   limit: single(LimitSchema(1000, 100)),
 })
 
 export const StreamQuerySchema = z.strictObject({
-  since_seq: single(z.coerce.number().int().min(0)).optional(),
+  since_seq: single(queryNumber(z.coerce.number().int().min(0))).optional(),
 })
 
 /** `If-Match: "3"` (also `W/"3"` or a bare 3); `*` matches any version. */
