@@ -19,6 +19,8 @@ export interface FloodRequest {
   durationSec: number
   /** From this many seconds in, admitted (200) answers are also counted apart: the steady state. */
   markSec: number
+  /** Steady shape: unanswered requests beyond which it stops sending (the server is not keeping up). */
+  maxPending: number
 }
 
 export interface FloodResult {
@@ -45,9 +47,6 @@ function markCounter(startedAt: number, markSec: number) {
     result: (endedAt: number) => ({ admittedAfterMark: admitted, afterMarkSec: (endedAt - markAt) / 1000 }),
   }
 }
-
-// Unanswered requests beyond which the steady flood stops sending: the server is not keeping up.
-const MAX_PENDING = 1000
 
 async function steady(req: FloodRequest): Promise<FloodResult> {
   const url = new URL(req.url)
@@ -95,7 +94,7 @@ async function steady(req: FloodRequest): Promise<FloodResult> {
     if (elapsed >= req.durationSec * 1000) break
     const due = Math.floor((elapsed * req.rate) / 1000)
     for (; sent < due; sent++) {
-      if (pending >= MAX_PENDING) skipped += 1
+      if (pending >= req.maxPending) skipped += 1
       else send()
     }
     await sleep(1)
