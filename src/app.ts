@@ -1,7 +1,7 @@
 import express from 'express'
 import type { Logger } from 'pino'
 import { pinoHttp } from 'pino-http'
-import { authenticate } from './http/auth'
+import { authenticate, identifyKey } from './http/auth'
 import { corsMiddleware, type CorsOrigins } from './http/cors'
 import { errorHandler, notFoundHandler } from './http/error-handler'
 import { jsonBody } from './http/json-body'
@@ -39,38 +39,34 @@ export function createApp({
   const app = express()
   app.disable('x-powered-by')
   app.set('etag', false)
-  app.use(
-    pinoHttp({
-      logger,
-      serializers: { req: serializeRequest },
-      // Successful requests are access-logged at debug: at thousands of requests a second a line each
-      // costs more CPU than the request itself. So are 429s: a flooding key makes thousands a second
-      // (status_rate_limited_total counts them). Other failures stay visible at the default level.
-      customLogLevel: (_req, res, err) =>
-        err || res.statusCode >= 500
-          ? 'error'
-          : res.statusCode >= 400 && res.statusCode !== 429
-            ? 'warn'
-            : 'debug',
-      autoLogging: { ignore: (req) => req.url === '/health' },
-    }),
-  )
   app.use(httpMetrics(services.metrics.registry))
   // Only the key-authenticated API and its description: /metrics, /health and the pages stay same-origin,
   // so a page elsewhere cannot read them through the browser of someone inside the network.
   const cors = corsMiddleware(corsOrigins)
   if (cors) app.use(['/api', '/openapi.json'], cors)
+  // The key (cached) and its bucket come before everything that costs: a flooding key's excess is
+  // refused at the price of a lookup, not of a log line, a body parse and a route.
+  app.use(
+    '/api',
+    identifyKey(services.apiKeys),
+    rateLimitPerKey({ refused: services.metrics.rateLimited, ...rateLimit }),
+  )
+  app.use(
+    pinoHttp({
+      logger,
+      serializers: { req: serializeRequest },
+      // Successful requests are access-logged at debug: at thousands of requests a second a line each
+      // costs more CPU than the request itself. Failures stay visible at the default level.
+      customLogLevel: (_req, res, err) =>
+        err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'debug',
+      autoLogging: { ignore: (req) => req.url === '/health' },
+    }),
+  )
   app.use(healthRoutes({ checkReady, registry: services.metrics.registry }))
   app.use(docsRoutes())
 
-  // Key (cached), then its bucket, and only then the body: a flooding key's excess is refused before
-  // the expensive part of the pipeline.
   const api = express.Router()
-  api.use(
-    authenticate(services.apiKeys),
-    rateLimitPerKey({ refused: services.metrics.rateLimited, ...rateLimit }),
-    jsonBody(),
-  )
+  api.use(authenticate(services.apiKeys), jsonBody())
   api.use('/status', batchRoutes(services), statusRoutes(services))
   api.use('/keys', keyRoutes(services))
   api.use('/webhooks', webhookRoutes(services))

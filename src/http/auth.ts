@@ -18,8 +18,25 @@ export function keyFromHeaders(
   return bearer ?? (apiKey?.trim() || undefined)
 }
 
+/**
+ * First in line for `/api`, before logging: knows the caller's key when it can (a cached lookup), for
+ * the rate limit right after. Never refuses: a missing or unknown key, or a lookup that failed, is
+ * left to `authenticate`, which answers it in the logged pipeline.
+ */
+export function identifyKey(apiKeys: ApiKeyService): RequestHandler {
+  return async (req, _res, next) => {
+    const secret = keyFromHeaders(req.get('authorization'), req.get('x-api-key'))
+    if (secret !== undefined && req.method !== 'OPTIONS') {
+      req.auth = (await apiKeys.authenticate(secret).catch(() => null)) ?? undefined
+    }
+    next()
+  }
+}
+
+/** The caller's key, or 401; already known when `identifyKey` ran first. */
 export function authenticate(apiKeys: ApiKeyService): RequestHandler {
   return async (req, _res, next) => {
+    if (req.auth) return next()
     const secret = keyFromHeaders(req.get('authorization'), req.get('x-api-key'))
     const key = secret === undefined ? null : await apiKeys.authenticate(secret)
     if (!key) throw unauthenticated()

@@ -7,20 +7,31 @@ import { AppError, databaseUnavailable, isDatabaseUnavailable, type Issue } from
 
 export const PROBLEM_TYPE_BASE = '/problems/'
 
-export function sendProblem(res: Response, err: AppError): void {
-  if (typeof err.extra.retry_after === 'number') res.set('Retry-After', String(err.extra.retry_after))
+/** The RFC 9457 body of a problem with our stable `code` (and its extra members, if any). */
+export function problemBody(
+  code: string,
+  status: number,
+  detail: string,
+  extra: Record<string, unknown> = {},
+  errors?: Issue[],
+): Record<string, unknown> {
   const members = {
-    type: PROBLEM_TYPE_BASE + err.code,
-    title: STATUS_CODES[err.status] ?? 'Error',
-    status: err.status,
-    detail: err.message,
-    code: err.code,
+    type: PROBLEM_TYPE_BASE + code,
+    title: STATUS_CODES[status] ?? 'Error',
+    status,
+    detail,
+    code,
   }
   // RFC 9457's members lead and are written again last, so no extra member can ever replace them.
+  return { ...members, ...extra, ...(errors && { errors }), ...members }
+}
+
+export function sendProblem(res: Response, err: AppError): void {
+  if (typeof err.extra.retry_after === 'number') res.set('Retry-After', String(err.extra.retry_after))
   res
     .status(err.status)
     .type('application/problem+json')
-    .json({ ...members, ...err.extra, ...(err.errors && { errors: err.errors }), ...members })
+    .json(problemBody(err.code, err.status, err.message, err.extra, err.errors))
 }
 
 export const zodIssues = (err: ZodError): Issue[] =>

@@ -2,8 +2,7 @@ import type { RequestHandler } from 'express'
 import { LRUCache } from 'lru-cache'
 import type { Counter } from 'prom-client'
 import { admit, decide, gcraOf, type RateLimitStore } from '../domain/rate-limit'
-import { AppError } from '../errors'
-import { sendProblem } from './error-handler'
+import { problemBody } from './error-handler'
 
 export interface RateLimitOptions {
   rps: number
@@ -34,9 +33,13 @@ export function memoryRateLimitStore(max = 100_000): RateLimitStore {
 }
 
 /**
- * Per API key, a token bucket of `burst` tokens refilled at `rps` per second (docs/api.md). Sits right
- * after authentication, so a flooding key's excess costs one key lookup (cached) and one bucket update,
- * never a body parse or a route.
+ * Per API key, a token bucket of `burst` tokens refilled at `rps` per second (docs/api.md). It runs
+ * before anything else that costs (access logging, body parsing, routing), right after the key is
+ * known from the cache (`identifyKey`), so a flooding key's excess costs a lookup and a bucket check:
+ * the refusal is written here, with no error object, no log line (`status_rate_limited_total` counts
+ * it) and, once a key's bucket is known to be empty, no trip to a shared store either. Requests
+ * without a known key pass untouched: they are refused with 401 further on. When the shared store
+ * fails, the request passes (the database it lives in is then failing the request anyway).
  */
 export function rateLimitPerKey({
   rps,
@@ -48,16 +51,39 @@ export function rateLimitPerKey({
   const gcra = gcraOf({ rps, burst })
   const name = `"${rps}-per-second"`
   const policy = `${name}; q=${burst}; w=${Math.ceil(gcra.capacityUs / 1_000_000)}`
+  const detail = `Rate limit of ${rps} requests/s (burst ${burst}) exceeded`
+  // A key's TAT as last seen refused: until it is `capacity - interval` away, nothing can be admitted
+  // (a TAT only ever grows, whichever instance moves it), so those requests are refused without asking.
+  const emptyBuckets = new LRUCache<string, number>({ max: 10_000 })
+
+  async function take(key: string, nowUs: number) {
+    const knownTat = emptyBuckets.get(key)
+    if (knownTat !== undefined && knownTat - nowUs + gcra.intervalUs > gcra.capacityUs) {
+      return { allowed: false, tatUs: knownTat }
+    }
+    const taken = await store.take(key, nowUs, gcra)
+    if (taken.allowed) emptyBuckets.delete(key)
+    else emptyBuckets.set(key, taken.tatUs)
+    return taken
+  }
+
   return async (req, res, next) => {
-    const key = req.auth?.id ?? 'anonymous'
+    if (!req.auth) return next()
     const nowUs = clock().getTime() * 1000
-    const { allowed, tatUs } = await store.take(key, nowUs, gcra)
-    const decision = decide(allowed, tatUs, nowUs, gcra)
-    res.set('RateLimit-Policy', policy)
-    res.set('RateLimit', `${name}; r=${decision.remaining}; t=${decision.resetS}`)
-    if (allowed) return next()
-    refused?.inc({ tenant: req.auth?.tenant_id ?? 'none' })
-    const message = `Rate limit of ${rps} requests/s (burst ${burst}) exceeded`
-    sendProblem(res, new AppError('rate-limited', 429, message, { retry_after: decision.retryAfterS }))
+    let taken: { allowed: boolean; tatUs: number }
+    try {
+      taken = await take(req.auth.id, nowUs)
+    } catch {
+      return next()
+    }
+    const decision = decide(taken.allowed, taken.tatUs, nowUs, gcra)
+    res.setHeader('RateLimit-Policy', policy)
+    res.setHeader('RateLimit', `${name}; r=${decision.remaining}; t=${decision.resetS}`)
+    if (taken.allowed) return next()
+    refused?.inc({ tenant: req.auth.tenant_id })
+    res.statusCode = 429
+    res.setHeader('Retry-After', String(decision.retryAfterS))
+    res.setHeader('Content-Type', 'application/problem+json; charset=utf-8')
+    res.end(JSON.stringify(problemBody('rate-limited', 429, detail, { retry_after: decision.retryAfterS })))
   }
 }

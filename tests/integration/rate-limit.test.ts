@@ -187,7 +187,7 @@ test('when requests carry no valid key, then they are refused as 401 before the 
   expect(anonymous.map((res) => res.status)).toEqual(Array(BURST + 2).fill(401))
 })
 
-test('when requests are refused, then their access log lines are at debug, while other failures stay at warn', async () => {
+test('when requests are refused, then they are counted but not access-logged, while other failures stay at warn', async () => {
   const lines: { level: number; res?: { statusCode?: number } }[] = []
   const logTo = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -204,8 +204,9 @@ test('when requests are refused, then their access log lines are at debug, while
     await logged.request.get('/api/status/missing').set(bearer(key)).expect(404)
 
     const levelOf = (status: number) => lines.filter((l) => l.res?.statusCode === status).map((l) => l.level)
-    expect(levelOf(429)).toEqual([20])
+    expect(levelOf(429)).toEqual([])
     expect(levelOf(404)).toEqual([40])
+    expect(levelOf(200)).toEqual([20])
   } finally {
     await logged.close()
   }
