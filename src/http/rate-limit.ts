@@ -11,7 +11,7 @@ export interface RateLimitOptions {
   store?: RateLimitStore
   /** Read for every request; tests move it by hand. */
   clock?: () => Date
-  /** Counts refused requests by tenant (they are logged at debug only). */
+  /** Counts refused requests by tenant (they are not access-logged). */
   refused?: Counter<'tenant'>
 }
 
