@@ -1,13 +1,14 @@
 // Two server processes on one database, SQLite and (when its server binaries are installed) PostgreSQL:
 // what a client of either sees must be what one instance gives.
-import { execFileSync } from 'node:child_process'
-import { existsSync, readdirSync } from 'node:fs'
-import { randomBytes } from 'node:crypto'
-import pg from 'pg'
+import {
+  createDatabase,
+  havePostgresBinaries,
+  startPostgresServer,
+  stopPostgresServer,
+} from '../helpers/postgres-server'
 import { io, type Socket as ClientSocket } from 'socket.io-client'
 import {
   killAllProcesses,
-  projectRoot,
   startServerProcess,
   tempDatabase,
   type ServerProcess,
@@ -30,30 +31,14 @@ afterEach(async () => {
   await Promise.all(receivers.splice(0).map((receiver) => receiver.close()))
 })
 
-/** Debian's PostgreSQL server binaries (.ci/run installs them; without them only SQLite runs here). */
-const havePostgres = (() => {
-  try {
-    return readdirSync('/usr/lib/postgresql').some((v) => existsSync(`/usr/lib/postgresql/${v}/bin/initdb`))
-  } catch {
-    return false
-  }
-})()
-
 /** A throw-away PostgreSQL server for this file. */
 let postgres: { url: string } | undefined
 beforeAll(() => {
-  if (!havePostgres) return
-  {
-    const out = execFileSync('bash', ['scripts/start-postgres.sh'], { cwd: projectRoot, encoding: 'utf8' })
-    const url = out.trim().split('\n').at(-1)!
-    if (!url.startsWith('postgresql://')) throw new Error(`scripts/start-postgres.sh said:\n${out}`)
-    postgres = { url }
-  }
+  if (havePostgresBinaries) postgres = { url: startPostgresServer() }
 })
 afterAll(() => {
   databases.forEach((database) => database.cleanup())
-  if (postgres)
-    execFileSync('bash', ['scripts/start-postgres.sh', '--stop', postgres.url], { cwd: projectRoot })
+  if (postgres) stopPostgresServer(postgres.url)
 })
 
 type Store = 'sqlite' | 'postgresql'
@@ -65,14 +50,7 @@ async function freshDatabase(store: Store): Promise<string> {
     databases.push(database)
     return database.url
   }
-  const name = `multi_${randomBytes(6).toString('hex')}`
-  const admin = new pg.Client({ connectionString: postgres!.url })
-  await admin.connect()
-  await admin.query(`CREATE DATABASE ${name}`)
-  await admin.end()
-  const url = new URL(postgres!.url)
-  url.pathname = `/${name}`
-  return url.toString()
+  return (await createDatabase(postgres!.url, 'multi')).url
 }
 
 /** Two instances on one fresh database, and the admin key the first one created. */
@@ -123,7 +101,7 @@ async function feed(server: ServerProcess, key: string): Promise<EventJson[]> {
   }
 }
 
-const STORES: Store[] = havePostgres ? ['sqlite', 'postgresql'] : ['sqlite']
+const STORES: Store[] = havePostgresBinaries ? ['sqlite', 'postgresql'] : ['sqlite']
 
 describe.each(STORES)('two instances on %s', (store) => {
   // Instances on one SQLite file keep their own rate-limit counts (docs/api.md); on PostgreSQL they share them.
