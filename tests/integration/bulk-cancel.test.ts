@@ -207,6 +207,25 @@ describe('POST /api/status/cancel', () => {
     },
   )
 
+  // A body's list was joined as a repeated parameter's would be: [{}] became the tag "[object Object]".
+  test.each([[[{}]], [[1]], [['a', null]]])(
+    'when the body filter has tag %j, then 400 validation-failed and nothing changes',
+    async (value) => {
+      const { tenant, api } = await freshTenant()
+      const live = await api.createOk({
+        status: 'processing',
+        kind: 'bulk-body',
+        tags: ['[object Object]', '1'],
+      })
+
+      const res = await bulkCancel(api).send({ kind: 'bulk-body', tag: value })
+
+      expectValidationError(res, 'tag')
+      expect(await statusOf(api, live.status_id)).toBe('processing')
+      expect(await cancelledEventIds(tenant)).toEqual([])
+    },
+  )
+
   test('when the key is read-only, then 403 and nothing changes', async () => {
     const { tenant, api } = await freshTenant()
     const live = await api.createOk({ status: 'processing' })

@@ -59,7 +59,9 @@ export const listOf = <T extends z.ZodType<string, string>>(item: T, maxItems?: 
   const { $schema: _, ...items } = z.toJSONSchema(item, { io: 'input' })
   return z
     .preprocess(
-      (raw) => (Array.isArray(raw) ? raw.join(',') : raw),
+      // A repeated parameter arrives as strings; anything else in an array (a JSON body's) stays an array
+      // and is refused as not a string, rather than joined as "[object Object]".
+      (raw) => (Array.isArray(raw) && raw.every((v) => typeof v === 'string') ? raw.join(',') : raw),
       z
         .string()
         .transform(splitList)
