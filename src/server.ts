@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net'
+import http from 'node:http'
 import { createApp } from './app'
 import { ConfigError, loadConfig, type Config } from './config'
 import { redactUrl } from './db/migrate'
@@ -60,7 +61,7 @@ export async function startServer(config: Config) {
     checkReady: db.ping,
     corsOrigins: config.CORS_ORIGINS,
   })
-  const server = app.listen(config.PORT, config.HOST)
+  const server = http.createServer(app.listener).listen(config.PORT, config.HOST)
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject))
   const sockets = attachSocketServer(server, {
     apiKeys: services.apiKeys,

@@ -1,5 +1,5 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import cors from 'cors'
-import type { RequestHandler } from 'express'
 
 /**
  * Which browser origins may read the API's answers: any (`*`), none, or these. Every request is
@@ -27,8 +27,14 @@ export const corsOrigin = (origins: CorsOrigins): string | string[] | false =>
  * and marks answers readable by the allowed origins. Request headers asked for in a preflight are
  * allowed; no credentials, since there are no cookies to send. Undefined when no origin is allowed.
  */
-export function corsMiddleware(origins: CorsOrigins): RequestHandler | undefined {
+export function corsMiddleware(origins: CorsOrigins): CorsHandler | undefined {
   const origin = corsOrigin(origins)
   if (origin === false) return undefined
   return cors({ origin, exposedHeaders: EXPOSED_HEADERS, maxAge: 600 })
 }
+
+/**
+ * The cors package's handler works on Node's own request and response, so the request listener uses it
+ * too, before Express. For anything but a preflight it only sets headers and calls `next` at once.
+ */
+export type CorsHandler = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void

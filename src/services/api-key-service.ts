@@ -46,6 +46,9 @@ export function createApiKeyService({ db, keys, clock, cacheTtlMs = 5_000 }: Api
       return key
     },
 
+    /** The key of `secret` when this process verified it lately (no database trip), else undefined. */
+    known: (secret: string): ApiKeyRow | undefined => cache.get(hashSecret(secret)),
+
     list: (tenantId?: string) => keys.list(db.read, tenantId),
 
     async revoke(id: string, tenantId?: string): Promise<boolean> {

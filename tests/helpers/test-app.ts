@@ -1,7 +1,6 @@
-import type { Application } from 'express'
 import type { DestinationStream } from 'pino'
 import supertest from 'supertest'
-import { createApp } from '../../src/app'
+import { createApp, type HttpApp } from '../../src/app'
 import { createLogger } from '../../src/logger'
 import type { CorsOrigins } from '../../src/http/cors'
 import { openDatabase, type Database, type PrismaClient } from '../../src/db/prisma'
@@ -26,8 +25,8 @@ export interface TestAppOptions {
 }
 
 export interface TestApp {
-  /** The app itself, for tests that listen on a real port. */
-  app: Application
+  /** The app itself: its listener for tests that listen on a real port, its Express app for its routes. */
+  app: HttpApp
   request: ReturnType<typeof supertest>
   services: Services
   db: Database
@@ -81,7 +80,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     (await services.apiKeys.create(tenant, scopes)).secret
   return {
     app,
-    request: supertest(app),
+    request: supertest(app.listener),
     services,
     db,
     file: store.file,

@@ -34,8 +34,8 @@ test('when the database is unreachable, then /ready is 503 not-ready while /heal
     },
   })
 
-  const ready = await supertest(app).get('/ready')
-  const health = await supertest(app).get('/health')
+  const ready = await supertest(app.listener).get('/ready')
+  const health = await supertest(app.listener).get('/health')
 
   expectProblem(ready, 503, 'not-ready')
   expect(ready.text).not.toContain('SQLITE_CANTOPEN')

@@ -23,7 +23,7 @@ function appWith(services: Services) {
       logger: pino({ level: 'silent' }),
       rateLimit: { rps: 1000, burst: 2000 },
       checkReady: async () => {},
-    }),
+    }).listener,
   )
 }
 

@@ -9,6 +9,7 @@ import { bearer, buildTestApp, type TestApp } from '../helpers/test-app'
 // Every log line the app writes, at debug (the access log of every request), is searched for every
 // secret this file made or sent: API keys in either header, a wrong key, webhook secrets, a token in a
 // query string, and the socket handshake's token.
+import http from 'node:http'
 
 interface LogLine {
   level: number
@@ -97,7 +98,7 @@ test('when a credential is put in a query string, then the logged URL has its va
 })
 
 test('when a socket connects with a key and another is refused, then neither token is logged', async () => {
-  const server = t.app.listen(0, '127.0.0.1')
+  const server = http.createServer(t.app.listener).listen(0, '127.0.0.1')
   await new Promise<void>((resolve) => server.once('listening', resolve))
   const sockets = attachSocketServer(server, {
     apiKeys: t.services.apiKeys,

@@ -86,11 +86,11 @@ describe('GET /openapi.json', () => {
 // what is mounted with what is documented in both directions.
 describe('the routes the app mounts and the operations the document describes', () => {
   test('when the app is built, then every mounted route is documented', () => {
-    expect(missingFrom(mountedOperations(t.app), documentedOperations(doc))).toEqual([])
+    expect(missingFrom(mountedOperations(t.app.express), documentedOperations(doc))).toEqual([])
   })
 
   test('when the app is built, then every documented operation is mounted', () => {
-    const mounted = mountedOperations(t.app)
+    const mounted = mountedOperations(t.app.express)
 
     expect(missingFrom(documentedOperations(doc), mounted)).toEqual([])
     expect(mounted).toEqual(expect.arrayContaining(['PUT /api/status/{id}', 'GET /health', 'GET /docs']))
@@ -103,16 +103,16 @@ describe('the routes the app mounts and the operations the document describes', 
       rateLimit: { rps: 1000, burst: 2000 },
       checkReady: async () => {},
     })
-    app.patch('/api/status/:id/undocumented', (_req, res) => {
+    app.express.patch('/api/status/:id/undocumented', (_req, res) => {
       res.end()
     })
     const ghost = copy(doc)
     ghost.paths['/api/ghosts/{id}'] = { get: { responses: {} } }
 
-    expect(missingFrom(mountedOperations(app), documentedOperations(doc))).toEqual([
+    expect(missingFrom(mountedOperations(app.express), documentedOperations(doc))).toEqual([
       'PATCH /api/status/{id}/undocumented',
     ])
-    expect(missingFrom(documentedOperations(ghost), mountedOperations(app))).toEqual(['GET /api/ghosts/{id}'])
+    expect(missingFrom(documentedOperations(ghost), mountedOperations(app.express))).toEqual(['GET /api/ghosts/{id}'])
   })
 })
 

@@ -2,7 +2,7 @@ import http from 'node:http'
 import { Writable } from 'node:stream'
 import pino from 'pino'
 import supertest from 'supertest'
-import { createApp } from '../../src/app'
+import { createApp, type HttpApp } from '../../src/app'
 import { postgresRateLimitStore } from '../../src/db/rate-limit-repository'
 import { expectProblem } from '../helpers/status-api'
 import { testStore } from '../helpers/test-database'
@@ -24,7 +24,7 @@ let server: http.Server
 let request: ReturnType<typeof supertest>
 beforeAll(async () => {
   t = await buildTestApp({ rateLimit: { rps: RPS, burst: BURST, clock } })
-  server = http.createServer(t.app)
+  server = http.createServer(t.app.listener)
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   request = supertest(server)
 })
@@ -212,6 +212,72 @@ test('when requests are refused, then they are counted but not access-logged, wh
   }
 })
 
+describe('a key whose bucket is known to be empty, refused before Express', () => {
+  const origin = 'https://app.example'
+  let cors: HttpApp
+  beforeAll(() => {
+    cors = createApp({
+      services: t.services,
+      logger: pino({ level: 'silent' }),
+      rateLimit: { rps: RPS, burst: BURST, clock },
+      checkReady: t.db.ping,
+      corsOrigins: [origin],
+    })
+  })
+  /** What a refusal tells its caller, without the headers every answer has. */
+  const answerOf = (res: supertest.Response) => {
+    const { date: _date, connection: _connection, 'keep-alive': _keepAlive, ...headers } = res.headers
+    return { status: res.status, headers, body: res.body }
+  }
+
+  test('when a spent key keeps sending from an allowed origin, then every refusal has the same headers and body, CORS included', async () => {
+    const key = await t.makeKey()
+    const send = () => supertest(cors.listener).get('/api/status').set(bearer(key)).set('Origin', origin)
+    for (let i = 0; i < BURST; i++) expect((await send()).status).toBe(200)
+
+    // The first refusal is decided by the bucket in Express; the next ones are known to be refused.
+    const first = await send()
+    const later = await send()
+    const byHeader = await supertest(cors.listener).get('/api/status').set('X-API-Key', key).set('Origin', origin)
+
+    expectProblem(first, 429, 'rate-limited', { retry_after: 1 })
+    expect(first.headers['access-control-allow-origin']).toBe(origin)
+    expect(first.headers['access-control-expose-headers']).toContain('Retry-After')
+    expect(answerOf(later)).toEqual(answerOf(first))
+    expect(answerOf(byHeader)).toEqual(answerOf(first))
+  })
+
+  test('when a spent key is revoked, then its next request is 401 unauthenticated, not 429', async () => {
+    const { key, secret } = await t.services.apiKeys.create('default', ['status:read'])
+    await passUntilRefused(secret)
+    expectProblem(await get(secret), 429, 'rate-limited')
+
+    await t.services.apiKeys.revoke(key.id)
+
+    expectProblem(await get(secret), 401, 'unauthenticated')
+  })
+
+  test('when a spent key sends a preflight or asks outside /api, then those are answered as usual', async () => {
+    const key = await t.makeKey()
+    const send = () => supertest(cors.listener).get('/api/status').set(bearer(key))
+    for (let i = 0; i < BURST; i++) expect((await send()).status).toBe(200)
+    expectProblem(await send(), 429, 'rate-limited')
+
+    const preflight = await supertest(cors.listener)
+      .options('/api/status')
+      .set('Origin', origin)
+      .set('Access-Control-Request-Method', 'GET')
+      .set('Access-Control-Request-Headers', 'authorization')
+    const health = await supertest(cors.listener).get('/health').set(bearer(key))
+    const openapi = await supertest(cors.listener).get('/openapi.json').set(bearer(key))
+
+    expect(preflight.status).toBe(204)
+    expect(preflight.headers['access-control-allow-origin']).toBe(origin)
+    expect(health.status).toBe(200)
+    expect(openapi.status).toBe(200)
+  })
+})
+
 const onPostgres = testStore === 'postgresql' ? test : test.skip
 
 onPostgres(
@@ -227,7 +293,7 @@ onPostgres(
     })
     try {
       const key = await t.makeKey()
-      const viaOther = (k: string) => supertest(other).get('/api/status').set(bearer(k))
+      const viaOther = (k: string) => supertest(other.listener).get('/api/status').set(bearer(k))
 
       const firstHalf = await Promise.all(Array.from({ length: BURST / 2 }, () => get(key)))
       const secondHalf = await Promise.all(Array.from({ length: BURST / 2 }, () => viaOther(key)))

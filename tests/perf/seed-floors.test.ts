@@ -19,7 +19,7 @@ let headers: Record<string, string>
 
 beforeAll(async () => {
   t = await buildTestApp()
-  server = t.app.listen(0, '127.0.0.1')
+  server = http.createServer(t.app.listener).listen(0, '127.0.0.1')
   await new Promise<void>((resolve) => server.once('listening', resolve))
   baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   headers = { Authorization: `Bearer ${await t.makeKey('perf')}`, 'Content-Type': 'application/json' }
