@@ -37,13 +37,7 @@ export interface HttpApp {
 }
 
 /** Builds the HTTP application; it never listens and never opens a database. */
-export function createApp({
-  services,
-  logger,
-  rateLimit,
-  checkReady,
-  corsOrigins = [],
-}: AppDeps): HttpApp {
+export function createApp({ services, logger, rateLimit, checkReady, corsOrigins = [] }: AppDeps): HttpApp {
   const limiter = createRateLimiter({ refused: services.metrics.rateLimited, ...rateLimit })
   const app = express()
   app.disable('x-powered-by')

@@ -238,7 +238,10 @@ describe('a key whose bucket is known to be empty, refused before Express', () =
     // The first refusal is decided by the bucket in Express; the next ones are known to be refused.
     const first = await send()
     const later = await send()
-    const byHeader = await supertest(cors.listener).get('/api/status').set('X-API-Key', key).set('Origin', origin)
+    const byHeader = await supertest(cors.listener)
+      .get('/api/status')
+      .set('X-API-Key', key)
+      .set('Origin', origin)
 
     expectProblem(first, 429, 'rate-limited', { retry_after: 1 })
     expect(first.headers['access-control-allow-origin']).toBe(origin)
