@@ -10,7 +10,9 @@ export interface IdempotentResult {
   body: unknown
 }
 
-export function createIdempotencyRepository(dialect: Pick<Dialect, 'jsonStrings' | 'selectJsonRows' | 'jsonTime'>) {
+export function createIdempotencyRepository(
+  dialect: Pick<Dialect, 'jsonStrings' | 'selectJsonRows' | 'jsonTime'>,
+) {
   return {
     /**
      * The stored, unexpired results for `keys`. The writer takes the keys' turns first (the status
@@ -22,13 +24,19 @@ export function createIdempotencyRepository(dialect: Pick<Dialect, 'jsonStrings'
       keys: string[],
       notBefore: Date,
     ): Promise<Map<string, IdempotentResult>> {
-      const rows = await db.$queryRaw<{ key: string; fingerprint: string; status_code: number; body: string; created_at: unknown }[]>`
+      const rows = await db.$queryRaw<
+        { key: string; fingerprint: string; status_code: number; body: string; created_at: unknown }[]
+      >`
         SELECT key, fingerprint, status_code, body, created_at FROM idempotency_records
         WHERE tenant_id = ${tenantId} AND key IN (${dialect.jsonStrings(keys)})`
       const found = new Map<string, IdempotentResult>()
       for (const row of rows) {
         if (new Date(row.created_at as string | Date) < notBefore) continue
-        found.set(row.key, { fingerprint: row.fingerprint, statusCode: row.status_code, body: JSON.parse(row.body) })
+        found.set(row.key, {
+          fingerprint: row.fingerprint,
+          statusCode: row.status_code,
+          body: JSON.parse(row.body),
+        })
       }
       return found
     },

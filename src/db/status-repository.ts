@@ -272,7 +272,10 @@ export function createStatusRepository(database: Pick<Database, 'direct' | 'dial
      * PostgreSQL, where instances write side by side: a status that does not exist yet has no row to
      * lock. On SQLite, with one writer, nothing to do.
      */
-    async lockForWrite(db: Db, tenants: { tenantId: string; ids: string[]; keys: string[] }[]): Promise<void> {
+    async lockForWrite(
+      db: Db,
+      tenants: { tenantId: string; ids: string[]; keys: string[] }[],
+    ): Promise<void> {
       const turns = dialect.serialise(
         tenants.flatMap(({ tenantId, ids, keys }) => [
           ...ids.map((id) => `status:${tenantId}:${id}`),

@@ -241,5 +241,9 @@ export function applyReport(current: StoredStatus, input: UpdateInput, now: Date
 
 /** Deleting a status: its `status.deleted` event carries the last record, one version on. */
 export function applyRemove(current: StoredStatus, now: Date): Change {
-  return { next: { ...current, version: current.version + 1, updated_at: now }, changes: {}, type: 'status.deleted' }
+  return {
+    next: { ...current, version: current.version + 1, updated_at: now },
+    changes: {},
+    type: 'status.deleted',
+  }
 }

@@ -78,8 +78,7 @@ export interface Idempotency {
 }
 
 type Outcome =
-  | { ok: true; result: unknown; version: number; replayed: boolean }
-  | { ok: false; error: unknown }
+  { ok: true; result: unknown; version: number; replayed: boolean } | { ok: false; error: unknown }
 
 interface Waiter {
   /** Batch items only: the fields this item set that no later merged item overwrote. */
@@ -126,7 +125,8 @@ export const queueFull = (retryAfterSeconds: number) =>
     retry_after: retryAfterSeconds,
   })
 
-const shuttingDown = () => new AppError('shutting-down', 503, 'The service is shutting down', { retry_after: 1 })
+const shuttingDown = () =>
+  new AppError('shutting-down', 503, 'The service is shutting down', { retry_after: 1 })
 
 /** What a failed write tells a `/batch` item: the rule it broke, or why it could not be stored. */
 function itemError(err: unknown): { code: string; message: string } {
@@ -360,7 +360,10 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
       byTenant.set(entry.tenantId, tenant)
     }
     return db.write(async (tx) => {
-      await statuses.lockForWrite(tx, [...byTenant].map(([tenantId, { ids, keys }]) => ({ tenantId, ids, keys })))
+      await statuses.lockForWrite(
+        tx,
+        [...byTenant].map(([tenantId, { ids, keys }]) => ({ tenantId, ids, keys })),
+      )
       const now = clock()
       const notBefore = new Date(now.getTime() - options.idempotencyTtlMs)
       const current = new Map<string, Map<string, StoredStatus>>()
@@ -419,7 +422,9 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
 
   function failed(entry: Entry, err: unknown): [Waiter, Outcome][] {
     logger.error({ err, statusId: entry.statusId }, 'status write failed')
-    return entry.ops.flatMap((op) => op.waiters.map((waiter): [Waiter, Outcome] => [waiter, { ok: false, error: err }]))
+    return entry.ops.flatMap((op) =>
+      op.waiters.map((waiter): [Waiter, Outcome] => [waiter, { ok: false, error: err }]),
+    )
   }
 
   /** Writes everything queued now, batch after batch. */
@@ -505,7 +510,12 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
               ? resolve({ result: outcome.result as CommandResults[C['type']], replayed: outcome.replayed })
               : reject(outcome.error),
         }
-        entryOf(tenantId, statusId).ops.push({ command, batch: false, idempotency: idempotent, waiters: [waiter] })
+        entryOf(tenantId, statusId).ops.push({
+          command,
+          batch: false,
+          idempotency: idempotent,
+          waiters: [waiter],
+        })
         depth += 1
         urgent = true
         schedule()
