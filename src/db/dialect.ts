@@ -31,10 +31,11 @@ export interface Dialect {
    */
   searchCandidates(tenantId: string, needle: string, exact: Prisma.Sql, limit: number): Prisma.Sql
   /**
-   * A statement that makes concurrent transactions naming the same `key` take turns until commit, or
-   * null where writers never overlap (SQLite: one writer at a time).
+   * A statement that makes concurrent transactions naming any of the same `keys` take turns until
+   * commit, or null where writers never overlap (SQLite: one writer at a time). The keys are taken in
+   * one order, so two such transactions never deadlock on them.
    */
-  serialise(key: string): Prisma.Sql | null
+  serialise(keys: string[]): Prisma.Sql | null
   /** Appended to a SELECT whose rows the transaction is about to write. */
   forUpdate: Prisma.Sql
   /**
@@ -103,9 +104,13 @@ export const postgresDialect: Dialect = {
       WHERE s.tenant_id = ${tenantId} AND ${Prisma.raw(SEARCH_EXPRESSION)} ILIKE ${`%${likeLiteral(needle)}%`}
       AND ${exact} LIMIT ${limit}`
   },
-  // A transaction-scoped advisory lock on a 64-bit hash of the key: released at commit or rollback.
-  serialise: (key) =>
-    Prisma.sql`SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock(hashtextextended(${key}, 0))) l`,
+  // Transaction-scoped advisory locks on 64-bit hashes of the keys, released at commit or rollback, taken
+  // in the order of the hashes (equal hashes only make unrelated keys wait for each other).
+  serialise: (keys) =>
+    keys.length === 0
+      ? null
+      : Prisma.sql`SELECT count(pg_advisory_xact_lock(h)) AS locked FROM (SELECT DISTINCT hashtextextended(k, 0) AS h
+          FROM jsonb_array_elements_text(${JSON.stringify(keys)}::jsonb) k ORDER BY h) l`,
   forUpdate: Prisma.sql` FOR UPDATE`,
   skipLocked: Prisma.sql` FOR UPDATE SKIP LOCKED`,
   jsonTime: (date) => (date === null ? null : date.toISOString()),

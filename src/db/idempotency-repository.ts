@@ -1,5 +1,8 @@
-import type { Dialect } from './dialect'
-import type { Db } from './prisma'
+import type { Dialect, JsonColumn } from './dialect'
+import { Prisma, type Db } from './prisma'
+
+/** The columns after tenant_id, as they travel in JSON rows. */
+const RESULT_JSON: readonly JsonColumn[] = ['text', 'text', 'int', 'text', 'text', 'time']
 
 export interface IdempotentResult {
   fingerprint: string
@@ -7,34 +10,59 @@ export interface IdempotentResult {
   body: unknown
 }
 
-export function createIdempotencyRepository(dialect: Pick<Dialect, 'serialise'>) {
+export function createIdempotencyRepository(
+  dialect: Pick<Dialect, 'jsonStrings' | 'selectJsonRows' | 'jsonTime'>,
+) {
   return {
     /**
-     * The stored result for the key. Requests with the same key then take turns until this transaction
-     * commits (on PostgreSQL, where they can overlap), so exactly one of them runs the write.
+     * The stored, unexpired results for `keys`. The writer takes the keys' turns first (the status
+     * repository's `lockForWrite`), so that one request of several with the same key runs the write.
      */
-    async find(db: Db, tenantId: string, key: string, notBefore: Date): Promise<IdempotentResult | null> {
-      const turn = dialect.serialise(`idempotency:${tenantId}:${key}`)
-      if (turn) await db.$queryRaw(turn)
-      const row = await db.idempotencyRecord.findUnique({ where: { tenantId_key: { tenantId, key } } })
-      if (!row || row.createdAt < notBefore) return null
-      return { fingerprint: row.fingerprint, statusCode: row.statusCode, body: JSON.parse(row.body) }
+    async findMany(
+      db: Db,
+      tenantId: string,
+      keys: string[],
+      notBefore: Date,
+    ): Promise<Map<string, IdempotentResult>> {
+      const rows = await db.$queryRaw<
+        { key: string; fingerprint: string; status_code: number; body: string; created_at: unknown }[]
+      >`
+        SELECT key, fingerprint, status_code, body, created_at FROM idempotency_records
+        WHERE tenant_id = ${tenantId} AND key IN (${dialect.jsonStrings(keys)})`
+      const found = new Map<string, IdempotentResult>()
+      for (const row of rows) {
+        if (new Date(row.created_at as string | Date) < notBefore) continue
+        found.set(row.key, {
+          fingerprint: row.fingerprint,
+          statusCode: row.status_code,
+          body: JSON.parse(row.body),
+        })
+      }
+      return found
     },
 
-    /** Upsert: an expired record under the same key is replaced by the new request's result. */
-    async save(db: Db, tenantId: string, key: string, result: IdempotentResult, now: Date): Promise<void> {
-      const data = {
-        fingerprint: result.fingerprint,
-        statusCode: result.statusCode,
-        body: JSON.stringify(result.body),
-        headers: '{}',
-        createdAt: now,
-      }
-      await db.idempotencyRecord.upsert({
-        where: { tenantId_key: { tenantId, key } },
-        create: { tenantId, key, ...data },
-        update: data,
-      })
+    /** Upserts: an expired record under the same key is replaced by the new request's result. */
+    async saveMany(
+      db: Db,
+      tenantId: string,
+      results: { key: string; result: IdempotentResult }[],
+      now: Date,
+    ): Promise<void> {
+      if (results.length === 0) return
+      const rows = results.map(({ key, result }) => [
+        key,
+        result.fingerprint,
+        result.statusCode,
+        JSON.stringify(result.body),
+        '{}',
+        dialect.jsonTime(now),
+      ])
+      // `WHERE true` tells SQLite's parser that ON CONFLICT belongs to the INSERT, not to a join.
+      await db.$executeRaw`INSERT INTO idempotency_records (tenant_id, key, fingerprint, status_code, body, headers,
+        created_at) ${dialect.selectJsonRows(Prisma.sql`${tenantId}`, rows, RESULT_JSON)} WHERE true
+        ON CONFLICT (tenant_id, key) DO UPDATE SET fingerprint = excluded.fingerprint,
+        status_code = excluded.status_code, body = excluded.body, headers = excluded.headers,
+        created_at = excluded.created_at`
     },
   }
 }

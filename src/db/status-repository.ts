@@ -152,8 +152,9 @@ function rawToRow(raw: Record<string, unknown>): StatusRow {
 }
 
 /**
- * Persistence of statuses and their events. Writers run inside one transaction (`db`) and are
- * optimistic: they name the version they read, so a concurrent change makes them report false.
+ * Persistence of statuses and their events. The writer (StatusUpdater) is their only writer: it takes
+ * its statuses' turns (`lockForWrite`), reads them (`current`) and writes a whole flush with a few
+ * set-based statements, all in one transaction (`db`).
  * `get` is the hot committed point read on the direct connection.
  */
 export function createStatusRepository(database: Pick<Database, 'direct' | 'dialect'>) {
@@ -266,7 +267,32 @@ export function createStatusRepository(database: Pick<Database, 'direct' | 'dial
       return new Set(rows.map((row) => row.status_id))
     },
 
-    /** Overwrites many existing statuses in a few statements (the batched updater's write). */
+    /**
+     * Makes concurrent writers of the same statuses and Idempotency-Keys take turns until commit, on
+     * PostgreSQL, where instances write side by side: a status that does not exist yet has no row to
+     * lock. On SQLite, with one writer, nothing to do.
+     */
+    async lockForWrite(
+      db: Db,
+      tenants: { tenantId: string; ids: string[]; keys: string[] }[],
+    ): Promise<void> {
+      const turns = dialect.serialise(
+        tenants.flatMap(({ tenantId, ids, keys }) => [
+          ...ids.map((id) => `status:${tenantId}:${id}`),
+          ...keys.map((key) => `idempotency:${tenantId}:${key}`),
+        ]),
+      )
+      if (turns) await db.$queryRaw(turns)
+    },
+
+    /** Deletes these statuses (their events stay, for history). */
+    async removeMany(db: Db, tenantId: string, ids: string[]): Promise<void> {
+      if (ids.length === 0) return
+      await db.$executeRaw`DELETE FROM statuses WHERE tenant_id = ${tenantId}
+        AND status_id IN (${dialect.jsonStrings(ids)})`
+    },
+
+    /** Writes many statuses, new or existing, in one statement (the writer's flush). */
     async writeMany(db: Db, tenantId: string, batch: StoredStatus[]): Promise<void> {
       if (batch.length === 0) return
       const rows = batch.map((status) => {
@@ -302,58 +328,7 @@ export function createStatusRepository(database: Pick<Database, 'direct' | 'dial
         ON CONFLICT (tenant_id, status_id) DO UPDATE SET ${Prisma.raw(UPSERT_SET)}`
     },
 
-    /**
-     * Inserts a new status; false when the id is taken. Raw SQL through Prisma on the write path: the
-     * typed API costs several times more per call (see docs/storage.md).
-     */
-    async insert(db: Db, tenantId: string, status: StoredStatus): Promise<boolean> {
-      const r = statusToRow(tenantId, status)
-      const inserted =
-        await db.$executeRaw`INSERT INTO statuses (tenant_id, status_id, kind, resource_id, status,
-        priority, priority_rank, progress, message, steps_completed, steps_total, error_info, retry_count,
-        max_retries, metadata, tags, version, created_at, updated_at, started_at, completed_at,
-        estimated_completion_at, last_reported_at)
-        VALUES (${r.tenantId}, ${r.statusId}, ${r.kind}, ${r.resourceId}, ${r.status}, ${r.priority},
-        ${r.priorityRank}, ${r.progress}, ${r.message}, ${r.stepsCompleted}, ${r.stepsTotal}, ${r.errorInfo},
-        ${r.retryCount}, ${r.maxRetries}, ${r.metadata}, ${r.tags}, ${r.version}, ${r.createdAt}, ${r.updatedAt},
-        ${r.startedAt}, ${r.completedAt}, ${r.estimatedCompletionAt}, ${r.lastReportedAt})
-        ON CONFLICT (tenant_id, status_id) DO NOTHING`
-      return inserted === 1
-    },
-
-    /**
-     * Writes `status` over the stored one if that is still as `from` was read (same version and same
-     * last report: a report that changed nothing visible does not bump the version); false when it moved on.
-     */
-    async replace(db: Db, tenantId: string, status: StoredStatus, from: StoredStatus): Promise<boolean> {
-      const r = statusToRow(tenantId, status)
-      const seen = from.last_reported_at
-      const updated =
-        await db.$executeRaw`UPDATE statuses SET kind = ${r.kind}, resource_id = ${r.resourceId},
-        status = ${r.status}, priority = ${r.priority}, priority_rank = ${r.priorityRank}, progress = ${r.progress},
-        message = ${r.message}, steps_completed = ${r.stepsCompleted}, steps_total = ${r.stepsTotal},
-        error_info = ${r.errorInfo}, retry_count = ${r.retryCount}, max_retries = ${r.maxRetries},
-        metadata = ${r.metadata}, tags = ${r.tags}, version = ${r.version}, updated_at = ${r.updatedAt},
-        started_at = ${r.startedAt}, completed_at = ${r.completedAt},
-        estimated_completion_at = ${r.estimatedCompletionAt}, last_reported_at = ${r.lastReportedAt}
-        WHERE tenant_id = ${tenantId} AND status_id = ${r.statusId} AND version = ${from.version}
-        AND ${seen === null ? Prisma.sql`last_reported_at IS NULL` : Prisma.sql`last_reported_at = ${seen}`}`
-      return updated === 1
-    },
-
-    /** Deletes the status if it is still at `fromVersion`; false when it moved on or is gone. */
-    async remove(db: Db, tenantId: string, statusId: string, fromVersion: number): Promise<boolean> {
-      const deleted = await db.$executeRaw`DELETE FROM statuses
-        WHERE tenant_id = ${tenantId} AND status_id = ${statusId} AND version = ${fromVersion}`
-      return deleted === 1
-    },
-
     appendEvents,
-
-    async appendEvent(db: Db, tenantId: string, event: NewEvent): Promise<StatusEvent> {
-      const [stored] = await appendEvents(db, tenantId, [event])
-      return stored!
-    },
 
     async events(db: Db, tenantId: string, page: SeqPage, statusId?: string): Promise<StatusEvent[]> {
       const rows = await db.statusEvent.findMany({

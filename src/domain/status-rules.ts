@@ -29,6 +29,7 @@ export interface UpdateInput {
   reported_at?: Date
 }
 
+/** One shape for every change of a status: the state it leaves and the event it makes. */
 export interface Change {
   next: StoredStatus
   changes: Changes
@@ -116,6 +117,12 @@ export function createStatus(input: CreateInput, now: Date): StoredStatus {
   return s
 }
 
+/** A new status and its `status.created` event. */
+export function applyCreate(input: CreateInput, now: Date): Change {
+  const next = createStatus(input, now)
+  return { next, changes: {}, type: 'status.created' }
+}
+
 function diff(before: StoredStatus, after: StoredStatus): Changes {
   const changes: Changes = {}
   for (const key of Object.keys(after) as (keyof StoredStatus)[]) {
@@ -200,4 +207,43 @@ export function applyCancel(current: StoredStatus, now: Date): Change {
   const next: StoredStatus = { ...current }
   enter(next, 'cancelled', now)
   return finish(current, next, now, () => 'status.cancelled')!
+}
+
+/** A producer's update as reported, with its `reported_at` rules. */
+export interface Report {
+  /** False when the report is older than one already applied: nothing moves backwards. */
+  applied: boolean
+  /** The state to keep: unchanged, or with only `last_reported_at` moved (no version, no event), or changed. */
+  next: StoredStatus
+  /** The change and its event; null when nothing visible changed. */
+  change: Change | null
+}
+
+/**
+ * `applyUpdate` with the order of reports: an update older (by `reported_at`) than the last applied one
+ * is ignored, and one that changes nothing visible still moves `last_reported_at`, so that reports older
+ * than it lose as well.
+ */
+export function applyReport(current: StoredStatus, input: UpdateInput, now: Date): Report {
+  if (input.reported_at && current.last_reported_at && input.reported_at < current.last_reported_at) {
+    return { applied: false, next: current, change: null }
+  }
+  const change = applyUpdate(current, input, now)
+  if (change) return { applied: true, next: change.next, change }
+  const newer =
+    input.reported_at && !(current.last_reported_at && input.reported_at <= current.last_reported_at)
+  return {
+    applied: true,
+    next: newer ? { ...current, last_reported_at: input.reported_at! } : current,
+    change: null,
+  }
+}
+
+/** Deleting a status: its `status.deleted` event carries the last record, one version on. */
+export function applyRemove(current: StoredStatus, now: Date): Change {
+  return {
+    next: { ...current, version: current.version + 1, updated_at: now },
+    changes: {},
+    type: 'status.deleted',
+  }
 }

@@ -107,7 +107,7 @@ const Problems = {
   ),
   unavailable: problem(
     'Unavailable',
-    '`queue-full` (the batched updater is full), `shutting-down`, or `database-unavailable` (the database connection failed; nothing was acknowledged, so a retry is safe where the request is idempotent)',
+    '`queue-full` (the writer is full), `shutting-down`, or `database-unavailable` (the database connection failed; nothing was acknowledged, so a retry is safe where the request is idempotent)',
     z.object({ 'Retry-After': z.string().meta({ description: 'Seconds to wait before trying again' }) }),
   ),
   searchTooBroad: problem(
@@ -198,7 +198,7 @@ const LocationHeader = z.object({ Location: z.string().meta({ description: 'The 
 
 const writeConflict = problem(
   'StatusConflict',
-  '`invalid-transition` (with `from`, `to`), `status-terminal` (with `current_status`), `status-already-exists`, `write-conflict`, `idempotency-request-in-progress`',
+  '`invalid-transition` (with `from`, `to`), `status-terminal` (with `current_status`), `status-already-exists` (`write-conflict` and `idempotency-request-in-progress` are kept for clients; the one writer no longer produces them)',
 )
 
 const recordAnswer = (description: string): ZodOpenApiResponseObject => ({

@@ -82,26 +82,20 @@ export async function createServices({
   })
   events.addSink(webhooks.sink)
 
-  const statuses = createStatusService({
-    db,
-    statuses: repository,
-    idempotency: createIdempotencyRepository(db.dialect),
-    cursors,
-    clock,
-    idempotencyTtlMs: idempotencyTtlHours * 3_600_000,
-    onCommitted,
-  })
   const updater = createStatusUpdater({
     db,
     statuses: repository,
+    idempotency: createIdempotencyRepository(db.dialect),
     logger,
     clock,
+    idempotencyTtlMs: idempotencyTtlHours * 3_600_000,
     batchSize: updaterOptions.batchSize ?? 500,
     flushMs: updaterOptions.flushMs ?? 5,
     maxQueue: updaterOptions.maxQueue ?? 100_000,
     onCommitted,
     metrics,
   })
+  const statuses = createStatusService({ db, statuses: repository, updater, cursors })
 
   metrics.gauge('status_updater_queue_depth', 'Updates waiting in the batched updater', () => updater.depth())
   metrics.gauge(

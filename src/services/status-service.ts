@@ -1,32 +1,21 @@
 import { createHash, randomUUID } from 'node:crypto'
-import type { IdempotencyRepository } from '../db/idempotency-repository'
-import type { Database, Db } from '../db/prisma'
+import type { Database } from '../db/prisma'
 import type { StatusRepository } from '../db/status-repository'
-import type { ErrorInfo, StatusEvent, StatusRecord, StoredStatus } from '../domain/status-record'
+import type { ErrorInfo, StatusEvent, StatusRecord } from '../domain/status-record'
 import { toRecord } from '../domain/status-record'
-import {
-  applyCancel,
-  applyError,
-  applyUpdate,
-  createStatus,
-  type Change,
-  type CreateInput,
-  type UpdateInput,
-} from '../domain/status-rules'
-import { idempotencyKeyReused, statusExists, statusNotFound, versionMismatch, writeConflict } from '../errors'
+import type { CreateInput, UpdateInput } from '../domain/status-rules'
+import { statusNotFound } from '../errors'
 import type { CursorCodec } from './cursor-codec'
+import type { Command, Idempotency, StatusUpdater, UpdateResult, Written } from './status-updater'
+
+export type { UpdateResult, Written } from './status-updater'
 
 export interface StatusServiceDeps {
   db: Database
   statuses: StatusRepository
-  idempotency: IdempotencyRepository
+  /** The one writer: every mutation below is a command to it. */
+  updater: StatusUpdater
   cursors: CursorCodec
-  clock: () => Date
-  idempotencyTtlMs: number
-  /** Lost races in a row before a write gives up with `write-conflict`; each one means another write committed. */
-  maxWriteAttempts?: number
-  /** Called after every committed write, so the event manager delivers at once. */
-  onCommitted?: () => void
 }
 
 export interface WriteOptions {
@@ -37,116 +26,52 @@ export interface UpdateOptions extends WriteOptions {
   expectedVersion?: number
 }
 
-/** What a write returns; `replayed` is true when an Idempotency-Key answered from the stored result. */
-export interface Written<T> {
-  result: T
-  replayed: boolean
-}
-
-export interface UpdateResult {
-  status: StatusRecord
-  applied: boolean
-}
-
 export interface Page<T> {
   items: T[]
   next_cursor: string | null
   has_more: boolean
 }
 
-/** The status moved on between our read and our write. */
-class StaleWrite extends Error {}
-
 export function createStatusService(deps: StatusServiceDeps) {
-  const { db, statuses, idempotency, cursors, clock, maxWriteAttempts = 50, onCommitted } = deps
-  const transaction = async <T>(fn: (tx: Db) => Promise<T>): Promise<T> => {
-    const result = await db.write(fn)
-    onCommitted?.()
-    return result
-  }
+  const { db, statuses, updater, cursors } = deps
 
-  /** Runs `write` once per Idempotency-Key: the stored result answers a repeat with the same request. */
-  async function once<T>(
-    tx: Db,
-    tenantId: string,
-    options: WriteOptions,
-    request: unknown,
-    write: () => Promise<T>,
-  ): Promise<Written<T>> {
-    const key = options.idempotencyKey
-    if (key === undefined) return { result: await write(), replayed: false }
-    const fingerprint = createHash('sha256').update(JSON.stringify(request)).digest('hex')
-    const now = clock()
-    const stored = await idempotency.find(tx, tenantId, key, new Date(now.getTime() - deps.idempotencyTtlMs))
-    if (stored) {
-      if (stored.fingerprint !== fingerprint) throw idempotencyKeyReused()
-      return { result: stored.body as T, replayed: true }
-    }
-    const result = await write()
-    await idempotency.save(tx, tenantId, key, { fingerprint, statusCode: 200, body: result }, now)
-    return { result, replayed: false }
-  }
+  const idempotencyOf = (options: WriteOptions, request: unknown): Idempotency | undefined =>
+    options.idempotencyKey === undefined
+      ? undefined
+      : {
+          key: options.idempotencyKey,
+          fingerprint: createHash('sha256').update(JSON.stringify(request)).digest('hex'),
+        }
 
   /**
-   * Reads the committed status, lets `decide` work out the change, and writes it only if the status is
-   * still at the version that was read (optimistic concurrency: the transaction stays short and holds no
-   * read). A lost race reads again; `decide` may be called more than once.
+   * A command to an existing status. An unknown id is answered here, from a committed read, without
+   * queuing for the writer; with an Idempotency-Key the writer decides, since a stored result answers
+   * a repeat even after the status is gone.
    */
-  async function mutate<T>(
+  async function mutate<C extends Command>(
     tenantId: string,
     statusId: string,
+    command: C,
     options: WriteOptions,
     request: unknown,
-    decide: (tx: Db, current: StoredStatus) => Promise<T>,
-  ): Promise<Written<T>> {
-    for (let attempt = 1; ; attempt++) {
-      const current = await statuses.get(tenantId, statusId)
-      try {
-        return await transaction((tx) =>
-          once(tx, tenantId, options, request, () => {
-            if (!current) throw statusNotFound(statusId)
-            return decide(tx, current)
-          }),
-        )
-      } catch (err) {
-        if (!(err instanceof StaleWrite)) throw err
-        if (attempt >= maxWriteAttempts) throw writeConflict(statusId)
-      }
-    }
-  }
-
-  async function commit(tx: Db, tenantId: string, change: Change, from: StoredStatus): Promise<StatusRecord> {
-    if (!(await statuses.replace(tx, tenantId, change.next, from))) throw new StaleWrite()
-    const record = toRecord(change.next)
-    await statuses.appendEvent(tx, tenantId, {
-      type: change.type,
-      status: record,
-      changes: change.changes,
-      occurredAt: change.next.updated_at,
-    })
-    return record
+  ) {
+    const idempotent = idempotencyOf(options, request)
+    if (!idempotent && !(await statuses.get(tenantId, statusId))) throw statusNotFound(statusId)
+    return updater.execute(tenantId, statusId, command, idempotent)
   }
 
   return {
-    async create(
+    create(
       tenantId: string,
       input: Omit<CreateInput, 'status_id'> & { status_id?: string },
       options: WriteOptions = {},
-    ) {
-      return transaction((tx) =>
-        once(tx, tenantId, options, ['create', input], async () => {
-          const statusId = input.status_id ?? randomUUID()
-          const created = createStatus({ ...input, status_id: statusId }, clock())
-          if (!(await statuses.insert(tx, tenantId, created))) throw statusExists(statusId)
-          const record = toRecord(created)
-          await statuses.appendEvent(tx, tenantId, {
-            type: 'status.created',
-            status: record,
-            changes: {},
-            occurredAt: created.created_at,
-          })
-          return record
-        }),
+    ): Promise<Written<StatusRecord>> {
+      const statusId = input.status_id ?? randomUUID()
+      return updater.execute(
+        tenantId,
+        statusId,
+        { type: 'create', input: { ...input, status_id: statusId } },
+        idempotencyOf(options, ['create', input]),
       )
     },
 
@@ -156,60 +81,34 @@ export function createStatusService(deps: StatusServiceDeps) {
       return toRecord(found)
     },
 
-    async update(tenantId: string, statusId: string, input: UpdateInput, options: UpdateOptions = {}) {
+    update(
+      tenantId: string,
+      statusId: string,
+      input: UpdateInput,
+      options: UpdateOptions = {},
+    ): Promise<Written<UpdateResult>> {
       const request = ['update', statusId, input, options.expectedVersion]
-      return mutate(tenantId, statusId, options, request, async (tx, current): Promise<UpdateResult> => {
-        if (options.expectedVersion !== undefined && options.expectedVersion !== current.version) {
-          throw versionMismatch(options.expectedVersion, current.version)
-        }
-        // Out-of-order delivery: an older report never moves the status backwards.
-        if (input.reported_at && current.last_reported_at && input.reported_at < current.last_reported_at) {
-          return { status: toRecord(current), applied: false }
-        }
-        const change = applyUpdate(current, input, clock())
-        if (change) return { status: await commit(tx, tenantId, change, current), applied: true }
-        // Nothing visible changed, but this report was applied: later reports older than it must still lose.
-        if (
-          input.reported_at &&
-          !(current.last_reported_at && input.reported_at <= current.last_reported_at)
-        ) {
-          const noted = { ...current, last_reported_at: input.reported_at }
-          if (!(await statuses.replace(tx, tenantId, noted, current))) throw new StaleWrite()
-        }
-        return { status: toRecord(current), applied: true }
-      })
+      const command = { type: 'update', input, expectedVersion: options.expectedVersion } as const
+      return mutate(tenantId, statusId, command, options, request)
     },
 
-    async recordError(
+    recordError(
       tenantId: string,
       statusId: string,
       error: ErrorInfo,
       shouldRetry: boolean,
       options: WriteOptions = {},
-    ) {
-      return mutate(tenantId, statusId, options, ['error', statusId, error, shouldRetry], (tx, current) =>
-        commit(tx, tenantId, applyError(current, error, shouldRetry, clock()), current),
-      )
+    ): Promise<Written<StatusRecord>> {
+      const request = ['error', statusId, error, shouldRetry]
+      return mutate(tenantId, statusId, { type: 'error', error, shouldRetry } as const, options, request)
     },
 
-    async cancel(tenantId: string, statusId: string, options: WriteOptions = {}) {
-      return mutate(tenantId, statusId, options, ['cancel', statusId], (tx, current) =>
-        commit(tx, tenantId, applyCancel(current, clock()), current),
-      )
+    cancel(tenantId: string, statusId: string, options: WriteOptions = {}): Promise<Written<StatusRecord>> {
+      return mutate(tenantId, statusId, { type: 'cancel' } as const, options, ['cancel', statusId])
     },
 
     async remove(tenantId: string, statusId: string): Promise<void> {
-      await mutate(tenantId, statusId, {}, null, async (tx, current) => {
-        if (!(await statuses.remove(tx, tenantId, statusId, current.version))) throw new StaleWrite()
-        const now = clock()
-        const last = { ...toRecord(current), version: current.version + 1, updated_at: now }
-        await statuses.appendEvent(tx, tenantId, {
-          type: 'status.deleted',
-          status: last,
-          changes: {},
-          occurredAt: now,
-        })
-      })
+      await mutate(tenantId, statusId, { type: 'remove' } as const, {}, null)
     },
 
     /** The status's events, oldest first; still readable after the status is deleted. */

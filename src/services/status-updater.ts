@@ -1,11 +1,28 @@
 import type { Logger } from 'pino'
-import type { Database } from '../db/prisma'
+import type { IdempotencyRepository, IdempotentResult } from '../db/idempotency-repository'
+import type { Database, Db } from '../db/prisma'
 import type { NewEvent, StatusRepository } from '../db/status-repository'
-import type { StoredStatus } from '../domain/status-record'
+import type { ErrorInfo, StatusRecord, StoredStatus } from '../domain/status-record'
 import { toRecord } from '../domain/status-record'
-import { applyUpdate, type UpdateInput } from '../domain/status-rules'
+import {
+  applyCancel,
+  applyCreate,
+  applyError,
+  applyRemove,
+  applyReport,
+  type Change,
+  type CreateInput,
+  type UpdateInput,
+} from '../domain/status-rules'
 import type { StatusValue } from '../domain/transitions'
-import { AppError, isDatabaseUnavailable, statusNotFound } from '../errors'
+import {
+  AppError,
+  idempotencyKeyReused,
+  isDatabaseUnavailable,
+  statusExists,
+  statusNotFound,
+  versionMismatch,
+} from '../errors'
 import type { Metrics } from '../metrics'
 
 export interface BatchItem {
@@ -26,14 +43,55 @@ export interface Submitted {
   rejected: { index: number; error: { code: string; message: string } }[]
 }
 
+/** Every mutation of a status, as a command to the writer. */
+export type Command =
+  | { type: 'create'; input: CreateInput }
+  | { type: 'update'; input: UpdateInput; expectedVersion?: number }
+  | { type: 'error'; error: ErrorInfo; shouldRetry: boolean }
+  | { type: 'cancel' }
+  | { type: 'remove' }
+
+/** What a single command answers; `replayed` is true when an Idempotency-Key answered from the stored result. */
+export interface Written<T> {
+  result: T
+  replayed: boolean
+}
+
+export interface UpdateResult {
+  status: StatusRecord
+  applied: boolean
+}
+
+/** The answer each command type gives: the record, an update's record and `applied`, nothing for a delete. */
+export interface CommandResults {
+  create: StatusRecord
+  update: UpdateResult
+  error: StatusRecord
+  cancel: StatusRecord
+  remove: null
+}
+
+export interface Idempotency {
+  key: string
+  /** A hash of the request, so a different request under the same key is refused. */
+  fingerprint: string
+}
+
+type Outcome =
+  { ok: true; result: unknown; version: number; replayed: boolean } | { ok: false; error: unknown }
+
 interface Waiter {
+  /** Batch items only: the fields this item set that no later merged item overwrote. */
   fields: (keyof UpdateInput)[]
   superseded: boolean
-  resolve: (result: ItemResult) => void
+  settle: (outcome: Outcome) => void
 }
 
 interface Op {
-  input: UpdateInput
+  command: Command
+  /** A `/batch` item: consecutive progress-only batch items merge into one. */
+  batch: boolean
+  idempotency?: Idempotency
   waiters: Waiter[]
 }
 
@@ -46,11 +104,16 @@ interface Entry {
 export interface StatusUpdaterOptions {
   db: Database
   statuses: StatusRepository
+  idempotency: IdempotencyRepository
   logger: Logger
   clock?: () => Date
+  /** How long an Idempotency-Key's result answers repeats. */
+  idempotencyTtlMs: number
+  /** Statuses a flush writes at most; more wait for the next one. */
   batchSize: number
+  /** How long `/batch` items may wait to be written with others; single commands never wait. */
   flushMs: number
-  /** Items waiting at most; beyond it new work is refused with 503 (backpressure). */
+  /** Commands waiting at most; beyond it new work is refused with 503 (backpressure). */
   maxQueue: number
   /** Called after every committed flush, so the event manager delivers at once. */
   onCommitted?: () => void
@@ -62,17 +125,34 @@ export const queueFull = (retryAfterSeconds: number) =>
     retry_after: retryAfterSeconds,
   })
 
+const shuttingDown = () =>
+  new AppError('shutting-down', 503, 'The service is shutting down', { retry_after: 1 })
+
+/** What a failed write tells a `/batch` item: the rule it broke, or why it could not be stored. */
+function itemError(err: unknown): { code: string; message: string } {
+  if (err instanceof AppError) return { code: err.code, message: err.message }
+  return isDatabaseUnavailable(err)
+    ? { code: 'database-unavailable', message: 'The database is not reachable right now; retry shortly' }
+    : { code: 'internal-error', message: 'The update could not be stored' }
+}
+
 /**
- * The batched write path. Updates queue per status: consecutive progress-only updates merge (last value
- * wins), status transitions are kept and applied in order through the same rules as single writes.
- * A flush, on size or after `flushMs`, writes a whole batch and its events in one transaction with a
- * few set-based statements. An item the rules refuse fails alone; if the transaction itself fails, the
- * batch is retried one status at a time so a bad item never sinks the others.
+ * The one writer of statuses. Every mutation (a create, a `PUT`, an error report, a cancel, a delete, the
+ * items of `/batch` and of bulk cancel) is a command queued per status; a flush applies the commands of
+ * up to `batchSize` statuses in arrival order through the domain's rules, in memory, and writes the
+ * resulting states, their events and the idempotent results in one transaction of a few set-based
+ * statements, then answers each command. Group commit: while a flush is being written, commands queue
+ * for the next one, which starts as soon as it ends; an idle writer starts a flush for a single command
+ * at once (in the same turn of the event loop), while `/batch` items wait up to `flushMs` for company.
+ * Consecutive progress-only `/batch` items of one status merge (last value wins). A command the rules
+ * refuse fails alone; if the transaction itself fails, its statuses are written again one at a time so
+ * a bad one never sinks the others.
  */
 export function createStatusUpdater(options: StatusUpdaterOptions) {
   const {
     db,
     statuses,
+    idempotency,
     logger,
     clock = () => new Date(),
     batchSize,
@@ -83,19 +163,26 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
   const queue = new Map<string, Entry>()
   let depth = 0
   let timer: NodeJS.Timeout | null = null
+  let immediate: NodeJS.Immediate | null = null
+  let urgent = false
   let flushing: Promise<void> | null = null
   let stopped = false
   let draining = false
   const metrics = { flushes: 0, items: 0, lastFlushMs: 0, totalFlushMs: 0, statuses: 0 }
 
-  function enqueue(tenantId: string, item: BatchItem): Promise<ItemResult> {
+  function entryOf(tenantId: string, statusId: string): Entry {
+    const key = `${tenantId}\u0000${statusId}`
+    let entry = queue.get(key)
+    if (!entry) {
+      entry = { tenantId, statusId, ops: [] }
+      queue.set(key, entry)
+    }
+    return entry
+  }
+
+  function enqueueItem(tenantId: string, item: BatchItem): Promise<ItemResult> {
     return new Promise((resolve) => {
-      const key = `${tenantId}\u0000${item.status_id}`
-      let entry = queue.get(key)
-      if (!entry) {
-        entry = { tenantId, statusId: item.status_id, ops: [] }
-        queue.set(key, entry)
-      }
+      const entry = entryOf(tenantId, item.status_id)
       const input: UpdateInput = {}
       if (item.new_status !== undefined) input.new_status = item.new_status
       if (item.progress_percentage !== undefined) input.progress_percentage = item.progress_percentage
@@ -103,19 +190,27 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
       const waiter: Waiter = {
         fields: Object.keys(input) as (keyof UpdateInput)[],
         superseded: false,
-        resolve,
+        settle: (outcome) =>
+          resolve(
+            !outcome.ok
+              ? { result: 'error', status_id: item.status_id, error: itemError(outcome.error) }
+              : waiter.superseded
+                ? { result: 'stale', status_id: item.status_id }
+                : { result: 'applied', status_id: item.status_id, version: outcome.version },
+          ),
       }
       const last = entry.ops[entry.ops.length - 1]
-      if (last && last.input.new_status === undefined && input.new_status === undefined) {
-        Object.assign(last.input, input)
+      const lastInput = last?.command.type === 'update' && last.batch ? last.command.input : undefined
+      if (lastInput && lastInput.new_status === undefined && input.new_status === undefined) {
+        Object.assign(lastInput, input)
         // Several later items may overwrite an earlier one's fields between them: keep what is left of it.
-        for (const earlier of last.waiters) {
+        for (const earlier of last!.waiters) {
           earlier.fields = earlier.fields.filter((field) => !(field in input))
           if (earlier.fields.length === 0) earlier.superseded = true
         }
-        last.waiters.push(waiter)
+        last!.waiters.push(waiter)
       } else {
-        entry.ops.push({ input, waiters: [waiter] })
+        entry.ops.push({ command: { type: 'update', input }, batch: true, waiters: [waiter] })
       }
       depth += 1
     })
@@ -123,10 +218,14 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
 
   function schedule(): void {
     if (flushing || depth === 0) return
-    if (depth >= batchSize || draining) {
+    if (urgent || draining || depth >= batchSize) {
       if (timer) clearTimeout(timer)
       timer = null
-      void flush()
+      // The rest of this turn's requests join the flush: a group, at no added delay.
+      immediate ??= setImmediate(() => {
+        immediate = null
+        void flush()
+      })
     } else if (!timer) {
       timer = setTimeout(() => {
         timer = null
@@ -135,119 +234,205 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
     }
   }
 
-  /** Applies one batch in memory: the new states, their events, and each waiter's answer. */
-  function plan(entries: Entry[], current: Map<string, Map<string, StoredStatus>>, now: Date) {
-    const writes = new Map<string, { statuses: StoredStatus[]; events: NewEvent[] }>()
-    const answers: [Waiter, ItemResult][] = []
-    for (const entry of entries) {
-      const answer = (op: Op, result: ItemResult) => {
-        for (const waiter of op.waiters) {
-          answers.push([
-            waiter,
-            waiter.superseded && result.result === 'applied'
-              ? { result: 'stale', status_id: entry.statusId }
-              : result,
-          ])
-        }
-      }
-      let state = current.get(entry.tenantId)?.get(entry.statusId)
-      if (!state) {
-        const { code, message } = statusNotFound(entry.statusId)
-        for (const op of entry.ops)
-          answer(op, { result: 'error', status_id: entry.statusId, error: { code, message } })
-        continue
-      }
-      const before = state
-      const tenant = writes.get(entry.tenantId) ?? { statuses: [], events: [] }
-      for (const op of entry.ops) {
-        try {
-          const change = applyUpdate(state, op.input, now)
-          if (change) {
-            state = change.next
-            tenant.events.push({
-              type: change.type,
-              status: toRecord(state),
-              changes: change.changes,
-              occurredAt: now,
-            })
-          }
-          answer(op, { result: 'applied', status_id: entry.statusId, version: state.version })
-        } catch (err) {
-          if (!(err instanceof AppError)) throw err
-          answer(op, {
-            result: 'error',
-            status_id: entry.statusId,
-            error: { code: err.code, message: err.message },
-          })
-        }
-      }
-      if (state !== before) tenant.statuses.push(state)
-      writes.set(entry.tenantId, tenant)
+  /** The answer a command gives once applied, as stored for its Idempotency-Key. */
+  function resultOf(command: Command, state: StoredStatus, applied: boolean): unknown {
+    switch (command.type) {
+      case 'update':
+        return { status: toRecord(state), applied }
+      case 'remove':
+        return null
+      default:
+        return toRecord(state)
     }
-    return { writes, answers }
   }
 
-  async function write(entries: Entry[]): Promise<[Waiter, ItemResult][]> {
-    return db.write(async (tx) => {
-      // Read for this transaction: nothing can change these statuses before it commits (see current()).
-      const ids = new Map<string, string[]>()
-      for (const entry of entries)
-        ids.set(entry.tenantId, [...(ids.get(entry.tenantId) ?? []), entry.statusId])
-      const current = new Map<string, Map<string, StoredStatus>>()
-      for (const [tenantId, tenantIds] of ids)
-        current.set(tenantId, await statuses.current(tx, tenantId, tenantIds))
-      const { writes, answers } = plan(entries, current, clock())
-      for (const [tenantId, { statuses: changed, events }] of writes) {
-        await statuses.writeMany(tx, tenantId, changed)
-        await statuses.appendEvents(tx, tenantId, events)
+  /**
+   * Applies one command to `state` (null: no such status): the next state, the change it made, or a
+   * refusal thrown as an AppError.
+   */
+  function apply(
+    statusId: string,
+    command: Command,
+    state: StoredStatus | null,
+    now: Date,
+  ): { next: StoredStatus | null; change: Change | null; applied: boolean } {
+    if (command.type === 'create') {
+      if (state) throw statusExists(statusId)
+      const change = applyCreate(command.input, now)
+      return { next: change.next, change, applied: true }
+    }
+    if (!state) throw statusNotFound(statusId)
+    switch (command.type) {
+      case 'update': {
+        if (command.expectedVersion !== undefined && command.expectedVersion !== state.version)
+          throw versionMismatch(command.expectedVersion, state.version)
+        return applyReport(state, command.input, now)
       }
-      return answers
+      case 'error': {
+        const change = applyError(state, command.error, command.shouldRetry, now)
+        return { next: change.next, change, applied: true }
+      }
+      case 'cancel': {
+        const change = applyCancel(state, now)
+        return { next: change.next, change, applied: true }
+      }
+      case 'remove':
+        return { next: null, change: applyRemove(state, now), applied: true }
+    }
+  }
+
+  interface TenantWrite {
+    upserts: Map<string, StoredStatus>
+    deletes: Set<string>
+    events: NewEvent[]
+    saved: { key: string; result: IdempotentResult }[]
+  }
+
+  /** Applies a batch in memory: each tenant's writes, and each waiter's outcome. */
+  function plan(
+    entries: Entry[],
+    current: Map<string, Map<string, StoredStatus>>,
+    stored: Map<string, Map<string, IdempotentResult>>,
+    now: Date,
+  ) {
+    const writes = new Map<string, TenantWrite>()
+    const outcomes: [Waiter, Outcome][] = []
+    for (const entry of entries) {
+      const tenant: TenantWrite = writes.get(entry.tenantId) ?? {
+        upserts: new Map(),
+        deletes: new Set(),
+        events: [],
+        saved: [],
+      }
+      writes.set(entry.tenantId, tenant)
+      const known = stored.get(entry.tenantId) ?? new Map<string, IdempotentResult>()
+      stored.set(entry.tenantId, known)
+      const before = current.get(entry.tenantId)?.get(entry.statusId) ?? null
+      let state = before
+      let deleted = false
+      for (const op of entry.ops) {
+        const settle = (outcome: Outcome) => {
+          for (const waiter of op.waiters) outcomes.push([waiter, outcome])
+        }
+        const key = op.idempotency?.key
+        const replay = key === undefined ? undefined : known.get(key)
+        if (replay) {
+          settle(
+            replay.fingerprint === op.idempotency!.fingerprint
+              ? { ok: true, result: replay.body, version: state?.version ?? 0, replayed: true }
+              : { ok: false, error: idempotencyKeyReused() },
+          )
+          continue
+        }
+        try {
+          const applied = apply(entry.statusId, op.command, state, now)
+          if (applied.change) {
+            const { next, type, changes } = applied.change
+            tenant.events.push({ type, status: toRecord(next), changes, occurredAt: next.updated_at })
+          }
+          if (applied.next === null) deleted = true
+          state = applied.next
+          const result = resultOf(op.command, applied.change?.next ?? state!, applied.applied)
+          if (key !== undefined) {
+            const saved = { fingerprint: op.idempotency!.fingerprint, statusCode: 200, body: result }
+            known.set(key, saved)
+            tenant.saved.push({ key, result: saved })
+          }
+          settle({ ok: true, result, version: state?.version ?? 0, replayed: false })
+        } catch (err) {
+          if (!(err instanceof AppError)) throw err
+          settle({ ok: false, error: err })
+        }
+      }
+      // A status deleted (and perhaps created again) goes first; what is left of it is written after.
+      if (deleted && before) tenant.deletes.add(entry.statusId)
+      if (state && (state !== before || (deleted && before))) tenant.upserts.set(entry.statusId, state)
+    }
+    return { writes, outcomes }
+  }
+
+  async function write(entries: Entry[]): Promise<[Waiter, Outcome][]> {
+    const byTenant = new Map<string, { ids: string[]; keys: string[] }>()
+    for (const entry of entries) {
+      const tenant = byTenant.get(entry.tenantId) ?? { ids: [], keys: [] }
+      tenant.ids.push(entry.statusId)
+      for (const op of entry.ops) if (op.idempotency) tenant.keys.push(op.idempotency.key)
+      byTenant.set(entry.tenantId, tenant)
+    }
+    return db.write(async (tx) => {
+      await statuses.lockForWrite(
+        tx,
+        [...byTenant].map(([tenantId, { ids, keys }]) => ({ tenantId, ids, keys })),
+      )
+      const now = clock()
+      const notBefore = new Date(now.getTime() - options.idempotencyTtlMs)
+      const current = new Map<string, Map<string, StoredStatus>>()
+      const stored = new Map<string, Map<string, IdempotentResult>>()
+      for (const [tenantId, { ids, keys }] of byTenant) {
+        current.set(tenantId, await statuses.current(tx, tenantId, ids))
+        if (keys.length > 0) stored.set(tenantId, await idempotency.findMany(tx, tenantId, keys, notBefore))
+      }
+      const { writes, outcomes } = plan(entries, current, stored, now)
+      await commitWrites(tx, writes, now)
+      return outcomes
     })
+  }
+
+  async function commitWrites(tx: Db, writes: Map<string, TenantWrite>, now: Date) {
+    for (const [tenantId, tenant] of writes) {
+      await statuses.removeMany(tx, tenantId, [...tenant.deletes])
+      await statuses.writeMany(tx, tenantId, [...tenant.upserts.values()])
+      await statuses.appendEvents(tx, tenantId, tenant.events)
+      await idempotency.saveMany(tx, tenantId, tenant.saved, now)
+    }
   }
 
   async function flushBatch(entries: Entry[]): Promise<void> {
     const started = performance.now()
-    let answers: [Waiter, ItemResult][]
+    let outcomes: [Waiter, Outcome][]
     try {
-      answers = await write(entries)
+      outcomes = await write(entries)
     } catch (err) {
-      logger.error({ err, statuses: entries.length }, 'batch write failed; retrying one status at a time')
-      answers = []
+      if (entries.length > 1)
+        logger.error({ err, statuses: entries.length }, 'batch write failed; retrying one status at a time')
+      outcomes = []
       for (const entry of entries) {
         try {
-          answers.push(...(await write([entry])))
+          outcomes.push(...(entries.length > 1 ? await write([entry]) : failed(entry, err)))
         } catch (itemErr) {
-          logger.error({ err: itemErr, statusId: entry.statusId }, 'status update failed')
-          // A lost database connection is worth a retry; anything else is our fault.
-          const error = isDatabaseUnavailable(itemErr)
-            ? {
-                code: 'database-unavailable',
-                message: 'The database is not reachable right now; retry shortly',
-              }
-            : { code: 'internal-error', message: 'The update could not be stored' }
-          for (const op of entry.ops)
-            for (const waiter of op.waiters)
-              answers.push([waiter, { result: 'error', status_id: entry.statusId, error }])
+          outcomes.push(...failed(entry, itemErr))
         }
       }
     }
     onCommitted?.()
-    for (const [waiter, result] of answers) waiter.resolve(result)
+    for (const [waiter, outcome] of outcomes) waiter.settle(outcome)
     const elapsed = performance.now() - started
     metrics.flushes += 1
-    metrics.items += answers.length
+    metrics.items += outcomes.length
     metrics.statuses += entries.length
     metrics.lastFlushMs = elapsed
     metrics.totalFlushMs += elapsed
     options.metrics?.updaterFlushSeconds.observe(elapsed / 1000)
     options.metrics?.updaterBatchStatuses.observe(entries.length)
-    for (const [, answer] of answers) options.metrics?.updaterItems.inc({ result: answer.result })
+    for (const [waiter, outcome] of outcomes)
+      options.metrics?.updaterItems.inc({
+        result: !outcome.ok ? 'error' : waiter.superseded ? 'stale' : 'applied',
+      })
+  }
+
+  function failed(entry: Entry, err: unknown): [Waiter, Outcome][] {
+    logger.error({ err, statusId: entry.statusId }, 'status write failed')
+    return entry.ops.flatMap((op) =>
+      op.waiters.map((waiter): [Waiter, Outcome] => [waiter, { ok: false, error: err }]),
+    )
   }
 
   /** Writes everything queued now, batch after batch. */
   function flush(): Promise<void> {
     if (timer) clearTimeout(timer)
     timer = null
+    if (immediate) clearImmediate(immediate)
+    immediate = null
     // With nothing queued the body below would finish synchronously, before `flushing` is assigned, and
     // leave it set for good: every later schedule() would then wait for a flush that never comes.
     if (!flushing && queue.size === 0) return Promise.resolve()
@@ -255,6 +440,7 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
       try {
         while (queue.size > 0) {
           const entries: Entry[] = []
+          urgent = false
           for (const [key, entry] of queue) {
             entries.push(entry)
             queue.delete(key)
@@ -280,8 +466,6 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
      * queued items would not fit.
      */
     async submit(tenantId: string, items: BatchItem[]): Promise<Submitted> {
-      const shuttingDown = () =>
-        new AppError('shutting-down', 503, 'The service is shutting down', { retry_after: 1 })
       if (stopped) throw shuttingDown()
       const existing = await statuses.existing(
         tenantId,
@@ -294,7 +478,7 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
       if (depth + count > maxQueue) throw queueFull(1)
       const submitted: Submitted = { accepted: [], rejected: [] }
       items.forEach((item, index) => {
-        if (known[index]) submitted.accepted.push({ index, result: enqueue(tenantId, item) })
+        if (known[index]) submitted.accepted.push({ index, result: enqueueItem(tenantId, item) })
         else {
           const { code, message } = statusNotFound(item.status_id)
           submitted.rejected.push({ index, error: { code, message } })
@@ -302,6 +486,40 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
       })
       schedule()
       return submitted
+    },
+
+    /**
+     * Runs one command and answers once it is committed (or rejects with why not: the rule it broke, a
+     * 404, a 412, a 422 for a reused Idempotency-Key, or the database's failure). It joins the flush
+     * being prepared, or starts one at once when the writer is idle.
+     */
+    execute<C extends Command>(
+      tenantId: string,
+      statusId: string,
+      command: C,
+      idempotent?: Idempotency,
+    ): Promise<Written<CommandResults[C['type']]>> {
+      if (stopped) return Promise.reject(shuttingDown())
+      if (depth + 1 > maxQueue) return Promise.reject(queueFull(1))
+      return new Promise((resolve, reject) => {
+        const waiter: Waiter = {
+          fields: [],
+          superseded: false,
+          settle: (outcome) =>
+            outcome.ok
+              ? resolve({ result: outcome.result as CommandResults[C['type']], replayed: outcome.replayed })
+              : reject(outcome.error),
+        }
+        entryOf(tenantId, statusId).ops.push({
+          command,
+          batch: false,
+          idempotency: idempotent,
+          waiters: [waiter],
+        })
+        depth += 1
+        urgent = true
+        schedule()
+      })
     },
 
     flush,

@@ -1,36 +1,24 @@
-import { createIdempotencyRepository } from '../../src/db/idempotency-repository'
 import { openDatabase, type Database } from '../../src/db/prisma'
-import { createStatusRepository } from '../../src/db/status-repository'
-import { createServices } from '../../src/services'
-import { createCursorCodec } from '../../src/services/cursor-codec'
-import { createStatusService, type StatusService } from '../../src/services/status-service'
+import { createServices, type Services } from '../../src/services'
+import type { StatusService } from '../../src/services/status-service'
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database'
 
-// Writes are optimistic: they read the committed status and write only if it is still at that version.
-// These tests race real writers against one status on a real database.
+// Every write is a command to the one writer, which applies a flush's commands in arrival order. These
+// tests race real writers against one status on a real database.
 let store: TestDatabase
 let db: Database
+let services: Services
 let service: StatusService
-
-const buildService = (maxWriteAttempts?: number) =>
-  createStatusService({
-    db,
-    statuses: createStatusRepository(db),
-    idempotency: createIdempotencyRepository(db.dialect),
-    cursors: createCursorCodec('test'),
-    clock: () => new Date(),
-    idempotencyTtlMs: 3_600_000,
-    maxWriteAttempts,
-  })
 
 beforeAll(async () => {
   store = await createTestDatabase('race')
   db = await openDatabase({ url: store.url })
-  const services = await createServices({ db })
+  services = await createServices({ db })
   await services.apiKeys.create('acme', ['admin'])
-  service = buildService()
+  service = services.statuses
 })
 afterAll(async () => {
+  await services.updater.stop()
   await db.close()
   await store.drop()
 })
@@ -50,18 +38,24 @@ test('when writers race on one status, then every write lands exactly once in ve
   expect(history.items.map((e) => e.version)).toEqual(Array.from({ length: 26 }, (_, i) => i + 1))
 })
 
-test('when a writer may not retry a lost race, then it answers write-conflict and changes nothing', async () => {
-  const impatient = buildService(1)
+test('when 50 writers update one status with If-Match at the same version, then exactly one wins per version and the rest are 412', async () => {
   await service.create('acme', { status_id: 'race-2' })
-  const results = await settle(
-    Array.from({ length: 10 }, (_, i) => impatient.update('acme', 'race-2', { message: `m${i}` })),
-  )
-  const outcome = codes(results)
-  const won = outcome.filter((c) => c === 'ok').length
-  expect(won).toBeGreaterThanOrEqual(1)
-  expect(outcome).toContain('write-conflict')
-  expect(outcome.filter((c) => c !== 'ok').every((c) => c === 'write-conflict')).toBe(true)
-  expect((await service.get('acme', 'race-2')).version).toBe(1 + won)
+  const round = (version: number) =>
+    settle(
+      Array.from({ length: 50 }, (_, i) =>
+        service.update('acme', 'race-2', { message: `v${version} m${i}` }, { expectedVersion: version }),
+      ),
+    )
+
+  const first = codes(await round(1))
+  const second = codes(await round(2))
+
+  const expected = ['ok', ...Array(49).fill('version-mismatch')].sort()
+  expect(first).toEqual(expected)
+  expect(second).toEqual(expected)
+  const history = await service.history('acme', 'race-2', { limit: 10 })
+  expect(history.items.map((e) => e.version)).toEqual([1, 2, 3])
+  expect((await service.get('acme', 'race-2')).version).toBe(3)
 })
 
 test('when deletes race, then one deletes and the others find nothing', async () => {

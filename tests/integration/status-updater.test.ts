@@ -1,4 +1,5 @@
 import pino from 'pino'
+import { createIdempotencyRepository } from '../../src/db/idempotency-repository'
 import type { StatusEvent } from '../../src/domain/status-record'
 import { AppError } from '../../src/errors'
 import {
@@ -29,6 +30,8 @@ function newUpdater(options: Partial<StatusUpdaterOptions> = {}): StatusUpdater 
   const updater = createStatusUpdater({
     db: t.db,
     statuses: t.services.repository,
+    idempotency: createIdempotencyRepository(t.db.dialect),
+    idempotencyTtlMs: 3_600_000,
     logger: pino({ level: 'silent' }),
     batchSize: 500,
     flushMs: 60_000,
@@ -619,7 +622,8 @@ describe('stats', () => {
     const tenant = await newTenant()
     const ids = await createStatuses(tenant, 2, 'processing')
     const { updater, metrics } = t.services
-    const itemsBefore = await metrics.updaterItems.get()
+    // Copies: the counter hands out its live values, and single writes count through this updater too.
+    const itemsBefore = structuredClone(await metrics.updaterItems.get())
     const count = (values: typeof itemsBefore.values, result: string) =>
       values.find((v) => v.labels.result === result)?.value ?? 0
 
@@ -685,5 +689,134 @@ describe('batches racing single writes', () => {
     }
     const seqs = (await feed(tenant)).map((e) => e.seq)
     expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1))
+  })
+})
+
+describe('single commands through the one writer', () => {
+  const settled = (promises: Promise<unknown>[]) =>
+    Promise.all(
+      promises.map((p) =>
+        p.then(
+          (written) => ({ ok: true as const, written }),
+          (err: AppError) => ({ ok: false as const, code: err.code }),
+        ),
+      ),
+    )
+
+  test('when mixed commands for one status arrive together, then one flush applies them in arrival order with their events', async () => {
+    const tenant = await newTenant()
+    const updater = newUpdater()
+    const id = 'mixed-1'
+
+    const outcomes = await settled([
+      updater.execute(tenant, id, { type: 'create', input: { status_id: id } }),
+      updater.execute(tenant, id, { type: 'update', input: { new_status: 'processing' } }),
+      updater.execute(tenant, id, { type: 'update', input: { progress_percentage: 40 }, expectedVersion: 2 }),
+      updater.execute(tenant, id, { type: 'error', error: { message: 'flaky' }, shouldRetry: true }),
+      updater.execute(tenant, id, { type: 'update', input: { new_status: 'processing' } }),
+      updater.execute(tenant, id, { type: 'cancel' }),
+    ])
+
+    expect(outcomes.every((o) => o.ok)).toBe(true)
+    expect(updater.stats().flushes).toBe(1)
+    expect((await history(tenant, id)).map((e) => [e.type, e.version])).toEqual([
+      ['status.created', 1],
+      ['status.updated', 2],
+      ['status.progress', 3],
+      ['status.error', 4],
+      ['status.updated', 5],
+      ['status.cancelled', 6],
+    ])
+    expect(await current(tenant, id)).toMatchObject({ status: 'cancelled', version: 6, retry_count: 1 })
+  })
+
+  test('when a command breaks a rule beside good ones in the same flush, then it fails alone and the others apply', async () => {
+    const tenant = await newTenant()
+    const [a, b] = await createStatuses(tenant, 2, 'processing')
+    const updater = newUpdater()
+
+    const outcomes = await settled([
+      updater.execute(tenant, a!, { type: 'update', input: { progress_percentage: 10 } }),
+      updater.execute(tenant, a!, { type: 'update', input: { new_status: 'pending' } }),
+      updater.execute(tenant, b!, { type: 'update', input: { message: 'x' }, expectedVersion: 7 }),
+      updater.execute(tenant, 'no-such-status', { type: 'cancel' }),
+      updater.execute(tenant, a!, { type: 'create', input: { status_id: a! } }),
+      updater.execute(tenant, b!, { type: 'update', input: { progress_percentage: 20 } }),
+      updater.execute(tenant, a!, { type: 'update', input: { progress_percentage: 30 } }),
+    ])
+
+    expect(outcomes.map((o) => (o.ok ? 'ok' : o.code))).toEqual([
+      'ok',
+      'invalid-transition',
+      'version-mismatch',
+      'status-not-found',
+      'status-already-exists',
+      'ok',
+      'ok',
+    ])
+    expect(updater.stats().flushes).toBe(1)
+    expect(await current(tenant, a!)).toMatchObject({ progress_percentage: 30, version: 3 })
+    expect(await current(tenant, b!)).toMatchObject({ progress_percentage: 20, version: 2 })
+  })
+
+  test('when one Idempotency-Key comes twice in one flush and again later, then the write happens once and the repeats replay it', async () => {
+    const tenant = await newTenant()
+    const [id] = await createStatuses(tenant, 1, 'processing')
+    const updater = newUpdater()
+    const same = { key: 'k-1', fingerprint: 'f-1' }
+    const command = { type: 'update', input: { progress_percentage: 55 } } as const
+
+    const [first, second, reused] = await settled([
+      updater.execute(tenant, id!, command, same),
+      updater.execute(tenant, id!, command, same),
+      updater.execute(tenant, id!, { type: 'cancel' }, { key: 'k-1', fingerprint: 'other' }),
+    ])
+    const later = await updater.execute(tenant, id!, command, same)
+
+    expect(first).toMatchObject({ ok: true, written: { replayed: false, result: { applied: true } } })
+    expect(second).toMatchObject({ ok: true, written: { replayed: true } })
+    expect(reused).toEqual({ ok: false, code: 'idempotency-key-reused' })
+    expect(later.replayed).toBe(true)
+    expect(asJson(later.result)).toEqual(asJson((first as { written: { result: unknown } }).written.result))
+    expect((await history(tenant, id!)).map((e) => e.version)).toEqual([1, 2])
+  })
+
+  test('when a status is deleted and created again in one flush, then the new one is stored with its own creation time', async () => {
+    const tenant = await newTenant()
+    const [id] = await createStatuses(tenant, 1, 'processing')
+    const before = await current(tenant, id!)
+    const updater = newUpdater({ clock: () => new Date(before.created_at.getTime() + 60_000) })
+
+    const outcomes = await settled([
+      updater.execute(tenant, id!, { type: 'remove' }),
+      updater.execute(tenant, id!, { type: 'create', input: { status_id: id!, message: 'again' } }),
+    ])
+
+    expect(outcomes.map((o) => o.ok)).toEqual([true, true])
+    expect(await current(tenant, id!)).toMatchObject({
+      version: 1,
+      status: 'pending',
+      message: 'again',
+      created_at: new Date(before.created_at.getTime() + 60_000),
+    })
+    expect((await history(tenant, id!)).map((e) => e.type)).toEqual([
+      'status.created',
+      'status.deleted',
+      'status.created',
+    ])
+  })
+
+  test('when the queue is full, then a single command is refused with queue-full 503 and nothing is written', async () => {
+    const tenant = await newTenant()
+    const [id] = await createStatuses(tenant, 1, 'processing')
+    const updater = newUpdater({ maxQueue: 1 })
+    const queued = await submitAll(updater, tenant, [{ status_id: id!, message: 'waiting' }])
+
+    const refused = await thrown(() => updater.execute(tenant, id!, { type: 'cancel' }))
+    await updater.flush()
+    await Promise.all(queued)
+
+    expect(refused).toMatchObject({ code: 'queue-full', status: 503 })
+    expect(await current(tenant, id!)).toMatchObject({ status: 'processing', message: 'waiting' })
   })
 })
