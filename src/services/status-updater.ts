@@ -165,6 +165,8 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
   let timer: NodeJS.Timeout | null = null
   let immediate: NodeJS.Immediate | null = null
   let urgent = false
+  /** Asked to write everything queued (a timer, an explicit flush, stop): not only what is due. */
+  let everything = false
   let flushing: Promise<void> | null = null
   let stopped = false
   let draining = false
@@ -222,14 +224,18 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
       if (timer) clearTimeout(timer)
       timer = null
       // The rest of this turn's requests join the flush: a group, at no added delay.
+      // A single command writes what is queued and goes on while more single commands come; a full batch
+      // or a drain writes everything.
+      const all = draining || depth >= batchSize
+      if (all) everything = true
       immediate ??= setImmediate(() => {
         immediate = null
-        void flush()
+        void run(false)
       })
     } else if (!timer) {
       timer = setTimeout(() => {
         timer = null
-        void flush()
+        void run(true)
       }, flushMs)
     }
   }
@@ -428,7 +434,13 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
   }
 
   /** Writes everything queued now, batch after batch. */
-  function flush(): Promise<void> {
+  const flush = () => run(true)
+
+  /**
+   * Writes what is queued, batch after batch: everything when `all`, else for as long as something is
+   * due (a single command, a full batch, a drain); `/batch` items queued meanwhile keep their window.
+   */
+  function run(all: boolean): Promise<void> {
     if (timer) clearTimeout(timer)
     timer = null
     if (immediate) clearImmediate(immediate)
@@ -436,9 +448,11 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
     // With nothing queued the body below would finish synchronously, before `flushing` is assigned, and
     // leave it set for good: every later schedule() would then wait for a flush that never comes.
     if (!flushing && queue.size === 0) return Promise.resolve()
+    // A flush under way goes on until the queue is empty, so that whoever asked for everything gets it.
+    if (all) everything = true
     flushing ??= (async () => {
       try {
-        while (queue.size > 0) {
+        while (queue.size > 0 && (everything || urgent)) {
           const entries: Entry[] = []
           urgent = false
           for (const [key, entry] of queue) {
@@ -453,6 +467,7 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
         }
       } finally {
         flushing = null
+        everything = false
       }
       schedule()
     })()

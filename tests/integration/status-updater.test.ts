@@ -806,6 +806,23 @@ describe('single commands through the one writer', () => {
     ])
   })
 
+  test('when /batch items arrive while a single command is being written, then they keep their window and wait for the next flush', async () => {
+    const tenant = await newTenant()
+    const [a, b] = await createStatuses(tenant, 2, 'processing')
+    const updater = newUpdater()
+
+    const single = updater.execute(tenant, a!, { type: 'update', input: { message: 'now' } })
+    await new Promise((resolve) => setImmediate(resolve))
+    const [item] = await submitAll(updater, tenant, [{ status_id: b!, message: 'later' }])
+    await single
+
+    expect(await hasSettled(item!)).toBe(false)
+    expect(updater.depth()).toBe(1)
+    expect(await current(tenant, b!)).toMatchObject({ message: null, version: 1 })
+    await updater.flush()
+    expect(await item).toMatchObject({ result: 'applied', version: 2 })
+  })
+
   test('when the queue is full, then a single command is refused with queue-full 503 and nothing is written', async () => {
     const tenant = await newTenant()
     const [id] = await createStatuses(tenant, 1, 'processing')
