@@ -1,7 +1,10 @@
 import type { StoredStatus } from '../../src/domain/status-record'
 import {
   applyCancel,
+  applyCreate,
   applyError,
+  applyRemove,
+  applyReport,
   applyUpdate,
   createStatus,
   estimateCompletion,
@@ -219,5 +222,50 @@ describe('estimateCompletion', () => {
     expect(
       estimateCompletion(make({ status: 'processing', started_at: t0, progress_percentage: 5 }), t0),
     ).toBeNull()
+  })
+})
+
+describe('applyReport (reported_at)', () => {
+  const reported = (seconds: number) => ({ reported_at: at(seconds) })
+
+  test('when a report is older than the last applied one, then it is not applied and nothing changes', () => {
+    const current = make({ last_reported_at: at(10), message: 'new' })
+    const report = applyReport(current, { message: 'old', ...reported(5) }, at(20))
+    expect(report).toEqual({ applied: false, next: current, change: null })
+  })
+
+  test('when a newer report changes nothing visible, then only last_reported_at moves: no version, no event', () => {
+    const current = make({ last_reported_at: at(10), message: 'same' })
+    const report = applyReport(current, { message: 'same', ...reported(15) }, at(20))
+    expect(report.applied).toBe(true)
+    expect(report.change).toBeNull()
+    expect(report.next).toEqual({ ...current, last_reported_at: at(15) })
+  })
+
+  test('when a newer report changes something, then it is the update with its event', () => {
+    const report = applyReport(make(), { message: 'moved', ...reported(1) }, at(2))
+    expect(report.change).toMatchObject({ type: 'status.progress', next: { message: 'moved', version: 2 } })
+    expect(report.next).toBe(report.change!.next)
+  })
+})
+
+describe('applyCreate and applyRemove', () => {
+  test('when a status is created, then its event is status.created with no changes', () => {
+    const change = applyCreate({ status_id: 'a', status: 'processing' }, t0)
+    expect(change).toMatchObject({
+      type: 'status.created',
+      changes: {},
+      next: { version: 1, started_at: t0 },
+    })
+  })
+
+  test('when a status is deleted, then its event carries the last record one version on', () => {
+    const current = make({ version: 4 })
+    const change = applyRemove(current, at(9))
+    expect(change).toEqual({
+      type: 'status.deleted',
+      changes: {},
+      next: { ...current, version: 5, updated_at: at(9) },
+    })
   })
 })
