@@ -1,6 +1,7 @@
 import { setImmediate as yieldToOthers } from 'node:timers/promises'
 import type { Logger } from 'pino'
-import { Prisma, type Database } from '../db/prisma'
+import type { Database } from '../db/prisma'
+import { createRetentionRepository } from '../db/retention-repository'
 import type { StatusValue } from '../domain/transitions'
 import type { Metrics } from '../metrics'
 
@@ -44,63 +45,18 @@ export interface PurgeResult {
  */
 export function createRetentionService(options: RetentionOptions) {
   const { db, logger, clock, metrics, batchSize } = options
+  const store = createRetentionRepository(db)
   let timer: NodeJS.Timeout | undefined
   let running: Promise<PurgeResult> | undefined
   let stopped = false
 
   const cutoff = (days: number) => new Date(clock().getTime() - days * DAY_MS)
 
-  async function tenants(): Promise<string[]> {
-    const rows = await db.read.$queryRaw<{ id: string }[]>`SELECT id FROM tenants ORDER BY id`
-    return rows.map((row) => row.id)
-  }
-
-  /** Deletes up to one batch of the tenant's statuses in `states` last updated before `before`. */
-  async function purgeStatusBatch(tenantId: string, states: StatusValue[], before: Date): Promise<number> {
-    return db.write(
-      (tx) => tx.$executeRaw`DELETE FROM statuses WHERE tenant_id = ${tenantId} AND status_id IN (
-        SELECT status_id FROM statuses
-        WHERE tenant_id = ${tenantId} AND status IN (${Prisma.join(states)})
-          AND updated_at < ${before}
-        LIMIT ${batchSize})`,
-    )
-  }
-
-  /** Deletes up to one batch from the front of the tenant's feed, up to the first event to keep. */
-  async function purgeEventBatch(tenantId: string, before: Date): Promise<number> {
-    return db.write(async (tx) => {
-      const front = await tx.$queryRaw<{ seq: bigint | number; old: bigint | number }[]>`
-        SELECT seq, occurred_at < ${before} AS old FROM status_events
-        WHERE tenant_id = ${tenantId} ORDER BY seq LIMIT ${batchSize}`
-      const keep = front.findIndex((row) => !Number(row.old))
-      const purgeable = keep === -1 ? front : front.slice(0, keep)
-      if (purgeable.length === 0) return 0
-      const last = purgeable[purgeable.length - 1]!.seq
-      return tx.$executeRaw`DELETE FROM status_events WHERE tenant_id = ${tenantId} AND seq <= ${last}`
-    })
-  }
-
-  /** Deletes up to one batch of a webhook's finished deliveries of events before the tenant's oldest. */
-  async function purgeDeliveryBatch(tenantId: string, webhookId: string): Promise<number> {
-    return db.write(async (tx) => {
-      const rows = await tx.$queryRaw<{ id: string }[]>`
-        SELECT id FROM webhook_deliveries
-        WHERE webhook_id = ${webhookId} AND state IN ('delivered', 'dead')
-          AND seq < COALESCE((SELECT MIN(seq) FROM status_events WHERE tenant_id = ${tenantId}),
-                             (SELECT last_seq + 1 FROM tenants WHERE id = ${tenantId}))
-        LIMIT ${batchSize}`
-      if (rows.length === 0) return 0
-      const ids = Prisma.join(rows.map((row) => row.id))
-      await tx.$executeRaw`DELETE FROM webhook_attempts WHERE delivery_id IN (${ids})`
-      return tx.$executeRaw`DELETE FROM webhook_deliveries WHERE id IN (${ids})`
-    })
-  }
-
-  async function webhooksOf(tenantId: string): Promise<string[]> {
-    const rows = await db.read.$queryRaw<{ id: string }[]>`
-      SELECT id FROM webhooks WHERE tenant_id = ${tenantId} ORDER BY id`
-    return rows.map((row) => row.id)
-  }
+  const purgeStatusBatch = (tenantId: string, states: StatusValue[], before: Date) =>
+    store.purgeStatuses(tenantId, states, before, batchSize)
+  const purgeEventBatch = (tenantId: string, before: Date) => store.purgeEvents(tenantId, before, batchSize)
+  const purgeDeliveryBatch = (tenantId: string, webhookId: string) =>
+    store.purgeDeliveries(tenantId, webhookId, batchSize)
 
   /** Runs `batch` until it deletes less than a full batch, or the service stops. */
   async function drain(batch: () => Promise<number>): Promise<number> {
@@ -119,13 +75,13 @@ export function createRetentionService(options: RetentionOptions) {
     const finishedBefore = cutoff(options.terminalDays)
     const failedBefore = cutoff(options.failedDays)
     const eventsBefore = cutoff(options.eventsDays)
-    for (const tenantId of await tenants()) {
+    for (const tenantId of await store.tenants()) {
       result.statuses += await drain(() =>
         purgeStatusBatch(tenantId, ['completed', 'cancelled'], finishedBefore),
       )
       result.statuses += await drain(() => purgeStatusBatch(tenantId, ['failed'], failedBefore))
       result.events += await drain(() => purgeEventBatch(tenantId, eventsBefore))
-      for (const webhookId of await webhooksOf(tenantId))
+      for (const webhookId of await store.webhooksOf(tenantId))
         result.deliveries += await drain(() => purgeDeliveryBatch(tenantId, webhookId))
     }
     metrics.retentionPurged.inc({ kind: 'statuses' }, result.statuses)
