@@ -24,15 +24,10 @@ export default defineConfig(
   },
   {
     // SQL lives in src/db: nothing else imports Prisma, its generated clients, pg or better-sqlite3, or
-    // builds SQL with the Prisma namespace (types of src/db/prisma are fine). Two files wait to move:
-    // the filter service's queries (issue 12) and the Socket.IO adapter's LISTEN connection (issue 13).
+    // builds SQL with the Prisma namespace (types of src/db/prisma are fine). One file waits to move: the
+    // Socket.IO adapter's LISTEN connection (issue 13).
     files: ['src/**/*.ts'],
-    ignores: [
-      'src/db/**',
-      'src/client/**',
-      'src/services/status-filter-service.ts',
-      'src/realtime/cluster.ts',
-    ],
+    ignores: ['src/db/**', 'src/client/**', 'src/realtime/cluster.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': [
         'error',

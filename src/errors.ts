@@ -34,6 +34,14 @@ export const statusTerminal = (id: string, status: string) =>
   new AppError('status-terminal', 409, `Status ${id} is ${status} and can no longer change`, {
     current_status: status,
   })
+/** A search whose `%` or `_` made it a scan, matching more statuses than can be listed by id. */
+export const searchTooBroad = (max: number) =>
+  new AppError(
+    'search-too-broad',
+    422,
+    `A search containing % or _ may match at most ${max} statuses; narrow it`,
+  )
+
 export const versionMismatch = (expected: number, actual: number) =>
   new AppError(
     'version-mismatch',
