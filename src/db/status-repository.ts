@@ -93,54 +93,55 @@ export interface SeqPage {
   limit: number
 }
 
-const STATUS_COLUMNS = `tenant_id, status_id, kind, resource_id, status, priority, priority_rank, progress, message,
-  steps_completed, steps_total, error_info, retry_count, max_retries, metadata, tags, version, created_at, updated_at,
-  started_at, completed_at, estimated_completion_at, last_reported_at`
+/**
+ * The statuses table, once: each column with the Prisma field it maps to and how it travels in JSON
+ * rows. The INSERT column list, the JSON row types, the upsert's SET list, the SELECT's aliases and
+ * the rows of `writeMany` are all made from it.
+ */
+const COLUMNS = [
+  ['tenant_id', 'tenantId', 'text'],
+  ['status_id', 'statusId', 'text'],
+  ['kind', 'kind', 'text'],
+  ['resource_id', 'resourceId', 'text'],
+  ['status', 'status', 'text'],
+  ['priority', 'priority', 'text'],
+  ['priority_rank', 'priorityRank', 'int'],
+  ['progress', 'progress', 'float'],
+  ['message', 'message', 'text'],
+  ['steps_completed', 'stepsCompleted', 'int'],
+  ['steps_total', 'stepsTotal', 'int'],
+  ['error_info', 'errorInfo', 'text'],
+  ['retry_count', 'retryCount', 'int'],
+  ['max_retries', 'maxRetries', 'int'],
+  ['metadata', 'metadata', 'text'],
+  ['tags', 'tags', 'text'],
+  ['version', 'version', 'int'],
+  ['created_at', 'createdAt', 'time'],
+  ['updated_at', 'updatedAt', 'time'],
+  ['started_at', 'startedAt', 'time'],
+  ['completed_at', 'completedAt', 'time'],
+  ['estimated_completion_at', 'estimatedCompletionAt', 'time'],
+  ['last_reported_at', 'lastReportedAt', 'time'],
+] as const satisfies readonly (readonly [string, keyof StatusRow, JsonColumn])[]
+
+const STATUS_COLUMNS = COLUMNS.map(([column]) => column).join(', ')
 /** The columns after tenant_id, as they travel in JSON rows. */
-const STATUS_JSON: readonly JsonColumn[] = [
-  ...([
-    'text',
-    'text',
-    'text',
-    'text',
-    'text',
-    'int',
-    'float',
-    'text',
-    'int',
-    'int',
-    'text',
-    'int',
-    'int',
-  ] as const),
-  ...(['text', 'text', 'int', 'time', 'time', 'time', 'time', 'time', 'time'] as const),
-]
-const EVENT_JSON: readonly JsonColumn[] = ['bigint', 'text', 'text', 'text', 'int', 'time', 'text', 'text']
-const UPSERT_SET = STATUS_COLUMNS.split(',')
-  .map((column) => column.trim())
-  .filter((column) => column !== 'tenant_id' && column !== 'status_id' && column !== 'created_at')
-  .map((column) => `${column} = excluded.${column}`)
+const ROW_COLUMNS = COLUMNS.slice(1)
+const STATUS_JSON: readonly JsonColumn[] = ROW_COLUMNS.map(([, , json]) => json)
+/** An upsert keeps the key and the creation time. */
+const UPSERT_SET = ROW_COLUMNS.filter(([column]) => column !== 'status_id' && column !== 'created_at')
+  .map(([column]) => `${column} = excluded.${column}`)
   .join(', ')
 
 // Quoted aliases give the raw row Prisma's field names (PostgreSQL would fold unquoted ones to lower
 // case), so one mapping serves both paths.
-const SELECT_STATUS = `SELECT tenant_id AS "tenantId", status_id AS "statusId", kind, resource_id AS "resourceId",
-  status, priority, priority_rank AS "priorityRank", progress, message, steps_completed AS "stepsCompleted",
-  steps_total AS "stepsTotal", error_info AS "errorInfo", retry_count AS "retryCount", max_retries AS "maxRetries",
-  metadata, tags, version, created_at AS "createdAt", updated_at AS "updatedAt", started_at AS "startedAt",
-  completed_at AS "completedAt", estimated_completion_at AS "estimatedCompletionAt",
-  last_reported_at AS "lastReportedAt"
-  FROM statuses`
+const SELECT_STATUS = `SELECT ${COLUMNS.map(([column, field]) =>
+  column === field ? column : `${column} AS "${field}"`,
+).join(', ')} FROM statuses`
+const EVENT_JSON: readonly JsonColumn[] = ['bigint', 'text', 'text', 'text', 'int', 'time', 'text', 'text']
 const WHERE_ONE = ' WHERE tenant_id = ? AND status_id = ?'
 
-const DATE_FIELDS = [
-  'createdAt',
-  'updatedAt',
-  'startedAt',
-  'completedAt',
-  'estimatedCompletionAt',
-  'lastReportedAt',
-] as const
+const DATE_FIELDS = COLUMNS.filter(([, , json]) => json === 'time').map(([, field]) => field)
 
 /** Times arrive as text (SQLite) or Dates (PostgreSQL); `new Date()` takes either. */
 function rawToRow(raw: Record<string, unknown>): StatusRow {
@@ -296,31 +297,10 @@ export function createStatusRepository(database: Pick<Database, 'direct' | 'dial
     async writeMany(db: Db, tenantId: string, batch: StoredStatus[]): Promise<void> {
       if (batch.length === 0) return
       const rows = batch.map((status) => {
-        const r = statusToRow(tenantId, status)
-        return [
-          r.statusId,
-          r.kind,
-          r.resourceId,
-          r.status,
-          r.priority,
-          r.priorityRank,
-          r.progress,
-          r.message,
-          r.stepsCompleted,
-          r.stepsTotal,
-          r.errorInfo,
-          r.retryCount,
-          r.maxRetries,
-          r.metadata,
-          r.tags,
-          r.version,
-          dialect.jsonTime(r.createdAt),
-          dialect.jsonTime(r.updatedAt),
-          dialect.jsonTime(r.startedAt),
-          dialect.jsonTime(r.completedAt),
-          dialect.jsonTime(r.estimatedCompletionAt),
-          dialect.jsonTime(r.lastReportedAt),
-        ]
+        const row = statusToRow(tenantId, status)
+        return ROW_COLUMNS.map(([, field, json]) =>
+          json === 'time' ? dialect.jsonTime(row[field] as Date | null) : row[field],
+        )
       })
       // `WHERE true` tells SQLite's parser that ON CONFLICT belongs to the INSERT, not to a join.
       await db.$executeRaw`INSERT INTO statuses (${Prisma.raw(STATUS_COLUMNS)})
