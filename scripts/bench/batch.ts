@@ -20,7 +20,7 @@ const UPDATER = { batchSize: 500, flushMs: 5, maxQueue: 100_000 }
 const TARGET_RATE = 90_000
 const TARGET_RATIO = 0.5
 
-async function httpBatch(ctx: BenchContext) {
+export async function httpBatch(ctx: BenchContext) {
   const ids = await ctx.clonedIds('batch', STATUSES)
   const slices = STATUSES / ITEMS_PER_REQUEST
   // One counter over warm-up and measurement: request n sets slice n % 10 to a progress that moves by one
@@ -80,7 +80,7 @@ async function httpBatch(ctx: BenchContext) {
   }
 }
 
-async function inProcess(ctx: BenchContext): Promise<InProcessResult> {
+export async function inProcess(ctx: BenchContext): Promise<InProcessResult> {
   const worker = ctx.startWorker('updater-inprocess', 'updater-inprocess.ts')
   try {
     const request: InProcessRequest = {

@@ -4,7 +4,7 @@ export const usage = `Usage: npm run bench -- [options]
   --warmup S          seconds of unmeasured load before each scenario (default 2)
   --connections N     concurrent HTTP connections (default 50)
   --only A,B          run only these scenarios (the hello-world ceiling always runs): hello, get,
-                      put, create, batch, fanout, latency, filters, overload,
+                      put, create, batch, fanout, latency, filters, overload, peer,
                       instances (postgres only)
   --log-level L       the service's LOG_LEVEL (default info, as shipped)
   --db A[,B]          stores under test: sqlite (default), postgres, or sqlite,postgres for one report
@@ -29,6 +29,10 @@ export const usage = `Usage: npm run bench -- [options]
   Overload (overload): a server of its own with RATE_LIMIT_RPS=200, RATE_LIMIT_BURST=400; a victim
   tenant's GETs at 100/s timed alone, then while another tenant's key floods at 2,000/s (10× its limit),
   evenly spread and in autocannon's bursts.
+
+  Peer (peer): BullMQ on a local redis-server (installed by scripts/install-redis.sh when missing; the
+  section is skipped when it cannot be), updateProgress on distinct jobs from 50 concurrent calls with a
+  QueueEvents listener, beside our PUT, /batch and in-process writer, as ratios in one table.
 
   Two instances on one PostgreSQL database (instances, postgres only): PUT and batch ingest split over
   two server processes, and update→subscriber latency from one instance to the other.

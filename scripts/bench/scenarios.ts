@@ -6,6 +6,7 @@ import { authHeaders, type ServiceTarget } from './fixtures'
 import { runLatency } from './latency'
 import { measureHttp, type LoadSettings, type Measurement } from './load'
 import { runOverload } from './overload'
+import { runPeer } from './peer'
 import type { BenchOptions, DbKind } from './options'
 import type { ChildServer } from './processes'
 import type { SectionResult } from './report'
@@ -74,6 +75,27 @@ export type Scenario = HttpScenario | SectionScenario
 const FIXTURE_COUNT = 1_000
 const json = { 'content-type': 'application/json' }
 
+/** 50 connections of `PUT` progress updates over the fixture statuses (also the peer section's). */
+export async function measurePut(ctx: BenchContext) {
+  const ids = await ctx.statusIds('bench', FIXTURE_COUNT)
+  return measureHttp(
+    {
+      url: ctx.service.url,
+      serverCpuMs: ctx.service.cpuMs,
+      databaseCpuMs: ctx.database.cpuMs,
+      headers: { ...authHeaders(ctx.service.apiKey), ...json },
+      // Each pass over the ids moves every status's progress by one, so every PUT is a real change
+      // (a new version and event), never the no-op of setting the same value again.
+      next: (n) => ({
+        method: 'PUT',
+        path: `/api/status/${ids[n % ids.length]}`,
+        body: JSON.stringify({ progress_percentage: (Math.floor(n / ids.length) % 99) + 1 }),
+      }),
+    },
+    ctx.settings,
+  )
+}
+
 export const scenarios: Scenario[] = [
   {
     name: 'hello',
@@ -105,25 +127,7 @@ export const scenarios: Scenario[] = [
   {
     name: 'put',
     title: 'PUT /api/status/:id (progress)',
-    async run(ctx) {
-      const ids = await ctx.statusIds('bench', FIXTURE_COUNT)
-      return measureHttp(
-        {
-          url: ctx.service.url,
-          serverCpuMs: ctx.service.cpuMs,
-          databaseCpuMs: ctx.database.cpuMs,
-          headers: { ...authHeaders(ctx.service.apiKey), ...json },
-          // Each pass over the ids moves every status's progress by one, so every PUT is a real change
-          // (a new version and event), never the no-op of setting the same value again.
-          next: (n) => ({
-            method: 'PUT',
-            path: `/api/status/${ids[n % ids.length]}`,
-            body: JSON.stringify({ progress_percentage: (Math.floor(n / ids.length) % 99) + 1 }),
-          }),
-        },
-        ctx.settings,
-      )
-    },
+    run: (ctx) => measurePut(ctx),
   },
   {
     name: 'create',
@@ -173,6 +177,12 @@ export const scenarios: Scenario[] = [
     name: 'overload',
     title: 'Overload: one key flooding at 10× its rate limit, another tenant reading',
     run: runOverload,
+  },
+  {
+    kind: 'section',
+    name: 'peer',
+    title: 'Peer: BullMQ updateProgress on a local Redis, beside our writes',
+    run: runPeer,
   },
   {
     kind: 'section',
