@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { PRIORITY_VALUES, STATUS_VALUES } from '../../domain/transitions'
-import { SORT_KEYS, type SortKey } from '../../services/status-filter-service'
+import { SORT_KEYS, type SortKey, type StatusFilter } from '../../services/status-filter-service'
 import {
   CursorSchema,
   csvOf,
@@ -117,14 +117,10 @@ const FilterShape = {
   q: single(FilterTextSchema(128)).optional(),
 }
 
-type FilterBounds = {
-  progress_gte?: number
-  progress_lte?: number
-  created_after?: Date
-  created_before?: Date
-  updated_after?: Date
-  updated_before?: Date
-}
+type FilterBounds = Pick<
+  StatusFilter,
+  'progress_gte' | 'progress_lte' | 'created_after' | 'created_before' | 'updated_after' | 'updated_before'
+>
 
 /** Bounds that can match nothing are a mistake worth saying so. */
 function checkBounds(f: FilterBounds, ctx: z.RefinementCtx) {
