@@ -50,8 +50,17 @@ describe('the database handle', () => {
     expect(await keys()).toEqual(['kept'])
   })
 
-  test('when closed twice, then both calls resolve', async () => {
-    await expect(Promise.all([db.close(), db.close()])).resolves.toBeDefined()
+  test('when closed twice, then both calls resolve, once the direct reads are closed', async () => {
+    const before = await db.direct.get<{ one: number }>('SELECT 1 AS one', [])
+
+    const closes = await Promise.all([db.close(), db.close()])
+
+    expect(before).toEqual({ one: 1 })
+    expect(closes).toEqual([undefined, undefined])
+    // The direct connections are closed, so the same read now fails instead of answering.
+    await expect(Promise.resolve().then(() => db.direct.get('SELECT 1 AS one', []))).rejects.toThrow()
+    // A third close, after the fact, still resolves.
+    await expect(db.close()).resolves.toBeUndefined()
   })
 
   test('when the database is reachable, then ping resolves', async () => {
