@@ -80,11 +80,12 @@ export async function httpBatch(ctx: BenchContext) {
   }
 }
 
-export async function inProcess(ctx: BenchContext): Promise<InProcessResult> {
+/** `database` names the run's fresh database: each run needs its own. */
+export async function inProcess(ctx: BenchContext, database = 'inprocess'): Promise<InProcessResult> {
   const worker = ctx.startWorker('updater-inprocess', 'updater-inprocess.ts')
   try {
     const request: InProcessRequest = {
-      url: await ctx.database.create('inprocess'),
+      url: await ctx.database.create(database),
       statuses: STATUSES,
       updates: ctx.options.updates,
       chunk: ITEMS_PER_REQUEST,

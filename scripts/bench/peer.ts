@@ -97,7 +97,7 @@ export async function runPeer(ctx: BenchContext): Promise<SectionResult> {
         : ((redisAfter - redisBefore) / 1000 / bull.seconds) * 100
     const put = await measurePut(ctx)
     const batch = await httpBatch(ctx)
-    const { updater } = await inProcess(ctx)
+    const { updater } = await inProcess(ctx, 'inprocess-peer')
 
     const ratio = (v: number) => (bull.callsPerSec > 0 ? v / bull.callsPerSec : null)
     const x = (v: number | null) => (v === null ? '–' : `${round(v, 2)}×`)
