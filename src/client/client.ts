@@ -200,7 +200,7 @@ export function createStatusTrackerClient(options: ClientOptions) {
 
     /** `POST /api/status/cancel`: cancels every live status the filter selects (at least one filter). */
     cancelMatching: (filter: StatusFilter, opts?: RequestOptions): ApiCall<{ cancelled: number }> =>
-      http.call({ method: 'POST', path: '/api/status/cancel', body: filter }, opts),
+      http.call({ method: 'POST', path: '/api/status/cancel', query: filter }, opts),
   }
 
   const events = {

@@ -38,6 +38,7 @@ import {
   BatchQuerySchema,
   ErrorReportSchema,
   EventsQuerySchema,
+  FilterBodySchema,
   FilterQuerySchema,
   IdempotencyKeySchema,
   IfMatchSchema,
@@ -282,7 +283,7 @@ const paths: ZodOpenApiPathsObject = {
       },
       {
         requestParams: { query: FilterQuerySchema },
-        requestBody: { required: false, content: json(FilterQuerySchema) },
+        requestBody: { required: false, content: json(FilterBodySchema) },
         responses: {
           '200': { description: 'How many were cancelled', content: json(BulkCancelResultSchema) },
           '422': Problems.searchTooBroad,

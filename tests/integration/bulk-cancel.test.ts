@@ -1,3 +1,4 @@
+import { buildOpenApiDocument } from '../../src/http/openapi'
 import type { StatusCreate } from '../../src/http/schemas/status'
 import {
   expectProblem,
@@ -14,6 +15,14 @@ beforeAll(async () => {
   t = await buildTestApp()
 })
 afterAll(() => t.close())
+
+/** The pattern the API description gives one value of the `tag` filter. */
+function tagValuePattern(): string {
+  const op = buildOpenApiDocument().paths?.['/api/status/cancel']?.post
+  const tag = op?.parameters?.find((p) => 'name' in p && p.name === 'tag')
+  const schema = tag && 'schema' in tag ? (tag.schema as { items: { pattern: string } }) : undefined
+  return schema!.items.pattern
+}
 
 let tenantCounter = 0
 async function freshTenant(): Promise<{ tenant: string; api: StatusApi }> {
@@ -140,7 +149,7 @@ describe('POST /api/status/cancel', () => {
     const res = await t.request
       .post('/api/status/cancel')
       .set(bearer(api.key))
-      .send({ tag: 'gpu', progress_lte: 50 })
+      .send({ tag: ['gpu'], progress_lte: 50 })
 
     expect(res.body).toEqual({ cancelled: 1 })
     expect(await statusOf(api, hit.status_id)).toBe('cancelled')
@@ -208,9 +217,13 @@ describe('POST /api/status/cancel', () => {
   )
 
   // A body's list was joined as a repeated parameter's would be: [{}] became the tag "[object Object]".
-  test.each([[[{}]], [[1]], [['a', null]]])(
-    'when the body filter has tag %j, then 400 validation-failed and nothing changes',
-    async (value) => {
+  test.each([
+    [[{}], 'tag.0'],
+    [[1], 'tag.0'],
+    [['a', null], 'tag.1'],
+  ])(
+    'when the body filter has tag %j, then 400 validation-failed at %s and nothing changes',
+    async (value, path) => {
       const { tenant, api } = await freshTenant()
       const live = await api.createOk({
         status: 'processing',
@@ -220,11 +233,64 @@ describe('POST /api/status/cancel', () => {
 
       const res = await bulkCancel(api).send({ kind: 'bulk-body', tag: value })
 
-      expectValidationError(res, 'tag')
+      expectValidationError(res, path)
       expect(await statusOf(api, live.status_id)).toBe('processing')
       expect(await cancelledEventIds(tenant)).toEqual([])
     },
   )
+
+  // A body has JSON's types and is taken as it is: it was read as query text, so "a" passed for a list,
+  // "50" for a number, and a comma inside a list's value split it.
+  test.each([
+    ['tag', 'gpu'],
+    ['tag.0', ['a,gpu']],
+    ['status', 'processing'],
+    ['progress_gte', '10'],
+    ['kind', ['bulk-body']],
+  ])(
+    'when the body filter has %s %j (query text, not JSON), then 400 and nothing changes',
+    async (name, value) => {
+      const { tenant, api } = await freshTenant()
+      const live = await api.createOk({ status: 'processing', kind: 'bulk-body', tags: ['gpu'] })
+
+      const res = await bulkCancel(api).send({ kind: 'bulk-body', [name.split('.')[0]]: value })
+
+      expectValidationError(res, name)
+      expect(await statusOf(api, live.status_id)).toBe('processing')
+      expect(await cancelledEventIds(tenant)).toEqual([])
+    },
+  )
+
+  // Spaces and commas only separate a list's values, so these name none. The API description's pattern
+  // for a value says so (a fuzzed body of [" "] was valid by the description, and refused).
+  test.each([
+    ['body', { tag: [' '] }, /more than spaces/],
+    ['body', { tag: [','] }, /no comma/],
+    ['query', 'tag=%20', /at least one value/],
+    ['query', 'tag=%20,%20&tag=,', /at least one value/],
+  ])(
+    'when the %s filter has tag %j, then 400 saying so, and nothing changes',
+    async (_place, filter, message) => {
+      const { tenant, api } = await freshTenant()
+      const live = await api.createOk({ status: 'processing', kind: 'bulk-body', tags: [' ', ','] })
+
+      const res =
+        typeof filter === 'string'
+          ? await bulkCancel(api, `kind=bulk-body&${filter}`)
+          : await bulkCancel(api).send({ kind: 'bulk-body', ...filter })
+
+      expectValidationError(res)
+      expect(res.body.errors.map((e: { message: string }) => e.message).join()).toMatch(message)
+      expect(await statusOf(api, live.status_id)).toBe('processing')
+      expect(await cancelledEventIds(tenant)).toEqual([])
+    },
+  )
+
+  test('the API description refuses the values a list drops, and takes the ones it keeps', () => {
+    const value = new RegExp(tagValuePattern())
+    expect([' ', ',', ' , ', 'a,b'].filter((v) => value.test(v))).toEqual([])
+    expect([' a', 'a b', 'é', '%_'].filter((v) => value.test(v))).toEqual([' a', 'a b', 'é', '%_'])
+  })
 
   test('when the key is read-only, then 403 and nothing changes', async () => {
     const { tenant, api } = await freshTenant()

@@ -4,7 +4,13 @@ import { requireScope, tenantOf } from '../auth'
 import { zodIssues } from '../error-handler'
 import { AppError } from '../../errors'
 import type { StatusFilterService } from '../../services/status-filter-service'
-import { BatchBodySchema, BatchItemSchema, BatchQuerySchema, FilterQuerySchema } from '../schemas/status'
+import {
+  BatchBodySchema,
+  BatchItemSchema,
+  BatchQuerySchema,
+  FilterBodySchema,
+  FilterQuerySchema,
+} from '../schemas/status'
 
 interface Rejected {
   index: number
@@ -28,7 +34,7 @@ export function batchRoutes({ updater, filters }: { updater: StatusUpdater; filt
         [{ path: '', message: 'both query parameters and a body were given' }],
       )
     }
-    const filter = FilterQuerySchema.parse(fromBody ? body : req.query)
+    const filter = fromBody ? FilterBodySchema.parse(body) : FilterQuerySchema.parse(req.query)
     if (Object.keys(filter).length === 0) {
       throw new AppError(
         'filter-required',

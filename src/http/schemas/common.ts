@@ -38,6 +38,19 @@ export const FilterTextSchema = (max: number) =>
     // eslint-disable-next-line no-control-regex
     .regex(/^[^\u0000]*$/, 'must not contain U+0000 (NUL)')
 
+/**
+ * One value of a comma list (`listOf`), as the API description tells it: no comma (a comma separates
+ * values) and something other than spaces (spaces around a value are dropped). The split has already
+ * made every value so; a list whose values were all spaces and commas names none, and is refused.
+ */
+export const FilterListValueSchema = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    // eslint-disable-next-line no-control-regex
+    .regex(/^[^\u0000,]*[^\s,\u0000][^\u0000,]*$/, 'must be more than spaces, with no comma or U+0000 (NUL)')
+
 export const PageQuerySchema = z.strictObject({
   limit: LimitSchema(500, 50),
   cursor: CursorSchema.optional(),
@@ -55,7 +68,7 @@ const splitList = (s: string) =>
  * the repeated parameter), rather than the bare string zod sees before the split.
  */
 export const listOf = <T extends z.ZodType<string, string>>(item: T, maxItems?: number) => {
-  const list = z.array(item).min(1)
+  const list = z.array(item).min(1, 'must name at least one value (spaces and commas only separate values)')
   const { $schema: _, ...items } = z.toJSONSchema(item, { io: 'input' })
   return z
     .preprocess(
@@ -77,9 +90,6 @@ export const listOf = <T extends z.ZodType<string, string>>(item: T, maxItems?: 
       },
     })
 }
-
-/** A comma list (or repeated parameter) of values from `values`. */
-export const csvOf = <T extends string>(values: readonly [T, ...T[]]) => listOf(z.enum(values))
 
 /**
  * A single-valued query parameter: when repeated the last value is used, but every value must be valid,

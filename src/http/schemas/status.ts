@@ -3,9 +3,9 @@ import { PRIORITY_VALUES, STATUS_VALUES } from '../../domain/transitions'
 import { SORT_KEYS, type SortKey, type StatusFilter } from '../../services/status-filter-service'
 import {
   CursorSchema,
-  csvOf,
   FilterTextSchema,
   LimitSchema,
+  FilterListValueSchema,
   listOf,
   queryNumber,
   single,
@@ -98,24 +98,37 @@ const SortSchema = z
   .pipe(z.object({ key: z.enum(SORT_KEYS), descending: z.boolean() }))
   .transform((s) => s as { key: SortKey; descending: boolean })
 
-const TimeSchema = single(z.iso.datetime({ offset: true }).transform((v) => new Date(v)))
-const PercentSchema = single(queryNumber(z.coerce.number().min(0).max(100)))
+const Percent = z.number().min(0).max(100)
+const Time = z.iso.datetime({ offset: true }).transform((v) => new Date(v))
 
-/** The filters of listing, counting and bulk cancel (AND across parameters, OR within a comma list). */
-const FilterShape = {
-  status: csvOf(STATUS_VALUES).optional(),
-  priority: csvOf(PRIORITY_VALUES).optional(),
-  kind: single(FilterTextSchema(64)).optional(),
-  resource_id: single(FilterTextSchema(128)).optional(),
-  tag: listOf(FilterTextSchema(64), 20).optional(),
-  progress_gte: PercentSchema.optional(),
-  progress_lte: PercentSchema.optional(),
-  created_after: TimeSchema.optional(),
-  created_before: TimeSchema.optional(),
-  updated_after: TimeSchema.optional(),
-  updated_before: TimeSchema.optional(),
-  q: single(FilterTextSchema(128)).optional(),
+/**
+ * The filters of listing, counting and bulk cancel (AND across parameters, OR within a list). In a
+ * query every value is text: a list is a comma list or a repeated parameter, and a repeated single value
+ * counts its last. A JSON body (bulk cancel's) has the same names in JSON's own types: a list is an
+ * array and a percentage a number, taken as they are.
+ */
+function filterShape(place: 'query' | 'body') {
+  const query = place === 'query'
+  const list = <T extends z.ZodType<string, string>>(item: T, max?: number) =>
+    query ? listOf(item, max) : max === undefined ? z.array(item).min(1) : z.array(item).min(1).max(max)
+  const one = <T extends z.ZodType>(schema: T) => (query ? single(schema) : schema)
+  const percent = query ? single(queryNumber(z.coerce.number().min(0).max(100))) : Percent
+  return {
+    status: list(z.enum(STATUS_VALUES)).optional(),
+    priority: list(z.enum(PRIORITY_VALUES)).optional(),
+    kind: one(FilterTextSchema(64)).optional(),
+    resource_id: one(FilterTextSchema(128)).optional(),
+    tag: list(FilterListValueSchema(64), 20).optional(),
+    progress_gte: percent.optional(),
+    progress_lte: percent.optional(),
+    created_after: one(Time).optional(),
+    created_before: one(Time).optional(),
+    updated_after: one(Time).optional(),
+    updated_before: one(Time).optional(),
+    q: one(FilterTextSchema(128)).optional(),
+  }
 }
+const FilterShape = filterShape('query')
 
 type FilterBounds = Pick<
   StatusFilter,
@@ -138,6 +151,7 @@ function checkBounds(f: FilterBounds, ctx: z.RefinementCtx) {
 }
 
 export const FilterQuerySchema = z.strictObject(FilterShape).superRefine(checkBounds)
+export const FilterBodySchema = z.strictObject(filterShape('body')).superRefine(checkBounds)
 
 export const ListQuerySchema = z
   .strictObject({
