@@ -7,7 +7,9 @@ import { parseArgs } from 'node:util'
 import BetterSqlite3 from 'better-sqlite3'
 import { Client } from 'pg'
 import { ConfigError, loadConfig } from '../src/config'
+import { PG_TYPES } from '../src/db/dialect'
 import { migratePostgresDatabase, migrateSqliteDatabase, parseSqliteUrl } from '../src/db/migrate'
+import { STATUS_COLUMNS_TABLE } from '../src/db/status-repository'
 
 const usage = `Usage: npm run seed -- --count N [--tenant T] [--seed S] [--now ISO]
 
@@ -122,15 +124,12 @@ export interface SeedResult {
   rowsPerSec: number
 }
 
-export const SEED_COLUMNS = [
-  'tenant_id', 'status_id', 'kind', 'resource_id', 'status', 'priority', 'priority_rank', 'progress',
-  'message', 'steps_completed', 'steps_total', 'error_info', 'retry_count', 'max_retries', 'metadata',
-  'tags', 'version', 'created_at', 'updated_at', 'started_at', 'completed_at', 'estimated_completion_at',
-  'last_reported_at',
-] as const // prettier-ignore
+/** The statuses table's columns, in the order seedRows gives values: the repository's own table. */
+export const SEED_COLUMNS = STATUS_COLUMNS_TABLE.map(([column]) => column)
+type SeedField = (typeof STATUS_COLUMNS_TABLE)[number][1]
 
 /**
- * The generator behind seedStatuses: row `i` (0-based) of `count`, as values in COLUMNS order, with ids
+ * The generator behind seedStatuses: row `i` (0-based) of `count`, as values in SEED_COLUMNS order, with ids
  * from `first`. The same options give the same rows, whichever store they go to.
  */
 export function seedRows(options: {
@@ -208,31 +207,35 @@ export function seedRows(options: {
       const tag = pick(SEED_TAGS)
       if (!tags.includes(tag)) tags.push(tag)
     }
-    return [
+    const values: Record<SeedField, unknown> = {
       tenantId,
-      seedStatusId(n),
-      k,
+      statusId: seedStatusId(n),
+      kind: k,
       resourceId,
-      s,
-      p,
-      RANK[p],
+      status: s,
+      priority: p,
+      priorityRank: RANK[p],
       progress,
       message,
-      stepsTotal === null ? null : Math.floor((progress / 100) * stepsTotal),
+      stepsCompleted: stepsTotal === null ? null : Math.floor((progress / 100) * stepsTotal),
       stepsTotal,
       errorInfo,
       retryCount,
-      3,
-      JSON.stringify({ region: pick(['eu-west-1', 'us-east-1', 'ap-south-1']), attempt: retryCount + 1 }),
-      JSON.stringify(tags),
-      terminal ? int(3, 10) : s === 'pending' ? 1 : int(2, 8),
-      iso(createdAt),
-      iso(updatedAt),
-      startedAt === null ? null : iso(startedAt),
-      terminal ? iso(updatedAt) : null,
-      s === 'processing' ? iso(updatedAt + int(60_000, 3_600_000)) : null,
-      s === 'processing' || terminal ? iso(updatedAt) : null,
-    ]
+      maxRetries: 3,
+      metadata: JSON.stringify({
+        region: pick(['eu-west-1', 'us-east-1', 'ap-south-1']),
+        attempt: retryCount + 1,
+      }),
+      tags: JSON.stringify(tags),
+      version: terminal ? int(3, 10) : s === 'pending' ? 1 : int(2, 8),
+      createdAt: iso(createdAt),
+      updatedAt: iso(updatedAt),
+      startedAt: startedAt === null ? null : iso(startedAt),
+      completedAt: terminal ? iso(updatedAt) : null,
+      estimatedCompletionAt: s === 'processing' ? iso(updatedAt + int(60_000, 3_600_000)) : null,
+      lastReportedAt: s === 'processing' || terminal ? iso(updatedAt) : null,
+    }
+    return STATUS_COLUMNS_TABLE.map(([, field]) => values[field])
   }
   return row
 }
@@ -284,11 +287,7 @@ export function seedStatuses(options: SeedOptions): SeedResult {
 }
 
 /** PostgreSQL column types of SEED_COLUMNS, for the arrays a batch travels in. */
-const PG_SEED_TYPES = [
-  'text', 'text', 'text', 'text', 'text', 'text', 'integer', 'double precision', 'text', 'integer',
-  'integer', 'text', 'integer', 'integer', 'text', 'text', 'integer', 'timestamp(3)', 'timestamp(3)',
-  'timestamp(3)', 'timestamp(3)', 'timestamp(3)', 'timestamp(3)',
-] // prettier-ignore
+const PG_SEED_TYPES = STATUS_COLUMNS_TABLE.map(([, , json]) => PG_TYPES[json])
 
 /**
  * seedStatuses for a PostgreSQL database (`url`, migrated first): the same rows from seedRows, sent as

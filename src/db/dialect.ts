@@ -73,7 +73,8 @@ export const sqliteDialect: Dialect = {
   jsonTime: sqliteTime,
 }
 
-const PG_TYPES: Record<JsonColumn, string> = {
+/** The PostgreSQL type each JSON column type is cast to. */
+export const PG_TYPES: Record<JsonColumn, string> = {
   text: 'text',
   int: 'integer',
   bigint: 'bigint',

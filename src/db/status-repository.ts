@@ -96,9 +96,9 @@ export interface SeqPage {
 /**
  * The statuses table, once: each column with the Prisma field it maps to and how it travels in JSON
  * rows. The INSERT column list, the JSON row types, the upsert's SET list, the SELECT's aliases and
- * the rows of `writeMany` are all made from it.
+ * the rows of `writeMany` are all made from it, and so are the seeding script's bulk loads.
  */
-const COLUMNS = [
+export const STATUS_COLUMNS_TABLE = [
   ['tenant_id', 'tenantId', 'text'],
   ['status_id', 'statusId', 'text'],
   ['kind', 'kind', 'text'],
@@ -123,6 +123,7 @@ const COLUMNS = [
   ['estimated_completion_at', 'estimatedCompletionAt', 'time'],
   ['last_reported_at', 'lastReportedAt', 'time'],
 ] as const satisfies readonly (readonly [string, keyof StatusRow, JsonColumn])[]
+const COLUMNS = STATUS_COLUMNS_TABLE
 
 const STATUS_COLUMNS = COLUMNS.map(([column]) => column).join(', ')
 /** The columns after tenant_id, as they travel in JSON rows. */
