@@ -4,8 +4,8 @@ export const usage = `Usage: npm run bench -- [options]
   --warmup S          seconds of unmeasured load before each scenario (default 2)
   --connections N     concurrent HTTP connections (default 50)
   --only A,B          run only these scenarios (the hello-world ceiling always runs): hello, get,
-                      put, create, batch, fanout, latency, filters, overload, peer,
-                      instances (postgres only)
+                      put, create, batch, schema-cost (sqlite only), fanout, latency, filters,
+                      overload, peer, instances (postgres only)
   --log-level L       the service's LOG_LEVEL (default info, as shipped)
   --db A[,B]          stores under test: sqlite (default), postgres, or sqlite,postgres for one report
                       with a column per store. postgres starts a throw-away server with
@@ -22,6 +22,10 @@ export const usage = `Usage: npm run bench -- [options]
   --fanout-rate R     updates/s into the service during the fan-out (default: the raw Socket.IO
                       ceiling's deliveries/s divided by the subscribers, i.e. the same input rate)
   --latency-rate R    single updates/s for the update→subscriber latency (default 200)
+
+  Schema cost (schema-cost, sqlite only): the raw ceiling over 100,000 statuses once per variant of the
+  schema (an index or trigger dropped, a dropped one added back, an empty event payload), --updates
+  updates each, so each row's difference from the schema as migrated is what that part costs a write.
 
   Filters at scale (filters):
   --filter-rows N     statuses seeded into the filters' own database (default 1000000)

@@ -7,6 +7,7 @@ import { runLatency } from './latency'
 import { measureHttp, type LoadSettings, type Measurement } from './load'
 import { runOverload } from './overload'
 import { runPeer } from './peer'
+import { runSchemaCost } from './schema-cost'
 import type { BenchOptions, DbKind } from './options'
 import type { ChildServer } from './processes'
 import type { SectionResult } from './report'
@@ -153,6 +154,13 @@ export const scenarios: Scenario[] = [
     name: 'batch',
     title: 'Batch ingest: POST /api/status/batch, the updater in-process, the raw driver',
     run: runBatchIngest,
+  },
+  {
+    kind: 'section',
+    name: 'schema-cost',
+    title: 'What each index, trigger and event column costs a write (raw SQLite)',
+    stores: ['sqlite'],
+    run: runSchemaCost,
   },
   {
     kind: 'section',

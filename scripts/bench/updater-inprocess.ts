@@ -4,9 +4,11 @@
 //   raw      the ceiling on the same database and rows, in transactions of the updater's batch size, one
 //            status UPDATE and one event INSERT per update: better-sqlite3 prepared statements on SQLite;
 //            on PostgreSQL `pg` with one set-based UPDATE … FROM unnest(…) feeding the INSERT of the events.
-import { randomUUID } from 'node:crypto'
+//            Event ids are UUIDv7, as the service makes them.
+import { copyFileSync, rmSync } from 'node:fs'
 import BetterSqlite3 from 'better-sqlite3'
 import { Client } from 'pg'
+import { v7 as uuidv7 } from 'uuid'
 import { openDatabase } from '../../src/db/prisma'
 import { createServices } from '../../src/services'
 import type { BatchItem, ItemResult } from '../../src/services/status-updater'
@@ -30,6 +32,23 @@ export interface InProcessRequest {
   batchSize: number
   flushMs: number
   maxQueue: number
+}
+
+/** The raw ceiling once per variant of the schema, each on a copy of one seeded database (SQLite). */
+export interface SchemaCostRequest {
+  url: string
+  statuses: number
+  updates: number
+  batchSize: number
+  variants: SchemaVariant[]
+}
+
+export interface SchemaVariant {
+  name: string
+  /** Run on the copy before it is measured: DROP or CREATE of an index or trigger. */
+  sql: string[]
+  /** Events written with `{}` as their changes and record, instead of the sample's. */
+  emptyPayload?: boolean
 }
 
 export interface RunResult {
@@ -146,7 +165,7 @@ function batches(ids: string[], batchSize: number) {
  */
 async function measureRaw(
   driver: 'better-sqlite3' | 'pg',
-  req: InProcessRequest,
+  req: Pick<InProcessRequest, 'url' | 'updates' | 'batchSize'>,
   ids: string[],
   sample: { record: string; changes: string },
   writeBatch: (batch: { id: string; progress: number }[]) => unknown,
@@ -177,57 +196,69 @@ async function runRaw(req: InProcessRequest) {
   return storeAccess(req.url).kind === 'postgres' ? runRawPg(req) : runRawSqlite(req)
 }
 
-async function runRawSqlite(req: InProcessRequest) {
-  const db = new BetterSqlite3(req.url.replace(/^file:/, ''), { timeout: 10_000 })
-  try {
-    db.pragma('journal_mode = WAL')
-    db.pragma('synchronous = NORMAL') // as the service opens it (SQLITE_SYNCHRONOUS default)
-    // The events the updater just wrote give the payload, and how dates are stored.
-    const sample = db
-      .prepare(
-        'SELECT occurred_at, changes, record FROM status_events WHERE tenant_id = ? ORDER BY seq DESC LIMIT 1',
+/**
+ * The raw ceiling's writes on SQLite: per batch one transaction that moves the tenant's `last_seq`,
+ * then per update one UPDATE … RETURNING of the status and one INSERT of its event.
+ */
+function rawSqliteWriter(
+  db: BetterSqlite3.Database,
+  sample: { occurred_at: unknown; changes: string; record: string },
+) {
+  const now = () => (typeof sample.occurred_at === 'number' ? Date.now() : new Date().toISOString())
+  const update = db.prepare<[number, unknown, string, string], { version: number }>(
+    'UPDATE statuses SET progress = ?, version = version + 1, updated_at = ? WHERE tenant_id = ? AND status_id = ? RETURNING version',
+  )
+  const bump = db.prepare<[number, string], { last_seq: number | bigint }>(
+    'UPDATE tenants SET last_seq = last_seq + ? WHERE id = ? RETURNING last_seq',
+  )
+  const insert = db.prepare(
+    `INSERT INTO status_events (tenant_id, seq, event_id, type, status_id, version, occurred_at, changes, record)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  )
+  return db.transaction((batch: { id: string; progress: number }[]) => {
+    const first = Number(bump.get(batch.length, TENANT)!.last_seq) - batch.length + 1
+    const at = now()
+    batch.forEach(({ id, progress }, i) => {
+      const { version } = update.get(progress, at, TENANT, id)!
+      insert.run(
+        TENANT,
+        first + i,
+        uuidv7(),
+        'status.progress',
+        id,
+        version,
+        at,
+        sample.changes,
+        sample.record,
       )
-      .get(TENANT) as { occurred_at: unknown; changes: string; record: string }
-    const now = () => (typeof sample.occurred_at === 'number' ? Date.now() : new Date().toISOString())
-    const ids = (
-      db
-        .prepare(
-          "SELECT status_id FROM statuses WHERE tenant_id = ? AND status_id LIKE 'inproc-%' ORDER BY 1",
-        )
-        .all(TENANT) as { status_id: string }[]
-    )
-      .map((r) => r.status_id)
-      .filter((id) => id !== 'inproc-template')
-
-    const update = db.prepare<[number, unknown, string, string], { version: number }>(
-      'UPDATE statuses SET progress = ?, version = version + 1, updated_at = ? WHERE tenant_id = ? AND status_id = ? RETURNING version',
-    )
-    const bump = db.prepare<[number, string], { last_seq: number | bigint }>(
-      'UPDATE tenants SET last_seq = last_seq + ? WHERE id = ? RETURNING last_seq',
-    )
-    const insert = db.prepare(
-      `INSERT INTO status_events (tenant_id, seq, event_id, type, status_id, version, occurred_at, changes, record)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    )
-    const writeBatch = db.transaction((batch: { id: string; progress: number }[]) => {
-      const first = Number(bump.get(batch.length, TENANT)!.last_seq) - batch.length + 1
-      const at = now()
-      batch.forEach(({ id, progress }, i) => {
-        const { version } = update.get(progress, at, TENANT, id)!
-        insert.run(
-          TENANT,
-          first + i,
-          randomUUID(),
-          'status.progress',
-          id,
-          version,
-          at,
-          sample.changes,
-          sample.record,
-        )
-      })
     })
-    return await measureRaw('better-sqlite3', req, ids, sample, writeBatch)
+  })
+}
+
+function openRawSqlite(url: string) {
+  const db = new BetterSqlite3(url.replace(/^file:/, ''), { timeout: 10_000 })
+  db.pragma('journal_mode = WAL')
+  db.pragma('synchronous = NORMAL') // as the service opens it (SQLITE_SYNCHRONOUS default)
+  // The newest event gives the payload, and how dates are stored.
+  const sample = db
+    .prepare(
+      'SELECT occurred_at, changes, record FROM status_events WHERE tenant_id = ? ORDER BY seq DESC LIMIT 1',
+    )
+    .get(TENANT) as { occurred_at: unknown; changes: string; record: string }
+  const ids = (
+    db
+      .prepare("SELECT status_id FROM statuses WHERE tenant_id = ? AND status_id LIKE 'inproc-%' ORDER BY 1")
+      .all(TENANT) as { status_id: string }[]
+  )
+    .map((r) => r.status_id)
+    .filter((id) => id !== 'inproc-template')
+  return { db, sample, ids }
+}
+
+async function runRawSqlite(req: InProcessRequest) {
+  const { db, sample, ids } = openRawSqlite(req.url)
+  try {
+    return await measureRaw('better-sqlite3', req, ids, sample, rawSqliteWriter(db, sample))
   } finally {
     db.close()
   }
@@ -273,7 +304,7 @@ async function runRawPg(req: InProcessRequest) {
           values: [
             batch.map((b) => b.id),
             batch.map((b) => b.progress),
-            batch.map(() => randomUUID()),
+            batch.map(() => uuidv7()),
             new Date(),
             TENANT,
             first,
@@ -293,11 +324,62 @@ async function runRawPg(req: InProcessRequest) {
   }
 }
 
+/** Statuses made as the updater run makes them: one through the service, the rest cloned from it. */
+async function seed(url: string, statuses: number) {
+  const db = await openDatabase({ url })
+  const services = await createServices({ db })
+  try {
+    await services.apiKeys.bootstrap()
+    await services.statuses.create(TENANT, {
+      status_id: 'inproc-template',
+      kind: 'bench.fixture',
+      tags: ['bench'],
+    })
+    await storeAccess(url).cloneStatuses(TENANT, 'inproc-template', 'inproc', statuses)
+  } finally {
+    await services.updater.stop()
+    await db.close()
+  }
+}
+
+async function runSchemaCost(req: SchemaCostRequest) {
+  await seed(req.url, req.statuses)
+  const file = req.url.replace(/^file:/, '')
+  const base = new BetterSqlite3(file)
+  base.pragma('wal_checkpoint(TRUNCATE)') // the copies are then whole files
+  base.close()
+  const results: { name: string; perSec: number; seconds: number; events: number }[] = []
+  for (const [i, variant] of req.variants.entries()) {
+    const copy = `${file}.variant-${i}`
+    copyFileSync(file, copy)
+    const { db, sample, ids } = openRawSqlite(`file:${copy}`)
+    try {
+      for (const sql of variant.sql) db.exec(sql)
+      const payload = variant.emptyPayload ? { ...sample, changes: '{}', record: '{}' } : sample
+      const run = await measureRaw(
+        'better-sqlite3',
+        { ...req, url: `file:${copy}` },
+        ids,
+        payload,
+        rawSqliteWriter(db, payload),
+      )
+      results.push({ name: variant.name, perSec: run.perSec, seconds: run.seconds, events: run.events })
+    } finally {
+      db.close()
+      for (const suffix of ['', '-wal', '-shm']) rmSync(copy + suffix, { force: true })
+    }
+  }
+  return results
+}
+
 serve({
   async run(message): Promise<InProcessResult> {
     const req = message as unknown as InProcessRequest
     const updater = await runUpdater(req)
     const raw = await runRaw(req)
     return { updater, raw }
+  },
+  async 'schema-cost'(message) {
+    return { variants: await runSchemaCost(message as unknown as SchemaCostRequest) }
   },
 })
