@@ -62,16 +62,17 @@ export function createApp({ services, logger, rateLimit, checkReady, corsOrigins
       autoLogging: { ignore: (req) => req.url === '/health' },
     }),
   )
-  app.use(healthRoutes({ checkReady, registry: services.metrics.registry }))
-  app.use(docsRoutes())
-
+  // The API first: its requests are nearly all of them, and Express tries every layer in order. The
+  // pages, /health, /metrics and the description share no path with it.
   const api = express.Router()
   api.use(authenticate(services.apiKeys), jsonBody())
-  api.use('/status', batchRoutes(services), statusRoutes(services))
+  api.use('/status', statusRoutes(services), batchRoutes(services))
   api.use('/keys', keyRoutes(services))
   api.use('/webhooks', webhookRoutes(services))
   api.use(sseRoutes(services), eventRoutes(services))
   app.use('/api', api)
+  app.use(healthRoutes({ checkReady, registry: services.metrics.registry }))
+  app.use(docsRoutes())
   app.use(dashboardRoutes())
 
   app.use(notFoundHandler)
