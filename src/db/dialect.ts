@@ -14,6 +14,11 @@ export interface Dialect {
    * one bound value instead of thousands keeps Prisma's per-parameter cost off the batched write paths.
    */
   selectJsonRows(lead: Prisma.Sql, rows: unknown[][], columns: readonly JsonColumn[]): Prisma.Sql
+  /** The same rows as a table with named columns, `SELECT … AS name, …`, to join in an UPDATE's FROM. */
+  jsonRowsTable(
+    rows: unknown[][],
+    columns: readonly (readonly [name: string, type: JsonColumn])[],
+  ): Prisma.Sql
   /** A subquery of the strings in a JSON array parameter, for `x IN (…)`. */
   jsonStrings(values: string[]): Prisma.Sql
   /** The same for the direct connection's plain SQL, with the JSON text bound to its one `?`. */
@@ -56,6 +61,10 @@ export const sqliteDialect: Dialect = {
     const values = columns.map((_, i) => `value ->> ${i}`).join(', ')
     return Prisma.sql`SELECT ${lead}, ${Prisma.raw(values)} FROM json_each(${JSON.stringify(rows)})`
   },
+  jsonRowsTable(rows, columns) {
+    const values = columns.map(([name], i) => `value ->> ${i} AS ${name}`).join(', ')
+    return Prisma.sql`SELECT ${Prisma.raw(values)} FROM json_each(${JSON.stringify(rows)})`
+  },
   jsonStrings: (values) => Prisma.sql`SELECT value FROM json_each(${JSON.stringify(values)})`,
   jsonStringsDirect: 'SELECT value FROM json_each(?)',
   containsFolded: (column, needle) =>
@@ -93,6 +102,12 @@ export const postgresDialect: Dialect = {
   selectJsonRows(lead, rows, columns) {
     const values = columns.map((type, i) => `(value ->> ${i})::${PG_TYPES[type]}`).join(', ')
     return Prisma.sql`SELECT ${lead}, ${Prisma.raw(values)} FROM jsonb_array_elements(${JSON.stringify(rows)}::jsonb)`
+  },
+  jsonRowsTable(rows, columns) {
+    const values = columns
+      .map(([name, type], i) => `(value ->> ${i})::${PG_TYPES[type]} AS ${name}`)
+      .join(', ')
+    return Prisma.sql`SELECT ${Prisma.raw(values)} FROM jsonb_array_elements(${JSON.stringify(rows)}::jsonb)`
   },
   jsonStrings: (values) => Prisma.sql`SELECT jsonb_array_elements_text(${JSON.stringify(values)}::jsonb)`,
   jsonStringsDirect: 'SELECT jsonb_array_elements_text(?::jsonb)',

@@ -96,7 +96,7 @@ export interface SeqPage {
 /**
  * The statuses table, once: each column with the Prisma field it maps to and how it travels in JSON
  * rows. The INSERT column list, the JSON row types, the upsert's SET list, the SELECT's aliases and
- * the rows of `writeMany` are all made from it, and so are the seeding script's bulk loads.
+ * the rows of `insertMany` and `updateMany` are all made from it, and so are the seeding script's bulk loads.
  */
 export const STATUS_COLUMNS_TABLE = [
   ['tenant_id', 'tenantId', 'text'],
@@ -134,6 +134,16 @@ const UPSERT_SET = ROW_COLUMNS.filter(([column]) => column !== 'status_id' && co
   .map(([column]) => `${column} = excluded.${column}`)
   .join(', ')
 
+type Column = (typeof COLUMNS)[number]
+const STATUS_ID_COLUMN = COLUMNS.find(([column]) => column === 'status_id')!
+/** What an update may change: all but the key and the creation time. */
+const UPDATABLE: readonly Column[] = ROW_COLUMNS.filter(
+  ([column]) => column !== 'status_id' && column !== 'created_at',
+)
+
+const sameValue = (a: unknown, b: unknown) =>
+  a instanceof Date && b instanceof Date ? a.getTime() === b.getTime() : a === b
+
 // Quoted aliases give the raw row Prisma's field names (PostgreSQL would fold unquoted ones to lower
 // case), so one mapping serves both paths.
 const SELECT_STATUS = `SELECT ${COLUMNS.map(([column, field]) =>
@@ -161,8 +171,14 @@ function rawToRow(raw: Record<string, unknown>): StatusRow {
  */
 export function createStatusRepository(database: Pick<Database, 'direct' | 'dialect'>) {
   const { direct, dialect } = database
+  /** A row's values for `columns`, as they travel in JSON rows. */
+  const jsonRow = (row: StatusRow, columns: readonly Column[]): unknown[] =>
+    columns.map(([, field, json]) =>
+      json === 'time' ? dialect.jsonTime(row[field] as Date | null) : row[field],
+    )
   const selectStatus = SELECT_STATUS + WHERE_ONE
   const selectExisting = `SELECT status_id FROM statuses WHERE tenant_id = ? AND status_id IN (${dialect.jsonStringsDirect})`
+  const selectMany = `${SELECT_STATUS} WHERE tenant_id = ? AND status_id IN (${dialect.jsonStringsDirect})`
 
   /**
    * Allocates the tenant's next `seq` numbers under the tenant row's write lock, so readers never see
@@ -213,9 +229,7 @@ export function createStatusRepository(database: Pick<Database, 'direct' | 'dial
     async current(db: Db, tenantId: string, ids: string[]): Promise<Map<string, StoredStatus>> {
       const rows =
         dialect.provider === 'sqlite'
-          ? await Promise.all(
-              ids.map((id) => direct.get<Record<string, unknown>>(selectStatus, [tenantId, id])),
-            )
+          ? await direct.all<Record<string, unknown>>(selectMany, [tenantId, JSON.stringify(ids)])
           : await db.$queryRaw<Record<string, unknown>[]>`${Prisma.raw(SELECT_STATUS)}
               WHERE tenant_id = ${tenantId} AND status_id IN (${dialect.jsonStrings(ids)})
               ORDER BY status_id${dialect.forUpdate}`
@@ -294,19 +308,36 @@ export function createStatusRepository(database: Pick<Database, 'direct' | 'dial
         AND status_id IN (${dialect.jsonStrings(ids)})`
     },
 
-    /** Writes many statuses, new or existing, in one statement (the writer's flush). */
-    async writeMany(db: Db, tenantId: string, batch: StoredStatus[]): Promise<void> {
+    /** Writes new statuses in one statement (the writer's flush); one that exists is overwritten. */
+    async insertMany(db: Db, tenantId: string, batch: StoredStatus[]): Promise<void> {
       if (batch.length === 0) return
-      const rows = batch.map((status) => {
-        const row = statusToRow(tenantId, status)
-        return ROW_COLUMNS.map(([, field, json]) =>
-          json === 'time' ? dialect.jsonTime(row[field] as Date | null) : row[field],
-        )
-      })
+      const rows = batch.map((status) => jsonRow(statusToRow(tenantId, status), ROW_COLUMNS))
       // `WHERE true` tells SQLite's parser that ON CONFLICT belongs to the INSERT, not to a join.
       await db.$executeRaw`INSERT INTO statuses (${Prisma.raw(STATUS_COLUMNS)})
         ${dialect.selectJsonRows(Prisma.sql`${tenantId}`, rows, STATUS_JSON)} WHERE true
         ON CONFLICT (tenant_id, status_id) DO UPDATE SET ${Prisma.raw(UPSERT_SET)}`
+    },
+
+    /**
+     * Writes changed statuses in one UPDATE of only the columns that changed in any of them (`before` is
+     * each one's stored state). A progress update sets four or five columns rather than twenty, and the
+     * indexes and triggers of the others are never touched.
+     */
+    async updateMany(db: Db, tenantId: string, batch: { before: StoredStatus; next: StoredStatus }[]) {
+      if (batch.length === 0) return
+      const rows = batch.map(({ before, next }) => [
+        statusToRow(tenantId, before),
+        statusToRow(tenantId, next),
+      ])
+      const changed = UPDATABLE.filter(([, field]) => rows.some(([a, b]) => !sameValue(a![field], b![field])))
+      if (changed.length === 0) return
+      const columns = [STATUS_ID_COLUMN, ...changed]
+      const table = dialect.jsonRowsTable(
+        rows.map(([, next]) => jsonRow(next!, columns)),
+        columns.map(([column, , json]) => [column, json] as const),
+      )
+      await db.$executeRaw`UPDATE statuses SET ${Prisma.raw(changed.map(([c]) => `${c} = v.${c}`).join(', '))}
+        FROM (${table}) AS v WHERE statuses.tenant_id = ${tenantId} AND statuses.status_id = v.status_id`
     },
 
     appendEvents,

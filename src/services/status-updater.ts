@@ -288,7 +288,10 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
   }
 
   interface TenantWrite {
-    upserts: Map<string, StoredStatus>
+    /** New statuses, and statuses deleted and created again in the flush. */
+    inserts: StoredStatus[]
+    /** Statuses that exist and changed, each with its stored state. */
+    updates: { before: StoredStatus; next: StoredStatus }[]
     deletes: Set<string>
     events: NewEvent[]
     saved: { key: string; result: IdempotentResult }[]
@@ -305,7 +308,8 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
     const outcomes: [Waiter, Outcome][] = []
     for (const entry of entries) {
       const tenant: TenantWrite = writes.get(entry.tenantId) ?? {
-        upserts: new Map(),
+        inserts: [],
+        updates: [],
         deletes: new Set(),
         events: [],
         saved: [],
@@ -352,7 +356,8 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
       }
       // A status deleted (and perhaps created again) goes first; what is left of it is written after.
       if (deleted && before) tenant.deletes.add(entry.statusId)
-      if (state && (state !== before || (deleted && before))) tenant.upserts.set(entry.statusId, state)
+      if (state && (deleted || !before)) tenant.inserts.push(state)
+      else if (state && before && state !== before) tenant.updates.push({ before, next: state })
     }
     return { writes, outcomes }
   }
@@ -387,7 +392,8 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
   async function commitWrites(tx: Db, writes: Map<string, TenantWrite>, now: Date) {
     for (const [tenantId, tenant] of writes) {
       await statuses.removeMany(tx, tenantId, [...tenant.deletes])
-      await statuses.writeMany(tx, tenantId, [...tenant.upserts.values()])
+      await statuses.insertMany(tx, tenantId, tenant.inserts)
+      await statuses.updateMany(tx, tenantId, tenant.updates)
       await statuses.appendEvents(tx, tenantId, tenant.events)
       await idempotency.saveMany(tx, tenantId, tenant.saved, now)
     }

@@ -759,6 +759,47 @@ describe('single commands through the one writer', () => {
     expect(await current(tenant, b!)).toMatchObject({ progress_percentage: 20, version: 2 })
   })
 
+  // A flush updates only the columns that changed in any of its statuses: each status must keep its own
+  // values in the columns only the others changed, and get every column it changed itself.
+  test('when statuses in one flush change different columns, then each stored record is exactly its own result', async () => {
+    const tenant = await newTenant()
+    const [a, b, c] = await createStatuses(tenant, 3, 'processing')
+    const updater = newUpdater()
+    const before = await Promise.all([a!, b!, c!].map((id) => current(tenant, id)))
+
+    const outcomes = await settled([
+      updater.execute(tenant, a!, { type: 'update', input: { progress_percentage: 55 } }),
+      updater.execute(tenant, b!, { type: 'update', input: { message: 'only b', metadata: { b: true } } }),
+      updater.execute(tenant, c!, {
+        type: 'error',
+        error: { message: 'c broke', code: 'E_C' },
+        shouldRetry: false,
+      }),
+    ])
+
+    expect(updater.stats().flushes).toBe(1)
+    const results = outcomes.map((o) => (o.ok ? (o.written as { result: unknown }).result : o.code))
+    const stored = await Promise.all([a!, b!, c!].map((id) => current(tenant, id)))
+    // An update answers { status: record, applied }, an error report the record itself.
+    const records = results.map((r) => {
+      const status = (r as { status?: unknown }).status
+      return typeof status === 'object' ? status : r
+    })
+    expect(stored).toEqual(records)
+    expect(stored[0]).toMatchObject({
+      progress_percentage: 55,
+      message: before[0].message,
+      metadata: before[0].metadata,
+    })
+    expect(stored[1]).toMatchObject({
+      message: 'only b',
+      metadata: { b: true },
+      progress_percentage: before[1].progress_percentage,
+    })
+    expect(stored[2]).toMatchObject({ status: 'failed', error_info: { message: 'c broke', code: 'E_C' } })
+    expect(stored[2].message).toBe(before[2].message)
+  })
+
   test('when one Idempotency-Key comes twice in one flush and again later, then the write happens once and the repeats replay it', async () => {
     const tenant = await newTenant()
     const [id] = await createStatuses(tenant, 1, 'processing')
