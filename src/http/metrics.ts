@@ -17,10 +17,21 @@ export function httpMetrics(registry: Registry): RequestHandler {
     })
   return (req, res, next) => {
     const end = httpDuration.startTimer()
-    res.once('finish', () => {
-      const route = req.route?.path ? `${req.baseUrl}${req.route.path}` : 'unmatched'
-      end({ method: req.method, route, status_code: res.statusCode })
+    // The route's whole pattern is known only while its router dispatches: by the time an error has
+    // travelled back out to the error handler, Express has restored `req.baseUrl` to the parent's, and
+    // a failed GET /api/status/:id was counted as "/:id". So it is taken when the router sets req.route.
+    let matched: { path?: unknown } | undefined
+    let route = 'unmatched'
+    Object.defineProperty(req, 'route', {
+      configurable: true,
+      enumerable: true,
+      get: () => matched,
+      set(value: { path?: unknown } | undefined) {
+        matched = value
+        if (typeof value?.path === 'string') route = `${req.baseUrl}${value.path}`
+      },
     })
+    res.once('finish', () => end({ method: req.method, route, status_code: res.statusCode }))
     next()
   }
 }

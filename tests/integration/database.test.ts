@@ -18,16 +18,20 @@ const keys = async () => (await db.read.setting.findMany({ orderBy: { key: 'asc'
 describe('the database handle', () => {
   test('when a transaction is still open, then a read does not see its uncommitted rows', async () => {
     let release!: () => void
+    let written!: () => void
     const open = new Promise<void>((resolve) => (release = resolve))
+    const insertDone = new Promise<void>((resolve) => (written = resolve))
     const tx = db
       .write(async (tx) => {
         await tx.setting.create({ data: { key: 'uncommitted', value: '1' } })
+        written()
         await open
         throw new Error('roll back')
       })
       .catch((err: Error) => err.message)
 
-    await new Promise((resolve) => setTimeout(resolve, 20))
+    // The row is in the open transaction before the read, so not seeing it means isolation.
+    await insertDone
     expect(await keys()).toEqual([])
     release()
     expect(await tx).toBe('roll back')

@@ -51,10 +51,14 @@ test('when /metrics is scraped after API traffic, then it is Prometheus text wit
   expect(res.status).toBe(200)
   expect(res.headers['content-type']).toMatch(/^text\/plain/)
   expect(res.text).toContain('# TYPE http_request_duration_seconds histogram')
+  // Labelled by the route's pattern, never by the id in the URL (one series per route, not per status).
   expect(res.text).toMatch(
-    /http_request_duration_seconds_count\{[^}]*method="GET"[^}]*status_code="200"[^}]*\} [1-9]/,
+    /http_request_duration_seconds_count\{[^}]*method="GET"[^}]*route="\/api\/status\/"[^}]*status_code="200"[^}]*\} [1-9]/,
   )
-  expect(res.text).toMatch(/http_request_duration_seconds_count\{[^}]*status_code="404"[^}]*\} [1-9]/)
+  expect(res.text).toMatch(
+    /http_request_duration_seconds_count\{[^}]*route="\/api\/status\/:id"[^}]*status_code="404"[^}]*\} [1-9]/,
+  )
+  expect(res.text).not.toContain('no-such-status')
   expect(res.text).toContain('process_cpu_user_seconds_total')
 })
 

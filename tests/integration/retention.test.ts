@@ -174,6 +174,13 @@ describe('retention in the background', () => {
         async () => (await api.get(done.status_id)).status === 404,
         'the completed status is purged',
       )
+
+      await app.services.retention.stop()
+      // Stopped, it purges nothing more, even when asked: a status as old as the purged one stays.
+      const later = await api.createOk({ status: 'completed' })
+      clock = T0 + 4 * DAY
+      expect(await app.services.retention.purgeOnce()).toEqual({ statuses: 0, events: 0, deliveries: 0 })
+      expect((await api.get(later.status_id)).status).toBe(200)
     } finally {
       await app.close()
     }

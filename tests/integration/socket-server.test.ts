@@ -250,9 +250,11 @@ describe('subscribe by status_ids', () => {
 
     await Promise.all(ids.map((id, n) => tenant.update(id, { progress_percentage: n + 1 })))
     await until(async () => events.received.length >= 50, 'all 50 events arrived')
-    await sleep(50)
+    // A later event: the socket delivers in seq order, so a repeat of any of the 50 would come before it.
+    await tenant.update(ids[0]!, { progress_percentage: 99 })
+    await until(async () => events.seqs().includes(101), 'the sentinel event arrived')
 
-    expect(events.seqs()).toEqual(range(51, 100))
+    expect(events.seqs()).toEqual(range(51, 101))
     expect(new Set(events.received.map((e) => e.status_id))).toEqual(new Set(ids))
   })
 
@@ -303,8 +305,8 @@ describe('subscribe by filter', () => {
     await tenant.update(elsewhere.status_id, { new_status: 'starting' })
     await tenant.update(lowly.status_id, { new_status: 'completed' })
     await tenant.update(job.status_id, { new_status: 'completed' })
-    await until(async () => events.received.length >= 1, 'the completion arrived')
-    await sleep(50)
+    // Delivered in seq order: the two earlier updates' events, had they matched, would already be here.
+    await until(async () => events.seqs().includes(6), 'the completion arrived')
 
     expect(events.received).toEqual([
       expect.objectContaining({
@@ -407,12 +409,17 @@ describe('tenant isolation', () => {
     expect(firehose.snapshot!.map((s) => s.status_id)).toEqual([own.status_id])
     expect(replay).toMatchObject({ ok: true, replayed: 1 })
 
+    // Tenant A watches its own status: once A's socket has its two events, the hub has handed them to
+    // every socket it was going to; B's later event then comes after any of them on B's socket.
+    const watcher = await connected(a.key)
+    const aEvents = record(watcher)
+    await subscribe(watcher, { status_ids: [secret.status_id] })
     await a.update(secret.status_id, { progress_percentage: 50 })
     await a.update(secret.status_id, { new_status: 'completed' })
+    await until(async () => aEvents.received.length >= 2, 'tenant A’s own events arrived')
     await b.update(own.status_id, { progress_percentage: 10 })
     // B's own events: the replayed creation, then its update (once, though three subscriptions match it).
-    await until(async () => events.received.length >= 2, 'tenant B’s own events arrived')
-    await sleep(50)
+    await until(async () => events.seqs().includes(2), 'tenant B’s own update arrived')
 
     expect(events.received.map((e) => [e.seq, e.status_id])).toEqual([
       [1, own.status_id],
@@ -439,8 +446,8 @@ describe('unsubscribe', () => {
     expect(answer).toEqual({ ok: true })
     await tenant.update(left.status_id, { progress_percentage: 20 })
     await tenant.update(kept.status_id, { progress_percentage: 20 })
-    await until(async () => events.received.length >= 2, 'the kept subscription’s event arrived')
-    await sleep(50)
+    // Seq 5 comes after the unsubscribed status's seq 4 on the same socket, so that one would be here.
+    await until(async () => events.seqs().includes(5), 'the kept subscription’s event arrived')
 
     expect(events.received.map((e) => [e.seq, e.status_id])).toEqual([
       [3, left.status_id],

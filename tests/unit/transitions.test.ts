@@ -24,7 +24,9 @@ describe('the transition table', () => {
     expect(isTerminal(status)).toBe(TERMINAL.includes(status))
   })
 
-  test('every status is covered by the table (49 pairs)', () => {
-    expect(pairs).toHaveLength(49)
+  // A status added to the implementation but not to the table above (or dropped from it) fails here,
+  // rather than being checked against nothing.
+  test('the implementation has exactly the statuses SPEC §1 lists', () => {
+    expect([...STATUS_VALUES].sort()).toEqual(Object.keys(LEGAL).sort())
   })
 })
