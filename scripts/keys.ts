@@ -172,10 +172,14 @@ async function main(): Promise<number> {
     return 1
   }
   const db = await openDatabase({ url: config.DATABASE_URL, synchronous: config.SQLITE_SYNCHRONOUS })
-  try {
-    return await run(command, await createServices({ db }))
-  } finally {
+  const services = await createServices({ db }).catch(async (err: unknown) => {
     await db.close()
+    throw err
+  })
+  try {
+    return await run(command, services)
+  } finally {
+    await services.stop()
   }
 }
 

@@ -71,9 +71,7 @@ export async function startServer(config: Config) {
     cluster,
     corsOrigins: config.CORS_ORIGINS,
   })
-  await services.events.start()
-  services.retention.start()
-  services.dispatcher.start()
+  await services.start()
   const { port } = server.address() as AddressInfo
   logger.info(
     { port, host: config.HOST, database: redactUrl(config.DATABASE_URL) },
@@ -90,26 +88,24 @@ export async function startServer(config: Config) {
         process.exit(1)
       }, config.SHUTDOWN_GRACE_MS)
       deadline.unref()
-      // Stop accepting; requests in flight (a batch waiting for its commit) still finish.
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()))
-      server.closeIdleConnections()
-      services.events.closeSubscribers()
-      // Socket.IO's close disconnects its clients at once but resolves only when the HTTP server has closed,
-      // that is after the requests in flight, and a batch among them may be waiting for the updater.
-      const socketsClosed = sockets.close()
-      // Requests in flight may still submit batches: they are written at once until the last has finished.
-      await services.retention.stop()
-      await services.updater.drain()
-      await closed
-      await socketsClosed
-      await cluster?.close()
-      await services.updater.stop()
-      // The event manager's last pass enqueues webhook deliveries for the final events; the dispatcher
-      // then lets the requests already on the wire finish, and leaves the rest pending for the next start.
-      await services.events.stop()
-      await services.dispatcher.stop()
+      let closed: Promise<void> | undefined
+      let socketsClosed: Promise<void> | undefined
+      await services.stop({
+        // Stop accepting; requests in flight (a batch waiting for its commit) still finish.
+        close: () => {
+          closed = new Promise<void>((resolve) => server.close(() => resolve()))
+          server.closeIdleConnections()
+          // Socket.IO's close disconnects its clients at once but resolves only when the HTTP server has
+          // closed, that is after the requests in flight, and a batch among them may wait for the writer.
+          socketsClosed = sockets.close()
+        },
+        closed: async () => {
+          await closed
+          await socketsClosed
+          await cluster?.close()
+        },
+      })
       await shared?.close()
-      await db.close()
       clearTimeout(deadline)
       logger.info('stopped')
     })())

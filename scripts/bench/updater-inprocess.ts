@@ -137,8 +137,7 @@ async function runUpdater(req: InProcessRequest) {
       meanFlushMs: flushes === 0 ? 0 : (seconds * 1000) / flushes,
     }
   } finally {
-    await services.updater.stop()
-    await db.close()
+    await services.stop()
   }
 }
 
@@ -337,8 +336,7 @@ async function seed(url: string, statuses: number) {
     })
     await storeAccess(url).cloneStatuses(TENANT, 'inproc-template', 'inproc', statuses)
   } finally {
-    await services.updater.stop()
-    await db.close()
+    await services.stop()
   }
 }
 

@@ -34,7 +34,7 @@ export interface ServiceOptions {
 
 /**
  * Wires repositories and services over one database; used by the server, the CLI and tests alike.
- * Nothing runs in the background until `events.start()` and `dispatcher.start()`.
+ * Nothing runs in the background until `start()`; `stop()` ends it all, the database included.
  */
 export async function createServices({
   db,
@@ -127,24 +127,57 @@ export async function createServices({
     () => dispatcher.stats().in_flight,
   )
 
+  const retention = createRetentionService({
+    db,
+    logger,
+    clock,
+    metrics,
+    terminalDays: 30,
+    failedDays: 30,
+    eventsDays: 7,
+    intervalMs: 600_000,
+    batchSize: 500,
+    ...retentionOptions,
+  })
+
+  let stopping: Promise<void> | undefined
+  /**
+   * Stops everything, in SPEC §8's order; a second call waits for the first. `door` is the caller's
+   * front door: `close` stops it accepting (the HTTP server, the sockets) and `closed` resolves once the
+   * requests in flight are answered. Until then writes are flushed at once, so none waits for a timer.
+   * The database is closed last, unless `keepStore` (its opener, sharing it, closes it).
+   */
+  function stop(door: { close?: () => void; closed?: () => Promise<void>; keepStore?: boolean } = {}) {
+    stopping ??= (async () => {
+      door.close?.()
+      events.closeSubscribers()
+      await retention.stop()
+      await updater.drain()
+      await door.closed?.()
+      await updater.stop()
+      // The event manager's last pass enqueues webhook deliveries for the final events; the dispatcher
+      // then lets the requests already on the wire finish, and leaves the rest pending for the next start.
+      await events.stop()
+      await dispatcher.stop()
+      if (!door.keepStore) await db.close()
+    })()
+    return stopping
+  }
+
   return {
+    /** Starts the background work: the event pipeline, webhook deliveries, retention's schedule. */
+    async start(): Promise<void> {
+      await events.start()
+      dispatcher.start()
+      retention.start()
+    },
+    stop,
     statuses,
     filters: createStatusFilterService({ db, cursors, updater }),
     apiKeys: createApiKeyService({ db, keys: createKeyRepository(), clock }),
     updater,
     events,
-    retention: createRetentionService({
-      db,
-      logger,
-      clock,
-      metrics,
-      terminalDays: 30,
-      failedDays: 30,
-      eventsDays: 7,
-      intervalMs: 600_000,
-      batchSize: 500,
-      ...retentionOptions,
-    }),
+    retention,
     webhooks,
     dispatcher,
     /** The status repository, for the realtime layer's snapshots. */

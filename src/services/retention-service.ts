@@ -49,6 +49,7 @@ export function createRetentionService(options: RetentionOptions) {
   let timer: NodeJS.Timeout | undefined
   let running: Promise<PurgeResult> | undefined
   let stopped = false
+  let started = false
 
   const cutoff = (days: number) => new Date(clock().getTime() - days * DAY_MS)
 
@@ -111,9 +112,10 @@ export function createRetentionService(options: RetentionOptions) {
 
   return {
     purgeOnce,
-    /** Purges once at start (in the background), then every `intervalMs`. */
+    /** Purges once at start (in the background), then every `intervalMs`; a second start is a no-op. */
     start(): void {
-      if (options.intervalMs === 0) return
+      if (options.intervalMs === 0 || started || stopped) return
+      started = true
       void purgeOnce()
         .catch((err: unknown) => logger.error({ err }, 'retention purge failed'))
         .finally(schedule)

@@ -2,6 +2,7 @@ import type { Logger } from 'pino'
 import { v7 as uuidv7 } from 'uuid'
 import type { Checkpoint, DeadLetterInput, EventRepository } from '../db/event-repository'
 import type { StatusEvent } from '../domain/status-record'
+import { coalescedTask, type CoalescedTask } from './coalesced-task'
 
 /** Somewhere events go: delivered per tenant in `seq` order, at least once; throwing means "retry". */
 export interface EventSink {
@@ -72,8 +73,8 @@ interface SinkState {
   /** Durable sinks: tenants whose lease this instance holds, and until when (epoch ms). */
   leases: Map<string, number>
   attempts: number
-  running: Promise<void> | null
-  again: boolean
+  /** Its pump: reads the outbox past its cursors and delivers, one pass at a time. */
+  pump: CoalescedTask
   retryTimer: NodeJS.Timeout | null
 }
 
@@ -138,15 +139,20 @@ export function createStatusEventManager(options: EventManagerOptions) {
     }
   }
 
-  const stateOf = (sink: EventSink): SinkState => ({
-    sink,
-    cursors: new Map(),
-    leases: new Map(),
-    attempts: 0,
-    running: null,
-    again: false,
-    retryTimer: null,
-  })
+  const stateOf = (sink: EventSink): SinkState => {
+    const state: SinkState = {
+      sink,
+      cursors: new Map(),
+      leases: new Map(),
+      attempts: 0,
+      pump: coalescedTask(() => pumpOnce(state), {
+        onError: (err) => logger.error({ err, sink: sink.name }, 'event pump failed'),
+        canRun: () => !stopped && !state.retryTimer,
+      }),
+      retryTimer: null,
+    }
+    return state
+  }
   const sinks: SinkState[] = [stateOf(liveSink)]
 
   function addSink(sink: EventSink): void {
@@ -270,7 +276,7 @@ export function createStatusEventManager(options: EventManagerOptions) {
         const delay = backoffBaseMs * 2 ** (state.attempts - 1)
         state.retryTimer = setTimeout(() => {
           state.retryTimer = null
-          pump(state)
+          state.pump.run()
         }, delay)
         state.retryTimer.unref()
         return
@@ -278,26 +284,7 @@ export function createStatusEventManager(options: EventManagerOptions) {
     }
   }
 
-  function pump(state: SinkState): void {
-    if (stopped || state.retryTimer) return
-    if (state.running) {
-      state.again = true
-      return
-    }
-    state.running = (async () => {
-      do {
-        state.again = false
-        try {
-          await pumpOnce(state)
-        } catch (err) {
-          logger.error({ err, sink: state.sink.name }, 'event pump failed')
-        }
-      } while (state.again && !stopped && !state.retryTimer)
-      state.running = null
-    })()
-  }
-
-  const pumpAll = () => sinks.forEach(pump)
+  const pumpAll = () => sinks.forEach((state) => state.pump.run())
 
   /**
    * True when events after `since` are no longer all stored (retention purged some): a reader resuming
@@ -465,7 +452,7 @@ export function createStatusEventManager(options: EventManagerOptions) {
         if (!started) return
         if (pollTimer) clearInterval(pollTimer)
         closeSubscribers()
-        await Promise.all(sinks.map((state) => state.running))
+        await Promise.all(sinks.map((state) => state.pump.idle()))
         for (const state of sinks) {
           if (state.retryTimer) clearTimeout(state.retryTimer)
           else

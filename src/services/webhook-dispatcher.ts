@@ -6,6 +6,7 @@ import type { EventRepository } from '../db/event-repository'
 import type { AttemptOutcome, Claim, DueWebhook, WebhookRepository } from '../db/webhook-repository'
 import { retryDelay } from '../domain/webhook'
 import type { Metrics } from '../metrics'
+import { coalescedTask } from './coalesced-task'
 
 export interface WebhookDispatcherOptions {
   webhooks: WebhookRepository
@@ -75,8 +76,6 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions) {
   let started = false
   let stopped = false
   let stopping: Promise<void> | undefined
-  let running: Promise<void> | null = null
-  let again = false
   let timer: NodeJS.Timeout | null = null
   // Claimed and not yet recorded, in all and per webhook.
   let active = 0
@@ -96,24 +95,11 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions) {
   }
 
   /** Looks for due deliveries now; calls while a look is under way make it look once more. */
-  function wake(): void {
-    if (!started || stopped) return
-    if (running) {
-      again = true
-      return
-    }
-    running = (async () => {
-      do {
-        again = false
-        try {
-          await claimAndSend()
-        } catch (err) {
-          logger.error({ err }, 'webhook dispatch failed')
-        }
-      } while (again && !stopped)
-      running = null
-    })()
-  }
+  const looking = coalescedTask(() => claimAndSend(), {
+    onError: (err) => logger.error({ err }, 'webhook dispatch failed'),
+    canRun: () => started && !stopped,
+  })
+  const wake = () => looking.run()
 
   async function claimAndSend(): Promise<void> {
     let nextLook = pollMs
@@ -288,7 +274,7 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions) {
       stopping ??= (async () => {
         stopped = true
         if (timer) clearTimeout(timer)
-        await running
+        await looking.idle()
         await Promise.all(sending)
         await recording
       })()

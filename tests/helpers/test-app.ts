@@ -65,8 +65,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     retention: { intervalMs: 0, ...options.retention },
     webhooks: options.webhooks,
   })
-  await services.events.start()
-  services.dispatcher.start()
+  await services.start()
   // On PostgreSQL the buckets live in the database, as server.ts sets it up there.
   const shared = testStore === 'postgresql' ? postgresRateLimitStore(store.url) : undefined
   const app = createApp({
@@ -89,12 +88,8 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     adminKey: await makeKey('default', ['admin']),
     makeKey,
     async close() {
-      await services.retention.stop()
-      await services.updater.stop()
-      await services.events.stop()
-      await services.dispatcher.stop()
+      await services.stop()
       await shared?.close()
-      await db.close()
       await store.drop()
     },
   }

@@ -50,11 +50,7 @@ async function open(
   const services = await createServices({ db, events: options.events, clock: options.clock })
   for (const sink of options.sinks ?? []) services.events.addSink(sink)
   if (options.start !== false) await services.events.start()
-  cleanups.push(async () => {
-    await services.events.stop()
-    await services.updater.stop()
-    if (!options.db) await db.close()
-  })
+  cleanups.push(() => services.stop({ keepStore: options.db !== undefined }))
   return { db, services }
 }
 
@@ -329,8 +325,7 @@ describe('delivery to sinks', () => {
 
     // End the first "process" for good: its stuck delivery fails and is never checkpointed.
     hang(new Error('process died'))
-    await services1.events.stop()
-    await db1.close()
+    await services1.stop()
   })
 
   test('when a durable sink has no checkpoint, then it starts from the first stored event while a non-durable one starts at the head', async () => {

@@ -18,8 +18,7 @@ beforeAll(async () => {
   service = services.statuses
 })
 afterAll(async () => {
-  await services.updater.stop()
-  await db.close()
+  await services.stop()
   await store.drop()
 })
 

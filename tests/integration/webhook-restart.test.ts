@@ -50,18 +50,8 @@ async function open(
     db,
     webhooks: { pollMs: 50, backoffBaseMs: 20, maxAttempts: 100, ...options.webhooks },
   })
-  if (options.start !== false) {
-    await services.events.start()
-    services.dispatcher.start()
-  }
-  let stopping: Promise<void> | undefined
-  const stop = () =>
-    (stopping ??= (async () => {
-      await services.updater.stop()
-      await services.events.stop()
-      await services.dispatcher.stop()
-      if (!options.db) await db.close()
-    })())
+  if (options.start !== false) await services.start()
+  const stop = () => services.stop({ keepStore: options.db !== undefined })
   cleanups.push(stop)
   return { db, services, stop }
 }
