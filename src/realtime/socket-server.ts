@@ -13,7 +13,8 @@ import { StatusIdSchema } from '../http/schemas/common'
 import { hasScope, type ApiKeyService } from '../services/api-key-service'
 import type { Cluster } from './cluster'
 import type { StatusEvent } from '../domain/status-record'
-import { matcherFor, type StatusEventManager, type Subscribed } from '../services/status-event-manager'
+import { matcherFor } from '../domain/event-selector'
+import type { StatusEventManager, Subscribed } from '../services/status-event-manager'
 
 export const SubscribeSchema = z.strictObject({
   status_ids: z.array(StatusIdSchema).min(1).max(1000).optional(),

@@ -98,25 +98,32 @@ export async function createServices({
   const statuses = createStatusService({ db, statuses: repository, updater, cursors })
 
   metrics.gauge('status_updater_queue_depth', 'Updates waiting in the batched updater', () => updater.depth())
+  // A scrape collects its gauges together: the four from the event manager share one stats() (one
+  // all-tenant read of the feed heads) rather than running it four times.
+  let eventStats: ReturnType<typeof events.stats> | undefined
+  const sharedEventStats = () =>
+    (eventStats ??= events.stats().finally(() => {
+      eventStats = undefined
+    }))
   metrics.gauge(
     'status_events_per_second',
     'Events delivered to live subscribers per second (10 s mean)',
-    async () => (await events.stats()).events_per_second,
+    async () => (await sharedEventStats()).events_per_second,
   )
   metrics.gauge(
     'status_event_lag',
     'Events committed but not yet delivered to the slowest sink',
-    async () => (await events.stats()).lag,
+    async () => (await sharedEventStats()).lag,
   )
   metrics.gauge(
     'status_subscribers',
     'Live subscriptions (Socket.IO and SSE)',
-    async () => (await events.stats()).subscribers,
+    async () => (await sharedEventStats()).subscribers,
   )
   metrics.gauge(
     'status_relay_leases',
     'Tenants this instance relays to durable sinks (webhooks) under a lease',
-    async () => (await events.stats()).leases,
+    async () => (await sharedEventStats()).leases,
   )
   metrics.gauge('webhook_deliveries_pending', 'Webhook deliveries waiting to be sent or retried', () =>
     webhookRepository.countPending(),

@@ -1,7 +1,7 @@
 import type { StatusEvent, StoredStatus } from '../../src/domain/status-record'
 import { toRecord } from '../../src/domain/status-record'
 import { applyUpdate, createStatus, type CreateInput, type UpdateInput } from '../../src/domain/status-rules'
-import { matcherFor } from '../../src/services/status-event-manager'
+import { matcherFor } from '../../src/domain/event-selector'
 
 const t0 = new Date('2026-01-01T00:00:00.000Z')
 let seq = 0
