@@ -48,6 +48,39 @@ export default defineConfig(
       ],
     },
   },
+  // Layers (each folder's README says what it may import): domain ← db ← services ← http, realtime.
+  ...[
+    {
+      folder: 'domain',
+      regex: '^(?!\\./|\\.\\./errors$|zod$)',
+      message: 'src/domain is pure: its own files, src/errors and zod only (no I/O, no layer above)',
+    },
+    {
+      folder: 'db',
+      regex: '^\\.\\./(services|http|realtime|app|server)(/|$)',
+      message: 'src/db may import src/domain and src/errors, nothing above it',
+    },
+    {
+      folder: 'services',
+      regex: '^(\\.\\./(http|realtime|app|server)(/|$)|express$|socket\\.io$)',
+      message: 'src/services knows nothing of HTTP or Socket.IO',
+    },
+    {
+      folder: 'http',
+      regex: '^(\\.\\./)+(db|realtime)(/|$)',
+      message: 'src/http calls services; it never imports src/db or src/realtime',
+    },
+    {
+      folder: 'realtime',
+      regex: '^(\\.\\./db(/|$)|\\.\\./http/error-handler$)',
+      message: 'src/realtime depends on services and schemas, never on src/db or the HTTP error handler',
+    },
+  ].map(({ folder, regex, message }) => ({
+    files: [`src/${folder}/**/*.ts`],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ regex, message }] }],
+    },
+  })),
   {
     // The client runs in browsers too: at run time it may use only its own files, socket.io-client and
     // what browsers and Node 20 share (fetch, crypto.randomUUID). The server's modules give it types only.

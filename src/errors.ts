@@ -1,7 +1,17 @@
+import type { ZodError } from 'zod'
+
 export interface Issue {
   path: string
   message: string
 }
+
+/** A zod error's issues as a problem's `errors`: a dotted path and a message each. */
+export const zodIssues = (err: ZodError): Issue[] =>
+  err.issues.map((issue) => ({
+    path: issue.path.join('.'),
+    message:
+      issue.code === 'unrecognized_keys' ? `unknown field(s): ${issue.keys.join(', ')}` : issue.message,
+  }))
 
 /** An error the client caused or can act on; `code` is the stable problem type clients switch on. */
 export class AppError extends Error {

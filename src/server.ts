@@ -66,7 +66,7 @@ export async function startServer(config: Config) {
   const sockets = attachSocketServer(server, {
     apiKeys: services.apiKeys,
     events: services.events,
-    statuses: services.repository,
+    statuses: services.statuses,
     logger,
     cluster,
     corsOrigins: config.CORS_ORIGINS,

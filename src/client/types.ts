@@ -16,7 +16,7 @@ import type {
   StatusUpdateSchema,
 } from '../http/schemas/status'
 import type { DeliveryQuerySchema, WebhookCreateSchema } from '../http/schemas/webhooks'
-import type { SubscribeSchema } from '../realtime/socket-server'
+import type { SubscribeSchema } from '../http/schemas/socket'
 import type { StatusEventManager } from '../services/status-event-manager'
 import type { SortKey, StatusFilterService } from '../services/status-filter-service'
 import type { Page as ServerPage } from '../services/status-service'

@@ -1,11 +1,10 @@
 import type { RequestHandler } from 'express'
-import type { ApiKeyRow } from '../db/key-repository'
 import { forbidden, unauthenticated } from '../errors'
-import { hasScope, type ApiKeyService, type Scope } from '../services/api-key-service'
+import { hasScope, type ApiKey, type ApiKeyService, type Scope } from '../services/api-key-service'
 
 declare module 'express-serve-static-core' {
   interface Request {
-    auth?: ApiKeyRow
+    auth?: ApiKey
   }
 }
 
@@ -54,7 +53,7 @@ export function requireScope(scope: Scope): RequestHandler {
 }
 
 /** The caller's tenant; only reachable behind `authenticate`. */
-export const tenantOf = (req: { auth?: ApiKeyRow }): string => {
+export const tenantOf = (req: { auth?: ApiKey }): string => {
   if (!req.auth) throw unauthenticated()
   return req.auth.tenant_id
 }

@@ -3,7 +3,7 @@
 import { STATUS_CODES } from 'node:http'
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express'
 import { ZodError } from 'zod'
-import { AppError, databaseUnavailable, isDatabaseUnavailable, type Issue } from '../errors'
+import { AppError, databaseUnavailable, isDatabaseUnavailable, zodIssues, type Issue } from '../errors'
 
 export const PROBLEM_TYPE_BASE = '/problems/'
 
@@ -33,13 +33,6 @@ export function sendProblem(res: Response, err: AppError): void {
     .type('application/problem+json')
     .json(problemBody(err.code, err.status, err.message, err.extra, err.errors))
 }
-
-export const zodIssues = (err: ZodError): Issue[] =>
-  err.issues.map((issue) => ({
-    path: issue.path.join('.'),
-    message:
-      issue.code === 'unrecognized_keys' ? `unknown field(s): ${issue.keys.join(', ')}` : issue.message,
-  }))
 
 /** Errors thrown by Express's own body parser carry a `type`; map them to our stable codes. */
 function fromBodyParser(err: { type?: string; status?: number; message?: string }): AppError | null {

@@ -7,7 +7,7 @@ import {
   type ZodOpenApiResponsesObject,
 } from 'zod-openapi'
 import type { oas31 } from 'zod-openapi'
-import { SubscribeSchema } from '../realtime/socket-server'
+import { SubscribeSchema } from './schemas/socket'
 import type { Scope } from '../services/api-key-service'
 import { IdParamsSchema, PageQuerySchema } from './schemas/common'
 import { KeyCreateSchema, KeyParamsSchema } from './schemas/keys'

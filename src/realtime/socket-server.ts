@@ -3,39 +3,21 @@ import type { Server as HttpServer } from 'node:http'
 import type { Logger } from 'pino'
 import { Server, type Socket } from 'socket.io'
 import { z } from 'zod'
-import type { ApiKeyRow } from '../db/key-repository'
-import type { StatusRepository } from '../db/status-repository'
-import { PRIORITY_VALUES, STATUS_VALUES } from '../domain/transitions'
-import { AppError, forbidden, unauthenticated } from '../errors'
+import { AppError, forbidden, unauthenticated, zodIssues } from '../errors'
 import { corsOrigin, type CorsOrigins } from '../http/cors'
-import { zodIssues } from '../http/error-handler'
-import { StatusIdSchema } from '../http/schemas/common'
-import { hasScope, type ApiKeyService } from '../services/api-key-service'
+import { SubscribeSchema, UnsubscribeSchema } from '../http/schemas/socket'
+import { hasScope, type ApiKey, type ApiKeyService } from '../services/api-key-service'
+import type { StatusService } from '../services/status-service'
 import type { Cluster } from './cluster'
 import type { StatusEvent } from '../domain/status-record'
 import { matcherFor } from '../domain/event-selector'
 import type { StatusEventManager, Subscribed } from '../services/status-event-manager'
 
-export const SubscribeSchema = z.strictObject({
-  status_ids: z.array(StatusIdSchema).min(1).max(1000).optional(),
-  filter: z
-    .strictObject({
-      status: z.array(z.enum(STATUS_VALUES)).optional(),
-      priority: z.array(z.enum(PRIORITY_VALUES)).optional(),
-      kind: z.string().min(1).max(64).optional(),
-    })
-    .optional(),
-  since_seq: z.number().int().min(0).optional(),
-  /** How many statuses a filter snapshot carries (the first page, newest first). */
-  snapshot_limit: z.number().int().min(1).max(500).default(100),
-})
-
-const UnsubscribeSchema = z.strictObject({ subscription_id: z.string().min(1) })
-
 export interface SocketServerOptions {
   apiKeys: ApiKeyService
   events: StatusEventManager
-  statuses: StatusRepository
+  /** For subscriptions' snapshots. */
+  statuses: Pick<StatusService, 'snapshot'>
   logger: Logger
   /** Packets queued for one socket before it is disconnected as a slow consumer. */
   maxBufferedPackets?: number
@@ -56,7 +38,7 @@ const problem = (err: unknown) => {
 }
 
 /**
- * Socket.IO namespace `/status`: API-key auth at handshake, one room per tenant, and subscriptions by
+ * Socket.IO namespace `/status`: API-key auth at handshake, and subscriptions by
  * ids or filter that start from a snapshot or a `since_seq` replay and continue live without a gap.
  */
 export function attachSocketServer(httpServer: HttpServer, options: SocketServerOptions) {
@@ -77,10 +59,22 @@ export function attachSocketServer(httpServer: HttpServer, options: SocketServer
   })
   const namespace = io.of('/status')
   cluster?.join(namespace, () => events.notify())
-  const connections = new Map<string, { socket: Socket; subscriptions: Map<string, Subscribed<unknown>> }>()
+  const connections = new Map<
+    string,
+    { socket: Socket; subscriptions: Map<string, Subscribed<unknown>>; queued: () => number }
+  >()
 
-  const buffered = (socket: Socket) =>
-    (socket.conn as unknown as { writeBuffer: unknown[] }).writeBuffer.length
+  /**
+   * Packets engine.io holds for a connection that it has not yet handed to the transport, from its
+   * public events: each packet is announced (`packetCreate`) as it joins the write buffer, and each
+   * `flush` hands the whole buffer on.
+   */
+  function countQueued(socket: Socket): () => number {
+    let queued = 0
+    socket.conn.on('packetCreate', () => (queued += 1))
+    socket.conn.on('flush', (buffer: unknown[]) => (queued -= buffer.length))
+    return () => queued
+  }
 
   // Events bound for sockets collect here and go out together once per tick: one emit per event to all
   // the sockets that want it, so Socket.IO encodes each event once however many subscribers there are.
@@ -110,7 +104,7 @@ export function attachSocketServer(httpServer: HttpServer, options: SocketServer
     // A socket that cannot keep up is cut loose rather than buffered without bound.
     for (const id of touched) {
       const connection = connections.get(id)
-      if (connection && buffered(connection.socket) > maxBufferedPackets) overflow(connection.socket)
+      if (connection && connection.queued() > maxBufferedPackets) overflow(connection.socket)
     }
   }
 
@@ -118,7 +112,7 @@ export function attachSocketServer(httpServer: HttpServer, options: SocketServer
     const connection = connections.get(socket.id)
     if (!connection) return
     connections.delete(socket.id)
-    logger.warn({ socket: socket.id, queued: buffered(socket) }, 'disconnecting a slow consumer')
+    logger.warn({ socket: socket.id, queued: connection.queued() }, 'disconnecting a slow consumer')
     for (const [id, subscription] of [...connection.subscriptions]) {
       socket.emit('status.overflow', { subscription_id: id, reason: 'slow-consumer' })
       subscription.close('slow-consumer')
@@ -143,11 +137,10 @@ export function attachSocketServer(httpServer: HttpServer, options: SocketServer
   })
 
   namespace.on('connection', (socket: Socket) => {
-    const key = socket.data.key as ApiKeyRow
+    const key = socket.data.key as ApiKey
     const tenantId = key.tenant_id
-    void socket.join(`tenant:${tenantId}`)
     const subscriptions = new Map<string, Subscribed<unknown>>()
-    connections.set(socket.id, { socket, subscriptions })
+    connections.set(socket.id, { socket, subscriptions, queued: countQueued(socket) })
 
     socket.on('subscribe', async (payload: unknown, ack?: Ack) => {
       const reply: Ack = typeof ack === 'function' ? ack : () => undefined

@@ -17,6 +17,9 @@ export interface ApiKeyServiceDeps {
 }
 
 /** `admin` includes every other scope. */
+/** An API key as authentication finds it: its id, tenant, scopes and revocation. */
+export type ApiKey = ApiKeyRow
+
 export const hasScope = (key: ApiKeyRow, scope: Scope) =>
   key.scopes.includes('admin') || key.scopes.includes(scope)
 

@@ -187,7 +187,7 @@ export async function createServices({
     retention,
     webhooks,
     dispatcher,
-    /** The status repository, for the realtime layer's snapshots. */
+    /** The status repository, for tests that build a writer of their own over it. */
     repository,
     metrics,
   }

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto'
 import type { Database } from '../db/prisma'
-import type { StatusRepository } from '../db/status-repository'
+import type { SnapshotSelector, StatusRepository } from '../db/status-repository'
 import type { ErrorInfo, StatusEvent, StatusRecord } from '../domain/status-record'
 import { toRecord } from '../domain/status-record'
 import type { CreateInput, UpdateInput } from '../domain/status-rules'
@@ -74,6 +74,9 @@ export function createStatusService(deps: StatusServiceDeps) {
         idempotencyOf(options, ['create', input]),
       )
     },
+
+    /** The statuses a live subscription starts from, and the feed's `seq` they reflect (one snapshot). */
+    snapshot: (tenantId: string, selector: SnapshotSelector) => statuses.snapshot(tenantId, selector),
 
     async get(tenantId: string, statusId: string): Promise<StatusRecord> {
       const found = await statuses.get(tenantId, statusId)

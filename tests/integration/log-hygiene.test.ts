@@ -103,7 +103,7 @@ test('when a socket connects with a key and another is refused, then neither tok
   const sockets = attachSocketServer(server, {
     apiKeys: t.services.apiKeys,
     events: t.services.events,
-    statuses: t.services.repository,
+    statuses: t.services.statuses,
     logger: createLogger('debug', log.stream),
   })
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/status`

@@ -1,8 +1,7 @@
 import { Router } from 'express'
 import type { BatchItem, StatusUpdater } from '../../services/status-updater'
 import { requireScope, tenantOf } from '../auth'
-import { zodIssues } from '../error-handler'
-import { AppError } from '../../errors'
+import { AppError, zodIssues } from '../../errors'
 import type { StatusFilterService } from '../../services/status-filter-service'
 import {
   BatchBodySchema,

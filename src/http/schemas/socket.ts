@@ -1,0 +1,22 @@
+import { z } from 'zod'
+import { PRIORITY_VALUES, STATUS_VALUES } from '../../domain/transitions'
+import { StatusIdSchema } from './common'
+
+// The Socket.IO protocol's requests (namespace `/status`), parsed by src/realtime/socket-server.ts and
+// described in the OpenAPI document's components.
+
+export const SubscribeSchema = z.strictObject({
+  status_ids: z.array(StatusIdSchema).min(1).max(1000).optional(),
+  filter: z
+    .strictObject({
+      status: z.array(z.enum(STATUS_VALUES)).optional(),
+      priority: z.array(z.enum(PRIORITY_VALUES)).optional(),
+      kind: z.string().min(1).max(64).optional(),
+    })
+    .optional(),
+  since_seq: z.number().int().min(0).optional(),
+  /** How many statuses a filter snapshot carries (the first page, newest first). */
+  snapshot_limit: z.number().int().min(1).max(500).default(100),
+})
+
+export const UnsubscribeSchema = z.strictObject({ subscription_id: z.string().min(1) })
