@@ -13,6 +13,7 @@ import { batchRoutes } from './http/routes/batch'
 import { dashboardRoutes } from './http/routes/dashboard'
 import { docsRoutes } from './http/routes/docs'
 import { eventRoutes } from './http/routes/events'
+import { statsRoutes } from './http/routes/stats'
 import { healthRoutes } from './http/routes/health'
 import { keyRoutes } from './http/routes/keys'
 import { statusRoutes } from './http/routes/status'
@@ -69,7 +70,7 @@ export function createApp({ services, logger, rateLimit, checkReady, corsOrigins
   api.use('/status', statusRoutes(services), batchRoutes(services))
   api.use('/keys', keyRoutes(services))
   api.use('/webhooks', webhookRoutes(services))
-  api.use(sseRoutes(services), eventRoutes(services))
+  api.use(sseRoutes(services), eventRoutes(services), statsRoutes(services))
   app.use('/api', api)
   app.use(healthRoutes({ checkReady, registry: services.metrics.registry }))
   app.use(docsRoutes())

@@ -16,11 +16,11 @@ import type {
   StatusUpdateSchema,
 } from '../http/schemas/status'
 import type { DeliveryQuerySchema, WebhookCreateSchema } from '../http/schemas/webhooks'
+import type { StatsSchema } from '../http/schemas/responses'
 import type { SubscribeSchema } from '../http/schemas/socket'
-import type { StatusEventManager } from '../services/status-event-manager'
-import type { SortKey, StatusFilterService } from '../services/status-filter-service'
+import type { SortKey } from '../services/status-filter-service'
 import type { Page as ServerPage } from '../services/status-service'
-import type { ItemResult, StatusUpdater } from '../services/status-updater'
+import type { ItemResult } from '../services/status-updater'
 
 export type { PriorityValue, SortKey, StatusValue }
 
@@ -51,13 +51,8 @@ export interface EventsPage {
   has_more: boolean
 }
 
-export type Stats = Wire<Awaited<ReturnType<StatusFilterService['stats']>>> & {
-  queue_depth: number
-  events_per_second: number
-  subscribers: number
-  updater: ReturnType<StatusUpdater['stats']>
-  events: Awaited<ReturnType<StatusEventManager['stats']>>
-}
+/** `GET /api/stats`, as its response schema says. */
+export type Stats = z.output<typeof StatsSchema>
 
 export interface BatchRejection {
   index: number

@@ -2,6 +2,7 @@ import type { Response } from 'supertest'
 import type { StatusCreate } from '../../src/http/schemas/status'
 import { makeStatus } from './factories'
 import { bearer, type TestApp } from './test-app'
+import { freshTenantName } from './tenants'
 
 /** A status as it travels on the wire: dates are RFC 3339 strings. */
 export interface StatusJson {
@@ -149,11 +150,7 @@ export function statusApi(t: TestApp, key: string) {
 
 export type StatusApi = ReturnType<typeof statusApi>
 
-let tenantCounter = 0
-
 /** A key in a tenant of its own, for tests that read tenant-wide views (events feed, lists, stats). */
 export async function freshTenantApi(t: TestApp, prefix = 'tenant'): Promise<StatusApi> {
-  tenantCounter += 1
-  const tenant = `${prefix}-${tenantCounter}-${Math.random().toString(36).slice(2, 8)}`
-  return statusApi(t, await t.makeKey(tenant))
+  return statusApi(t, await t.makeKey(freshTenantName(prefix)))
 }

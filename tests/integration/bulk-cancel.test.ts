@@ -9,6 +9,7 @@ import {
 } from '../helpers/status-api'
 import { makeStatus } from '../helpers/factories'
 import { bearer, buildTestApp, type TestApp } from '../helpers/test-app'
+import { freshTenantName } from '../helpers/tenants'
 
 let t: TestApp
 beforeAll(async () => {
@@ -24,10 +25,8 @@ function tagValuePattern(): string {
   return schema!.items.pattern
 }
 
-let tenantCounter = 0
 async function freshTenant(): Promise<{ tenant: string; api: StatusApi }> {
-  tenantCounter += 1
-  const tenant = `bulk-${tenantCounter}-${Math.random().toString(36).slice(2, 8)}`
+  const tenant = freshTenantName('bulk')
   return { tenant, api: statusApi(t, await t.makeKey(tenant)) }
 }
 

@@ -21,6 +21,7 @@ import {
 import { responseChecker, type OpenApiDocument } from '../helpers/openapi'
 import { arbitraryFor, metadataValue, oddText, type JsonSchema } from '../helpers/schema-arbitrary'
 import { bearer, buildTestApp, type TestApp } from '../helpers/test-app'
+import { freshTenantName } from '../helpers/tenants'
 
 // A fuzz suite in the spirit of Schemathesis: every operation of the OpenAPI document gets random
 // requests built from its own schemas. Invalid ones must be refused with a documented 4xx problem and
@@ -107,11 +108,8 @@ interface Tenant {
   historyCursor: string
 }
 
-let tenantCounter = 0
-
 async function fuzzTenant(): Promise<Tenant> {
-  tenantCounter += 1
-  const name = `fuzz-${tenantCounter}-${Math.random().toString(36).slice(2, 8)}`
+  const name = freshTenantName('fuzz')
   const key = await t.makeKey(name, ['admin', 'status:read', 'status:write'])
   const auth = bearer(key)
   const statusIds: string[] = []

@@ -2,6 +2,7 @@ import fc from 'fast-check'
 import type { StatusCreate } from '../../src/http/schemas/status'
 import { statusApi, type StatusApi, type StatusJson } from '../helpers/status-api'
 import { buildTestApp, type TestApp } from '../helpers/test-app'
+import { freshTenantName } from '../helpers/tenants'
 
 // Creation times come from a clock the test sets, drawn from a few instants so sort keys tie often.
 const T0 = Date.parse('2033-01-01T00:00:00.000Z')
@@ -60,10 +61,8 @@ type Query = typeof queryArb extends fc.Arbitrary<infer Q> ? Q : never
 const at = (tick: number) => T0 + tick * 1000
 const iso = (tick: number) => new Date(at(tick)).toISOString()
 
-let runCounter = 0
 async function freshTenant(): Promise<{ tenant: string; api: StatusApi }> {
-  runCounter += 1
-  const tenant = `tenant-prop-${runCounter}-${Math.random().toString(36).slice(2, 8)}`
+  const tenant = freshTenantName('tenant-prop')
   return { tenant, api: statusApi(t, await t.makeKey(tenant)) }
 }
 

@@ -112,7 +112,9 @@ describe('the routes the app mounts and the operations the document describes', 
     expect(missingFrom(mountedOperations(app.express), documentedOperations(doc))).toEqual([
       'PATCH /api/status/{id}/undocumented',
     ])
-    expect(missingFrom(documentedOperations(ghost), mountedOperations(app.express))).toEqual(['GET /api/ghosts/{id}'])
+    expect(missingFrom(documentedOperations(ghost), mountedOperations(app.express))).toEqual([
+      'GET /api/ghosts/{id}',
+    ])
   })
 })
 

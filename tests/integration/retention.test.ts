@@ -12,6 +12,7 @@ import { buildTestApp, type TestApp } from '../helpers/test-app'
 import { until } from '../helpers/wait'
 import { webhookApi } from '../helpers/webhook-api'
 import { startReceiver } from '../helpers/webhook-receiver'
+import { freshTenantName } from '../helpers/tenants'
 
 const DAY = 86_400_000
 const T0 = Date.parse('2031-03-01T00:00:00.000Z')
@@ -189,7 +190,7 @@ describe('retention in the background', () => {
 
 describe('retention purge of webhook deliveries', () => {
   test('when events are purged, then their delivered and dead deliveries go too, and later ones stay', async () => {
-    const key = await t.makeKey(`retention-hooks-${Math.random().toString(36).slice(2, 8)}`, ['admin'])
+    const key = await t.makeKey(freshTenantName('retention-hooks'), ['admin'])
     const api = statusApi(t, key)
     const hooks = webhookApi(t, key)
     const fine = await startReceiver(() => 200)

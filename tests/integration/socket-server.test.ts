@@ -11,6 +11,7 @@ import type { Scope } from '../../src/services/api-key-service'
 import type { EventJson, StatusJson } from '../helpers/status-api'
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database'
 import { sleep, range, until } from '../helpers/wait'
+import { freshTenantName } from '../helpers/tenants'
 
 jest.setTimeout(120_000)
 
@@ -58,12 +59,9 @@ afterEach(() => {
 
 // ---------------------------------------------------------------- helpers
 
-let tenantCounter = 0
-
 /** A tenant of its own with a read/write key, and HTTP writers for it. */
 async function freshTenant(scopes: Scope[] = ['status:read', 'status:write']) {
-  tenantCounter += 1
-  const name = `socket-tenant-${tenantCounter}`
+  const name = freshTenantName('socket-tenant')
   const { secret: key } = await server.services.apiKeys.create(name, scopes)
   const call = async (method: string, route: string, body?: unknown) => {
     const res = await fetch(`${baseUrl}${route}`, {

@@ -13,6 +13,7 @@ import type { Scope } from '../../src/services/api-key-service'
 import type { EventJson, StatusJson } from '../helpers/status-api'
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database'
 import { sleep, range, until } from '../helpers/wait'
+import { freshTenantName } from '../helpers/tenants'
 
 jest.setTimeout(120_000)
 
@@ -54,11 +55,8 @@ afterEach(async () => {
   await until(async () => (await subscribers()) === 0, 'the closed streams were unsubscribed')
 })
 
-let tenantCounter = 0
-
 async function freshTenant(scopes: Scope[] = ['status:read', 'status:write']) {
-  tenantCounter += 1
-  const name = `sse-tenant-${tenantCounter}`
+  const name = freshTenantName('sse-tenant')
   const { secret: key } = await server.services.apiKeys.create(name, scopes)
   let statusCounter = 0
   const send = async (method: string, route: string, body: unknown) => {

@@ -6,6 +6,7 @@ import { seedStatuses } from '../../scripts/seed'
 import { freshTenantApi, statusApi, type StatusApi, type StatusJson } from '../helpers/status-api'
 import { bearer, buildTestApp, type TestApp } from '../helpers/test-app'
 import { testSqlite } from '../helpers/test-database'
+import { freshTenantName } from '../helpers/tenants'
 
 let t: TestApp
 beforeAll(async () => {
@@ -93,7 +94,7 @@ describe('q through the trigram index', () => {
   testSqlite(
     'when q matches more statuses than the index hands over, then the listing is still complete',
     async () => {
-      const tenant = `broad-${Math.random().toString(36).slice(2, 8)}`
+      const tenant = freshTenantName('broad')
       const api = statusApi(t, await t.makeKey(tenant))
       seedStatuses({ file: t.file, count: 5_000, tenantId: tenant, seed: 7 })
       const expected = (needle: string) =>

@@ -11,6 +11,7 @@ import {
 } from '../../src/services/status-updater'
 import { makeStatus } from '../helpers/factories'
 import { buildTestApp, type TestApp } from '../helpers/test-app'
+import { freshTenantName } from '../helpers/tenants'
 
 // The batched write path against a real SQLite file: each test builds an updater over the app's own
 // database and status repository (as createServices does) with the batch size, flush delay and queue
@@ -42,11 +43,9 @@ function newUpdater(options: Partial<StatusUpdaterOptions> = {}): StatusUpdater 
   return updater
 }
 
-let tenantCounter = 0
 /** A tenant of its own (its row exists, so it can take events), so feeds and counts are the test's alone. */
 async function newTenant(): Promise<string> {
-  tenantCounter += 1
-  const tenant = `updater-${tenantCounter}-${Math.random().toString(36).slice(2, 8)}`
+  const tenant = freshTenantName('updater')
   await t.makeKey(tenant)
   return tenant
 }

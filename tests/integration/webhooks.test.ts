@@ -4,6 +4,7 @@ import { bearer, buildTestApp, type TestApp, type TestAppOptions } from '../help
 import { until } from '../helpers/wait'
 import { webhookApi, type DeliveryJson } from '../helpers/webhook-api'
 import { startReceiver, type Receiver } from '../helpers/webhook-receiver'
+import { freshTenantName } from '../helpers/tenants'
 
 jest.setTimeout(60_000)
 
@@ -30,12 +31,9 @@ async function receiver(...args: Parameters<typeof startReceiver>): Promise<Rece
   return started
 }
 
-let tenantCounter = 0
-
 /** An admin key in a tenant of its own, with the status and webhook routes as it sees them. */
 async function newTenant(t: TestApp) {
-  tenantCounter += 1
-  const name = `hooks-${tenantCounter}-${Math.random().toString(36).slice(2, 8)}`
+  const name = freshTenantName('hooks')
   const key = await t.makeKey(name, ['admin'])
   return { name, key, statuses: statusApi(t, key), hooks: webhookApi(t, key) }
 }

@@ -166,7 +166,6 @@ export const StatsSchema = z
     events_per_second: z.number().min(0),
     subscribers: CountSchema,
     updater: z.object({
-      queue_depth: CountSchema,
       queue_capacity: CountSchema,
       flushes: CountSchema,
       updates_written: CountSchema,
@@ -175,11 +174,9 @@ export const StatsSchema = z
       mean_batch_statuses: z.number().min(0),
     }),
     events: z.object({
-      events_per_second: z.number().min(0),
       delivered_total: CountSchema,
       dead_lettered_total: CountSchema,
       lag: z.number().int(),
-      subscribers: CountSchema,
       leases: CountSchema.meta({
         description: '(durable sink, tenant) relay leases this instance holds (docs/storage.md)',
       }),
