@@ -1,44 +1,13 @@
 import type { Logger } from 'pino'
 import { v7 as uuidv7 } from 'uuid'
 import type { Checkpoint, DeadLetterInput, EventRepository } from '../db/event-repository'
-import type { StatusEvent } from '../domain/status-record'
 import { coalescedTask, type CoalescedTask } from './coalesced-task'
+import type { EventSink } from './event-sink'
+import { createLiveHub } from './live-hub'
+import { createSinkLeases, type SinkLeases } from './sink-leases'
 
-/** Somewhere events go: delivered per tenant in `seq` order, at least once; throwing means "retry". */
-export interface EventSink {
-  name: string
-  /**
-   * A durable sink resumes from its stored checkpoint after a restart, and with several instances only
-   * the holder of a tenant's lease relays that tenant to it; others start at the head on every instance.
-   */
-  durable: boolean
-  deliver(tenantId: string, events: StatusEvent[]): Promise<void> | void
-  /** False when nobody would receive this tenant's events: the sink then skips them unread. */
-  wants?(tenantId: string): boolean | Promise<boolean>
-}
-
-export type CloseReason = 'unsubscribed' | 'slow-consumer' | 'stopped'
-
-export interface SubscribeOptions<T> {
-  /** Where the stream starts: after a known `seq` (replay), at a snapshot, or at the head (live only). */
-  from: { sinceSeq: number } | { snapshot: () => Promise<{ seq: number; items: T[] }> } | 'head'
-  match: (event: StatusEvent) => boolean
-  /** Hands one event to the subscriber; false means its buffer is full. */
-  send: (event: StatusEvent) => boolean
-  onClose?: (reason: CloseReason) => void
-}
-
-export interface Subscribed<T> {
-  /** The stream is gone: `since_seq` is older than the stored events, or too far behind to replay. */
-  resync: boolean
-  /** The snapshot's `seq`, or the last replayed `seq`. */
-  seq: number
-  snapshot?: T[]
-  replayed: number
-  /** Sends the replay, then whatever arrived meanwhile, then goes live. Call after acknowledging. */
-  start(): void
-  close(reason?: CloseReason): void
-}
+export type { EventSink } from './event-sink'
+export type { CloseReason, SubscribeOptions, Subscribed } from './live-hub'
 
 export interface EventManagerOptions {
   events: EventRepository
@@ -59,19 +28,11 @@ export interface EventManagerOptions {
   owner?: string
 }
 
-interface LiveSubscriber {
-  match: (event: StatusEvent) => boolean
-  send: (event: StatusEvent) => boolean
-  lastSeq: number
-  catchingUp: StatusEvent[] | null
-  close: (reason: CloseReason) => void
-}
-
 interface SinkState {
   sink: EventSink
   cursors: Map<string, number>
-  /** Durable sinks: tenants whose lease this instance holds, and until when (epoch ms). */
-  leases: Map<string, number>
+  /** Durable sinks' relay leases (null for the others). */
+  leases: SinkLeases | null
   attempts: number
   /** Its pump: reads the outbox past its cursors and delivers, one pass at a time. */
   pump: CoalescedTask
@@ -82,10 +43,10 @@ interface SinkState {
  * Reads committed events from the outbox in `seq` order and fans them out to sinks, each with its own
  * cursor per tenant, so a failing or slow sink never holds up another. A failing delivery is retried
  * with exponential backoff; after `maxAttempts` its events are dead-lettered and the sink moves on.
- * Live subscribers (Socket.IO, SSE) hang off the built-in `live` sink: each replays from the store or
- * takes a snapshot, then continues with live events, with no gap and no duplicate.
- * Instances sharing a database split durable sinks' work by leases on their checkpoint rows: only the
- * holder relays a tenant to a durable sink, and its cursor is the stored checkpoint it took over.
+ * Live subscribers (Socket.IO, SSE) hang off the built-in `live` sink (the live hub, live-hub.ts).
+ * Instances sharing a database split durable sinks' work by leases on their checkpoint rows
+ * (sink-leases.ts): only the holder relays a tenant to a durable sink, from the checkpoint it took over.
+ * The selector of what a subscriber sees is domain logic (src/domain/event-selector.ts).
  */
 export function createStatusEventManager(options: EventManagerOptions) {
   const {
@@ -102,48 +63,29 @@ export function createStatusEventManager(options: EventManagerOptions) {
     owner = uuidv7(),
   } = options
 
-  const subscribers = new Map<string, Set<LiveSubscriber>>()
-  let subscriberCount = 0
   let pollTimer: NodeJS.Timeout | null = null
   let started = false
   let stopped = false
   let stopping: Promise<void> | undefined
   let wakeScheduled = false
   const delivered = { total: 0, deadLettered: 0 }
-  const rate = createRateMeter(10)
 
-  const liveSink: EventSink = {
-    name: 'live',
-    durable: false,
-    wants: (tenantId) => subscribers.has(tenantId),
-    deliver(tenantId, batch) {
-      rate.add(batch.length)
-      const set = subscribers.get(tenantId)
-      if (!set) return
-      for (const sub of set) {
-        if (sub.catchingUp) {
-          sub.catchingUp.push(...batch)
-          if (sub.catchingUp.length > maxCatchUpBuffer) sub.close('slow-consumer')
-          continue
-        }
-        forward(sub, batch)
-      }
-    },
+  /**
+   * True when events after `since` are no longer all stored (retention purged some): a reader resuming
+   * there would silently miss them, so it has to start again from a snapshot.
+   */
+  async function expired(tenantId: string, since: number): Promise<boolean> {
+    const oldest = await events.oldestSeq(tenantId)
+    return oldest !== null ? oldest > since + 1 : (await events.head(tenantId)) > since
   }
 
-  function forward(sub: LiveSubscriber, batch: StatusEvent[]): void {
-    for (const event of batch) {
-      if (event.seq <= sub.lastSeq) continue
-      sub.lastSeq = event.seq
-      if (sub.match(event) && !sub.send(event)) return sub.close('slow-consumer')
-    }
-  }
+  const live = createLiveHub({ events, batchSize, maxReplay, maxCatchUpBuffer, expired })
 
   const stateOf = (sink: EventSink): SinkState => {
     const state: SinkState = {
       sink,
       cursors: new Map(),
-      leases: new Map(),
+      leases: sink.durable ? createSinkLeases(sink.name, { events, logger, clock, leaseMs, owner }) : null,
       attempts: 0,
       pump: coalescedTask(() => pumpOnce(state), {
         onError: (err) => logger.error({ err, sink: sink.name }, 'event pump failed'),
@@ -153,55 +95,11 @@ export function createStatusEventManager(options: EventManagerOptions) {
     }
     return state
   }
-  const sinks: SinkState[] = [stateOf(liveSink)]
+  const sinks: SinkState[] = [stateOf(live.sink)]
 
   function addSink(sink: EventSink): void {
     if (started) throw new Error('Add sinks before start()')
     sinks.push(stateOf(sink))
-  }
-
-  /**
-   * Whether this instance may relay `tenantId` to a durable sink now: it holds the lease with at least
-   * half of it left, or takes it, and then continues from the stored checkpoint (another instance may
-   * have advanced it). A tenant leased by another instance is skipped until that lease runs out.
-   */
-  async function lease(
-    state: SinkState,
-    tenantId: string,
-    head: number,
-    stored: (tenantId: string) => Promise<Checkpoint | undefined>,
-  ): Promise<boolean> {
-    const now = clock()
-    if ((state.leases.get(tenantId) ?? 0) - now.getTime() > leaseMs / 2) return true
-    state.leases.delete(tenantId)
-    // Read first, so instances write only to take a lease that is free.
-    const row = await stored(tenantId)
-    if (row) {
-      const heldElsewhere = row.lockedBy !== owner && row.lockedUntil !== null && row.lockedUntil > now
-      if (row.lastSeq >= head || heldElsewhere) {
-        state.cursors.set(tenantId, row.lastSeq)
-        return false
-      }
-    }
-    const until = new Date(now.getTime() + leaseMs)
-    const lastSeq = await events.claimCheckpoint(state.sink.name, tenantId, owner, now, until)
-    if (lastSeq === null) return false
-    state.leases.set(tenantId, until.getTime())
-    state.cursors.set(tenantId, lastSeq)
-    return true
-  }
-
-  /** Stores a durable sink's progress and renews its lease; false when the lease was lost meanwhile. */
-  async function save(state: SinkState, tenantId: string, lastSeq: number): Promise<boolean> {
-    const now = clock()
-    const until = new Date(now.getTime() + leaseMs)
-    if (await events.saveCheckpoint(state.sink.name, tenantId, lastSeq, owner, now, until)) {
-      state.leases.set(tenantId, until.getTime())
-      return true
-    }
-    state.leases.delete(tenantId)
-    logger.info({ sink: state.sink.name, tenantId }, 'relay lease lost, another instance continues')
-    return false
   }
 
   async function deliverTenant(
@@ -215,13 +113,17 @@ export function createStatusEventManager(options: EventManagerOptions) {
       // Nobody to hand them to: they count as delivered, and still in the live event rate.
       const skipped = head - (cursors.get(tenantId) ?? 0)
       delivered.total += skipped
-      if (sink === liveSink) rate.add(skipped)
+      if (sink === live.sink) live.countSkipped(skipped)
       cursors.set(tenantId, head)
       // Skipped without a checkpoint: relaying this tenant again starts from the stored one.
-      state.leases.delete(tenantId)
+      state.leases?.drop(tenantId)
       return true
     }
-    if (sink.durable && !(await lease(state, tenantId, head, stored))) return true
+    if (state.leases) {
+      const { relay, cursor } = await state.leases.take(tenantId, head, stored)
+      if (cursor !== undefined) cursors.set(tenantId, cursor)
+      if (!relay) return true
+    }
     let cursor = cursors.get(tenantId) ?? 0
     for (let page = 0; cursor < head; page++) {
       // From the second page on, let sockets flush what the previous page queued.
@@ -259,7 +161,7 @@ export function createStatusEventManager(options: EventManagerOptions) {
       cursor = batch[batch.length - 1]!.seq
       cursors.set(tenantId, cursor)
       delivered.total += batch.length
-      if (sink.durable && !(await save(state, tenantId, cursor))) return true
+      if (state.leases && !(await state.leases.hold(tenantId, cursor))) return true
     }
     return true
   }
@@ -285,20 +187,6 @@ export function createStatusEventManager(options: EventManagerOptions) {
   }
 
   const pumpAll = () => sinks.forEach((state) => state.pump.run())
-
-  /**
-   * True when events after `since` are no longer all stored (retention purged some): a reader resuming
-   * there would silently miss them, so it has to start again from a snapshot.
-   */
-  async function expired(tenantId: string, since: number): Promise<boolean> {
-    const oldest = await events.oldestSeq(tenantId)
-    return oldest !== null ? oldest > since + 1 : (await events.head(tenantId)) > since
-  }
-
-  /** Ends every live subscription (their transports close them on their side). */
-  function closeSubscribers(): void {
-    for (const set of [...subscribers.values()]) for (const sub of [...set]) sub.close('stopped')
-  }
 
   return {
     addSink,
@@ -332,89 +220,7 @@ export function createStatusEventManager(options: EventManagerOptions) {
       })
     },
 
-    async subscribe<T>(tenantId: string, opts: SubscribeOptions<T>): Promise<Subscribed<T>> {
-      let closed = false
-      const sub: LiveSubscriber = {
-        match: opts.match,
-        send: opts.send,
-        lastSeq: 0,
-        catchingUp: [],
-        close: (reason) => {
-          if (closed) return
-          closed = true
-          set.delete(sub)
-          subscriberCount -= 1
-          if (set.size === 0) subscribers.delete(tenantId)
-          opts.onClose?.(reason)
-        },
-      }
-      // Registered before reading anything, so events committed from here on are caught in the buffer.
-      const set = subscribers.get(tenantId) ?? new Set<LiveSubscriber>()
-      subscribers.set(tenantId, set)
-      set.add(sub)
-      subscriberCount += 1
-
-      const result = (extra: Partial<Subscribed<T>>): Subscribed<T> => ({
-        resync: false,
-        seq: sub.lastSeq,
-        replayed: 0,
-        start: () => {
-          if (closed) return
-          const buffered = sub.catchingUp ?? []
-          sub.catchingUp = null
-          forward(sub, buffered)
-        },
-        close: (reason = 'unsubscribed') => sub.close(reason),
-        ...extra,
-      })
-
-      if (opts.from === 'head') {
-        sub.lastSeq = await events.head(tenantId)
-        return result({ seq: sub.lastSeq })
-      }
-      if ('snapshot' in opts.from) {
-        const { seq, items } = await opts.from.snapshot()
-        sub.lastSeq = seq
-        return result({ seq, snapshot: items })
-      }
-
-      const since = opts.from.sinceSeq
-      const head = await events.head(tenantId)
-      const gone = since > head || head - since > maxReplay || (await expired(tenantId, since))
-      if (gone) {
-        sub.close('unsubscribed')
-        return result({ resync: true, seq: head })
-      }
-      const replay: StatusEvent[] = []
-      let cursor = since
-      for (;;) {
-        const page = await events.after(tenantId, cursor, batchSize)
-        if (page.length === 0) break
-        cursor = page[page.length - 1]!.seq
-        for (const event of page) if (opts.match(event)) replay.push(event)
-      }
-      sub.lastSeq = cursor
-      return result({
-        seq: cursor,
-        replayed: replay.length,
-        start: () => {
-          let next = 0
-          // A page at a time, letting the transport flush in between: a replay may be far larger than a
-          // subscriber's send buffer. Live events meanwhile wait in the catch-up buffer.
-          const sendPage = () => {
-            if (closed) return
-            for (const end = Math.min(next + batchSize, replay.length); next < end; next++) {
-              if (!opts.send(replay[next]!)) return sub.close('slow-consumer')
-            }
-            if (next < replay.length) return void setImmediate(sendPage)
-            const buffered = sub.catchingUp ?? []
-            sub.catchingUp = null
-            forward(sub, buffered)
-          }
-          sendPage()
-        },
-      })
-    },
+    subscribe: live.subscribe,
 
     async stats() {
       let lag = 0
@@ -423,22 +229,20 @@ export function createStatusEventManager(options: EventManagerOptions) {
         // No cursor yet (a tenant new since start, a durable sink without a checkpoint) means "from seq 0".
         for (const [tenantId, head] of heads) lag = Math.max(lag, head - (state.cursors.get(tenantId) ?? 0))
       }
-      const now = clock().getTime()
-      const leases = sinks.reduce(
-        (n, state) => n + [...state.leases.values()].filter((t) => t > now).length,
-        0,
-      )
+      const leases = sinks.reduce((n, state) => n + (state.leases?.count() ?? 0), 0)
+      const { events_per_second, subscribers } = live.stats()
       return {
-        events_per_second: rate.perSecond(),
+        events_per_second,
         delivered_total: delivered.total,
         dead_lettered_total: delivered.deadLettered,
         lag,
-        subscribers: subscriberCount,
+        subscribers,
         leases,
       }
     },
 
-    closeSubscribers,
+    /** Ends every live subscription (their transports close them on their side). */
+    closeSubscribers: () => live.closeAll(),
 
     /**
      * Closes subscribers, stops polling, and delivers what was committed before returning: one last
@@ -451,7 +255,7 @@ export function createStatusEventManager(options: EventManagerOptions) {
         // Never started: there are no cursors to deliver from.
         if (!started) return
         if (pollTimer) clearInterval(pollTimer)
-        closeSubscribers()
+        live.closeAll()
         await Promise.all(sinks.map((state) => state.pump.idle()))
         for (const state of sinks) {
           if (state.retryTimer) clearTimeout(state.retryTimer)
@@ -460,10 +264,9 @@ export function createStatusEventManager(options: EventManagerOptions) {
               logger.error({ err, sink: state.sink.name }, 'final delivery failed'),
             )
         }
-        for (const state of sinks.filter(({ sink }) => sink.durable)) {
-          state.leases.clear()
-          await events
-            .releaseCheckpoints(state.sink.name, owner)
+        for (const state of sinks) {
+          await state.leases
+            ?.release()
             .catch((err) => logger.error({ err, sink: state.sink.name }, 'releasing relay leases failed'))
         }
       })()
@@ -473,26 +276,3 @@ export function createStatusEventManager(options: EventManagerOptions) {
 }
 
 export type StatusEventManager = ReturnType<typeof createStatusEventManager>
-
-/** Events per second over the last `seconds` whole seconds, in constant memory. */
-function createRateMeter(seconds: number) {
-  const buckets = new Array<number>(seconds).fill(0)
-  let current = Math.floor(Date.now() / 1000)
-  const advance = () => {
-    const now = Math.floor(Date.now() / 1000)
-    for (let t = current + 1; t <= Math.min(now, current + seconds); t++) buckets[t % seconds] = 0
-    if (now - current > seconds) buckets.fill(0)
-    current = now
-  }
-  return {
-    add(n: number) {
-      advance()
-      buckets[current % seconds]! += n
-    },
-    perSecond(): number {
-      advance()
-      const sum = buckets.reduce((a, b) => a + b, 0)
-      return Math.round((sum / seconds) * 10) / 10
-    },
-  }
-}
