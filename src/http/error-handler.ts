@@ -3,13 +3,20 @@
 import { STATUS_CODES } from 'node:http'
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express'
 import { ZodError } from 'zod'
-import { AppError, databaseUnavailable, isDatabaseUnavailable, zodIssues, type Issue } from '../errors'
+import {
+  AppError,
+  databaseUnavailable,
+  isDatabaseUnavailable,
+  zodIssues,
+  type Issue,
+  type ProblemCode,
+} from '../errors'
 
 export const PROBLEM_TYPE_BASE = '/problems/'
 
 /** The RFC 9457 body of a problem with our stable `code` (and its extra members, if any). */
 export function problemBody(
-  code: string,
+  code: ProblemCode,
   status: number,
   detail: string,
   extra: Record<string, unknown> = {},
@@ -38,30 +45,27 @@ export function sendProblem(res: Response, err: AppError): void {
 function fromBodyParser(err: { type?: string; status?: number; message?: string }): AppError | null {
   switch (err.type) {
     case 'entity.too.large':
-      return new AppError('payload-too-large', 413, 'The request body is larger than 1 MiB')
+      return new AppError('payload-too-large', 'The request body is larger than 1 MiB')
     case 'entity.parse.failed':
-      return new AppError('malformed-json', 400, 'The request body is not valid JSON')
+      return new AppError('malformed-json', 'The request body is not valid JSON')
     case 'encoding.unsupported':
     case 'charset.unsupported':
-      return new AppError('unsupported-encoding', 415, err.message ?? 'Unsupported body encoding')
+      return new AppError('unsupported-encoding', err.message ?? 'Unsupported body encoding')
   }
   if (typeof err.status === 'number' && err.status >= 400 && err.status < 500) {
-    return new AppError('bad-request', err.status, err.message ?? 'Bad request')
+    return new AppError('bad-request', err.message ?? 'Bad request', {}, undefined, err.status)
   }
   return null
 }
 
 export const notFoundHandler: RequestHandler = (req, _res, next) => {
-  next(new AppError('route-not-found', 404, `No route for ${req.method} ${req.path}`))
+  next(new AppError('route-not-found', `No route for ${req.method} ${req.path}`))
 }
 
 export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
   if (err instanceof AppError) return sendProblem(res, err)
   if (err instanceof ZodError) {
-    return sendProblem(
-      res,
-      new AppError('validation-failed', 400, 'The request is not valid', {}, zodIssues(err)),
-    )
+    return sendProblem(res, new AppError('validation-failed', 'The request is not valid', {}, zodIssues(err)))
   }
   const parsed = typeof err === 'object' && err !== null ? fromBodyParser(err) : null
   if (parsed) return sendProblem(res, parsed)
@@ -70,5 +74,5 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
     return sendProblem(res, databaseUnavailable())
   }
   req.log.error({ err }, 'unhandled error')
-  sendProblem(res, new AppError('internal-error', 500, 'Something went wrong on our side'))
+  sendProblem(res, new AppError('internal-error', 'Something went wrong on our side'))
 }

@@ -12,7 +12,6 @@ const NUL = '\u0000'
 export const nestingTooDeep = () =>
   new AppError(
     'nesting-too-deep',
-    400,
     `The request body nests objects and arrays more than ${MAX_JSON_DEPTH} levels deep`,
     { max_depth: MAX_JSON_DEPTH },
   )

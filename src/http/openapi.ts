@@ -8,6 +8,7 @@ import {
 } from 'zod-openapi'
 import type { oas31 } from 'zod-openapi'
 import { SubscribeSchema } from './schemas/socket'
+import { PROBLEMS, type ProblemCode } from '../errors'
 import type { Scope } from '../services/api-key-service'
 import { IdParamsSchema, PageQuerySchema } from './schemas/common'
 import { KeyCreateSchema, KeyParamsSchema } from './schemas/keys'
@@ -62,38 +63,49 @@ import {
 const json = (schema: z.ZodType) => ({ 'application/json': { schema } })
 const problemContent = { 'application/problem+json': { schema: ProblemSchema } }
 
-const problem = (id: string, description: string, headers?: z.ZodObject): ZodOpenApiResponseObject => ({
-  id,
-  description,
-  content: problemContent,
-  ...(headers && { headers }),
-})
+/**
+ * A problem answer of HTTP `status` that carries `codes`, described from the registry in src/errors.ts.
+ * A code whose registered status is another is a mistake in this file, caught when the document is built.
+ */
+function problem(
+  id: string,
+  status: number,
+  codes: ProblemCode[],
+  headers?: z.ZodObject,
+): ZodOpenApiResponseObject {
+  for (const code of codes) {
+    if (PROBLEMS[code].status !== status)
+      throw new Error(`${id}: ${code} is a ${PROBLEMS[code].status}, not a ${status}`)
+  }
+  return {
+    id,
+    description: codes.map((code) => `\`${code}\`: ${PROBLEMS[code].means}`).join('; '),
+    content: problemContent,
+    ...(headers && { headers }),
+  }
+}
 
 // Reused answers, registered once under components.responses.
 const Problems = {
-  badRequest: problem(
-    'BadRequest',
-    '`validation-failed` (with `errors`; also a lone surrogate in any string or key, or a `__proto__` key), `malformed-json`, `nesting-too-deep` (with `max_depth`: a body nested over 32 levels), `invalid-cursor`, `filter-required`: the request is not valid and changed nothing',
-  ),
-  unauthenticated: problem('Unauthenticated', '`unauthenticated`: no API key, or not a valid one'),
-  forbidden: problem('Forbidden', '`insufficient-scope`: the key lacks the scope this route needs'),
-  statusNotFound: problem(
-    'StatusNotFound',
-    "`status-not-found`: no such status in the caller's tenant (another tenant's is 404 too)",
-  ),
-  webhookNotFound: problem('WebhookNotFound', '`webhook-not-found` (or `delivery-not-found`)'),
-  payloadTooLarge: problem('PayloadTooLarge', '`payload-too-large`: the body is over 1 MiB'),
-  unsupportedEncoding: problem(
-    'UnsupportedEncoding',
-    '`unsupported-encoding`: a body encoding or charset we do not read',
-  ),
-  idempotencyReused: problem(
-    'IdempotencyKeyReused',
-    '`idempotency-key-reused`: this `Idempotency-Key` was used with a different request',
-  ),
+  badRequest: problem('BadRequest', 400, [
+    'validation-failed',
+    'malformed-json',
+    'nesting-too-deep',
+    'invalid-cursor',
+    'filter-required',
+    'bad-request',
+  ]),
+  unauthenticated: problem('Unauthenticated', 401, ['unauthenticated']),
+  forbidden: problem('Forbidden', 403, ['insufficient-scope']),
+  statusNotFound: problem('StatusNotFound', 404, ['status-not-found']),
+  webhookNotFound: problem('WebhookNotFound', 404, ['webhook-not-found', 'delivery-not-found']),
+  payloadTooLarge: problem('PayloadTooLarge', 413, ['payload-too-large']),
+  unsupportedEncoding: problem('UnsupportedEncoding', 415, ['unsupported-encoding']),
+  idempotencyReused: problem('IdempotencyKeyReused', 422, ['idempotency-key-reused']),
   rateLimited: problem(
     'RateLimited',
-    '`rate-limited`: over the per-key rate limit',
+    429,
+    ['rate-limited'],
     z.object({
       'Retry-After': z.string().meta({ description: "Seconds until one of the key's tokens is back" }),
       RateLimit: z.string().meta({
@@ -108,13 +120,11 @@ const Problems = {
   ),
   unavailable: problem(
     'Unavailable',
-    '`queue-full` (the writer is full), `shutting-down`, or `database-unavailable` (the database connection failed; nothing was acknowledged, so a retry is safe where the request is idempotent)',
+    503,
+    ['queue-full', 'shutting-down', 'database-unavailable'],
     z.object({ 'Retry-After': z.string().meta({ description: 'Seconds to wait before trying again' }) }),
   ),
-  searchTooBroad: problem(
-    'SearchTooBroad',
-    '`search-too-broad`: a `tag` or short `q` with `%` or `_` matches more than 30,000 statuses; narrow it',
-  ),
+  searchTooBroad: problem('SearchTooBroad', 422, ['search-too-broad']),
 } satisfies Record<string, ZodOpenApiResponseObject>
 
 const security = (scope: Scope): oas31.SecurityRequirementObject[] => [
@@ -197,10 +207,13 @@ const CreatedHeaders = RecordHeaders.extend({
 
 const LocationHeader = z.object({ Location: z.string().meta({ description: 'The created resource' }) })
 
-const writeConflict = problem(
-  'StatusConflict',
-  '`invalid-transition` (with `from`, `to`), `status-terminal` (with `current_status`), `status-already-exists` (`write-conflict` and `idempotency-request-in-progress` are kept for clients; the one writer no longer produces them)',
-)
+const writeConflict = problem('StatusConflict', 409, [
+  'invalid-transition',
+  'status-terminal',
+  'status-already-exists',
+  'write-conflict',
+  'idempotency-request-in-progress',
+])
 
 const recordAnswer = (description: string): ZodOpenApiResponseObject => ({
   description,
@@ -343,10 +356,7 @@ const paths: ZodOpenApiPathsObject = {
           },
           '404': Problems.statusNotFound,
           '409': writeConflict,
-          '412': problem(
-            'VersionMismatch',
-            '`version-mismatch` (with `expected_version`, `current_version`)',
-          ),
+          '412': problem('VersionMismatch', 412, ['version-mismatch']),
           '422': Problems.idempotencyReused,
         },
       },
@@ -436,10 +446,7 @@ const paths: ZodOpenApiPathsObject = {
         requestParams: { query: EventsQuerySchema },
         responses: {
           '200': { description: 'Events after `after_seq`', content: json(EventsPageSchema) },
-          '410': problem(
-            'EventsExpired',
-            '`events-expired` (with `after_seq`): retention already purged events after it; read the statuses and resume from the latest `seq`',
-          ),
+          '410': problem('EventsExpired', 410, ['events-expired']),
         },
       },
     ),
@@ -527,7 +534,7 @@ const paths: ZodOpenApiPathsObject = {
         requestParams: { path: KeyParamsSchema },
         responses: {
           '204': { description: 'Revoked' },
-          '404': problem('KeyNotFound', '`not-found`: no active key with this id in the tenant'),
+          '404': problem('KeyNotFound', 404, ['not-found']),
         },
       },
     ),
@@ -606,10 +613,7 @@ const paths: ZodOpenApiPathsObject = {
         responses: {
           '202': { description: 'Pending again, due now', content: json(DeliverySchema) },
           '404': Problems.webhookNotFound,
-          '409': problem(
-            'DeliveryPending',
-            '`delivery-pending`: it is still pending and is sent without being asked',
-          ),
+          '409': problem('DeliveryPending', 409, ['delivery-pending']),
         },
       },
     ),
@@ -625,7 +629,7 @@ const paths: ZodOpenApiPathsObject = {
       { tag: 'Operations', summary: 'Readiness: the database answers', operationId: 'ready' },
       {
         '200': { description: 'Ready', content: json(ReadySchema) },
-        '503': problem('NotReady', '`not-ready`: the database is not reachable'),
+        '503': problem('NotReady', 503, ['not-ready']),
       },
     ),
   },

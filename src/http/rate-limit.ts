@@ -3,6 +3,7 @@ import type { RequestHandler } from 'express'
 import { LRUCache } from 'lru-cache'
 import type { Counter } from 'prom-client'
 import { admit, decide, gcraOf, type RateLimitDecision, type RateLimitStore } from '../domain/rate-limit'
+import { PROBLEMS } from '../errors'
 import { problemBody } from './error-handler'
 
 export interface RateLimitOptions {
@@ -103,7 +104,13 @@ export function createRateLimiter({
     res.statusCode = 429
     res.setHeader('Retry-After', String(decision.retryAfterS))
     res.setHeader('Content-Type', 'application/problem+json; charset=utf-8')
-    res.end(JSON.stringify(problemBody('rate-limited', 429, detail, { retry_after: decision.retryAfterS })))
+    res.end(
+      JSON.stringify(
+        problemBody('rate-limited', PROBLEMS['rate-limited'].status, detail, {
+          retry_after: decision.retryAfterS,
+        }),
+      ),
+    )
   }
 
   return {

@@ -149,7 +149,6 @@ export function attachSocketServer(httpServer: HttpServer, options: SocketServer
         if (subscriptions.size >= maxSubscriptionsPerSocket) {
           throw new AppError(
             'too-many-subscriptions',
-            429,
             `At most ${maxSubscriptionsPerSocket} subscriptions per connection`,
           )
         }

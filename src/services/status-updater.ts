@@ -121,12 +121,11 @@ export interface StatusUpdaterOptions {
 }
 
 export const queueFull = (retryAfterSeconds: number) =>
-  new AppError('queue-full', 503, 'The update queue is full; retry shortly', {
+  new AppError('queue-full', 'The update queue is full; retry shortly', {
     retry_after: retryAfterSeconds,
   })
 
-const shuttingDown = () =>
-  new AppError('shutting-down', 503, 'The service is shutting down', { retry_after: 1 })
+const shuttingDown = () => new AppError('shutting-down', 'The service is shutting down', { retry_after: 1 })
 
 /** What a failed write tells a `/batch` item: the rule it broke, or why it could not be stored. */
 function itemError(err: unknown): { code: string; message: string } {

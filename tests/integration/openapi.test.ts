@@ -1,6 +1,7 @@
 import pino from 'pino'
 import type { Response } from 'supertest'
 import { createApp } from '../../src/app'
+import { PROBLEMS, type ProblemCode } from '../../src/errors'
 import { buildOpenApiDocument } from '../../src/http/openapi'
 import { makeStatus } from '../helpers/factories'
 import {
@@ -84,6 +85,35 @@ describe('GET /openapi.json', () => {
 // The routes are introspected from the app itself (Express 5's router lists what was registered on it)
 // rather than registered through a shared table: the routers stay plain Express, and the test compares
 // what is mounted with what is documented in both directions.
+describe('problem codes', () => {
+  // Not under any operation: an unknown route has none, a 500 is a bug rather than an answer, and the
+  // socket's refusal is in its ack (the socket protocol's description).
+  const UNDOCUMENTED: ProblemCode[] = ['route-not-found', 'internal-error', 'too-many-subscriptions']
+
+  test('every code of the registry is described in the document, under a response of its own status', () => {
+    const described = new Map<string, Set<string>>()
+    const responses = { ...(doc.components?.responses ?? {}) } as Record<string, { description?: string }>
+    for (const path of Object.values(doc.paths ?? {}))
+      for (const op of Object.values(path as Record<string, { responses?: Record<string, unknown> }>))
+        for (const [status, answer] of Object.entries(op.responses ?? {})) {
+          const ref = (answer as { $ref?: string }).$ref
+          const text = ref
+            ? responses[ref.split('/').at(-1)!]?.description
+            : (answer as { description?: string }).description
+          for (const [, code] of (text ?? '').matchAll(/`([a-z-]+)`: /g)) {
+            described.set(code!, (described.get(code!) ?? new Set()).add(status))
+          }
+        }
+    const codes = Object.keys(PROBLEMS) as ProblemCode[]
+    expect(codes.filter((code) => !UNDOCUMENTED.includes(code) && !described.has(code))).toEqual([])
+    for (const [code, statuses] of described)
+      expect({ code, statuses: [...statuses] }).toEqual({
+        code,
+        statuses: [String(PROBLEMS[code as ProblemCode].status)],
+      })
+  })
+})
+
 describe('the routes the app mounts and the operations the document describes', () => {
   test('when the app is built, then every mounted route is documented', () => {
     expect(missingFrom(mountedOperations(t.app.express), documentedOperations(doc))).toEqual([])

@@ -27,7 +27,6 @@ export function batchRoutes({ updater, filters }: { updater: StatusUpdater; filt
     if (fromBody && Object.keys(req.query).length > 0) {
       throw new AppError(
         'validation-failed',
-        400,
         'Give the filter as query parameters or as a body, not both',
         {},
         [{ path: '', message: 'both query parameters and a body were given' }],
@@ -37,7 +36,6 @@ export function batchRoutes({ updater, filters }: { updater: StatusUpdater; filt
     if (Object.keys(filter).length === 0) {
       throw new AppError(
         'filter-required',
-        400,
         'Bulk cancel needs at least one filter (it never cancels everything)',
       )
     }

@@ -20,7 +20,7 @@ export function healthRoutes({
       await checkReady()
     } catch (err) {
       req.log.warn({ err }, 'readiness check failed')
-      throw new AppError('not-ready', 503, 'The database is not reachable')
+      throw new AppError('not-ready', 'The database is not reachable')
     }
     res.json({ status: 'ready' })
   })

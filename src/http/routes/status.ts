@@ -36,7 +36,7 @@ function expectedVersionOf(req: Request, fromBody: number | undefined): number |
   const header = req.get('if-match')
   const fromHeader = header === undefined ? undefined : IfMatchSchema.parse(header)
   if (fromHeader !== undefined && fromBody !== undefined && fromHeader !== fromBody) {
-    throw new AppError('validation-failed', 400, 'If-Match and expected_version disagree', {}, [
+    throw new AppError('validation-failed', 'If-Match and expected_version disagree', {}, [
       { path: 'expected_version', message: `does not match If-Match (${fromHeader})` },
     ])
   }
