@@ -8,6 +8,7 @@ import {
   applyUpdate,
   createStatus,
   estimateCompletion,
+  MAX_ESTIMATE_MS,
 } from '../../src/domain/status-rules'
 
 const t0 = new Date('2026-01-01T00:00:00.000Z')
@@ -267,5 +268,162 @@ describe('applyCreate and applyRemove', () => {
       changes: {},
       next: { ...current, version: 5, updated_at: at(9) },
     })
+  })
+})
+
+// Edges the mutation run (npm run mutation) found no unit test pinning down.
+describe('the rules at their edges', () => {
+  const processing = (overrides: Partial<StoredStatus> = {}) =>
+    make({ status: 'processing', started_at: t0, progress_percentage: 50, ...overrides })
+  const codeOf = (fn: () => unknown) => {
+    try {
+      fn()
+    } catch (err) {
+      return (err as { code: string; errors?: unknown }).code
+    }
+    return 'no error'
+  }
+
+  test('a created status keeps every given field, and the 100-year cap is 100 Julian years', () => {
+    const s = createStatus(
+      { status_id: 'a', kind: 'k', resource_id: 'r', message: 'm', metadata: { x: 1 }, tags: ['t'] },
+      t0,
+    )
+    expect(s).toMatchObject({ kind: 'k', resource_id: 'r', message: 'm', metadata: { x: 1 }, tags: ['t'] })
+    expect(createStatus({ status_id: 'b' }, t0)).toMatchObject({
+      resource_id: null,
+      message: null,
+      kind: null,
+    })
+    expect(MAX_ESTIMATE_MS).toBe(3_155_760_000_000)
+  })
+
+  test('steps: completed may equal the total but not exceed it; without both there is no derived progress', () => {
+    expect(createStatus({ status_id: 'a', steps_completed: 4, steps_total: 4 }, t0).progress_percentage).toBe(
+      100,
+    )
+    let thrown: unknown
+    try {
+      createStatus({ status_id: 'a', steps_completed: 5, steps_total: 4 }, t0)
+    } catch (err) {
+      thrown = err
+    }
+    expect(thrown).toMatchObject({
+      code: 'validation-failed',
+      errors: [{ path: 'steps_completed', message: 'must not exceed steps_total' }],
+    })
+    expect(createStatus({ status_id: 'a', steps_completed: 3 }, t0).progress_percentage).toBe(0)
+    expect(createStatus({ status_id: 'a', steps_total: 3 }, t0).progress_percentage).toBe(0)
+    expect(createStatus({ status_id: 'a', steps_completed: 0, steps_total: 0 }, t0).progress_percentage).toBe(
+      0,
+    )
+  })
+
+  test('the estimate: none at 0 % or 100 % or when finished; from started_at; up to exactly the cap', () => {
+    expect(estimateCompletion(processing({ progress_percentage: 0 }), at(10))).toBeNull()
+    expect(estimateCompletion(processing({ progress_percentage: 100 }), at(10))).toBeNull()
+    expect(estimateCompletion(processing({ status: 'failed' }), at(10))).toBeNull()
+    // Created at t0, started 10 s later, half done 10 s after that: 10 s to go.
+    expect(estimateCompletion(processing({ started_at: at(10) }), at(20))).toEqual(at(30))
+    const cap = new Date(t0.getTime() + MAX_ESTIMATE_MS)
+    expect(estimateCompletion(processing(), cap)).toEqual(new Date(cap.getTime() + MAX_ESTIMATE_MS))
+    expect(estimateCompletion(processing({ progress_percentage: 1e-9 }), at(10))).toBeNull()
+  })
+
+  test('going back to work keeps the first started_at', () => {
+    const waiting = make({ status: 'retry_pending', started_at: t0 })
+    expect(applyUpdate(waiting, { new_status: 'processing' }, at(5))!.next.started_at).toEqual(t0)
+  })
+
+  test('changes name what moved by value, never last_reported_at, version or updated_at', () => {
+    const change = applyUpdate(
+      processing({ metadata: { a: 1 }, tags: ['x'] }),
+      { progress_percentage: 60, metadata: { a: 1 }, tags: ['y'], reported_at: at(3) },
+      at(5),
+    )!
+    expect(Object.keys(change.changes).sort()).toEqual([
+      'estimated_completion_at',
+      'progress_percentage',
+      'tags',
+    ])
+    expect(change.changes.tags).toEqual([['x'], ['y']])
+    expect(change.next.last_reported_at).toEqual(at(3))
+    expect(change.type).toBe('status.updated')
+  })
+
+  test('an update that changes nothing, or only what follows from time, is no change', () => {
+    const s = processing({ message: 'm', metadata: { a: 1 } })
+    expect(applyUpdate(s, { progress_percentage: 50, message: 'm', metadata: { a: 1 } }, at(5))).toBeNull()
+    // The estimate moves with the clock, but that alone is not an update.
+    expect(estimateCompletion(s, at(5))).not.toEqual(estimateCompletion(s, at(9)))
+    expect(applyUpdate({ ...s, estimated_completion_at: estimateCompletion(s, at(5)) }, {}, at(9))).toBeNull()
+  })
+
+  test('a finished status takes no different progress, steps or message, but the same ones are no change', () => {
+    const done = make({
+      status: 'completed',
+      progress_percentage: 100,
+      steps_completed: 2,
+      steps_total: 2,
+      message: 'ok',
+    })
+    expect(
+      applyUpdate(
+        done,
+        { progress_percentage: 100, steps_completed: 2, steps_total: 2, message: 'ok' },
+        at(1),
+      ),
+    ).toBeNull()
+    expect(codeOf(() => applyUpdate(done, { progress_percentage: 90 }, at(1)))).toBe('status-terminal')
+    expect(codeOf(() => applyUpdate(done, { steps_completed: 1 }, at(1)))).toBe('status-terminal')
+    expect(codeOf(() => applyUpdate(done, { steps_total: 3 }, at(1)))).toBe('status-terminal')
+    expect(codeOf(() => applyUpdate(done, { message: 'other' }, at(1)))).toBe('status-terminal')
+  })
+
+  test('steps alone move progress and are a progress event; fields not given are kept', () => {
+    const s = processing({ steps_completed: 1, steps_total: 4, progress_percentage: 25, message: 'keep' })
+    const byTotal = applyUpdate(s, { steps_total: 2 }, at(1))!
+    expect(byTotal.next).toMatchObject({ steps_total: 2, progress_percentage: 50, message: 'keep' })
+    expect(byTotal.type).toBe('status.progress')
+    const byDone = applyUpdate(s, { steps_completed: 3 }, at(1))!
+    expect(byDone.next).toMatchObject({ steps_completed: 3, progress_percentage: 75, last_reported_at: null })
+    expect(byDone.type).toBe('status.progress')
+  })
+
+  test('an error retries while retries remain, up to and including the last one', () => {
+    const s = processing({ retry_count: 2, max_retries: 3 })
+    expect(applyError(s, { message: 'x' }, true, at(1)).next.status).toBe('retry_pending')
+    expect(applyError({ ...s, retry_count: 3 }, { message: 'x' }, true, at(1)).next.status).toBe('failed')
+  })
+
+  test('a cancel keeps everything but what cancelling changes', () => {
+    const s = processing({ kind: 'k', tags: ['t'], message: 'm' })
+    expect(applyCancel(s, at(1)).next).toMatchObject({
+      kind: 'k',
+      tags: ['t'],
+      message: 'm',
+      status: 'cancelled',
+    })
+  })
+
+  test('reports: an older one is ignored, an equal one applies, a newer no-op moves last_reported_at only', () => {
+    const s = processing({ last_reported_at: at(5) })
+    expect(applyReport(s, { progress_percentage: 70, reported_at: at(4) }, at(9))).toMatchObject({
+      applied: false,
+      change: null,
+    })
+    const equal = applyReport(s, { progress_percentage: 70, reported_at: at(5) }, at(9))
+    expect(equal.applied).toBe(true)
+    expect(equal.change?.next.progress_percentage).toBe(70)
+    const newer = applyReport(s, { progress_percentage: 50, reported_at: at(6) }, at(9))
+    expect(newer).toMatchObject({ applied: true, change: null })
+    expect(newer.next.last_reported_at).toEqual(at(6))
+    expect(newer.next.version).toBe(s.version)
+    expect(applyReport(s, { progress_percentage: 50, reported_at: at(5) }, at(9)).next).toBe(s)
+    expect(applyReport(s, { progress_percentage: 50 }, at(9)).next).toBe(s)
+    const first = processing()
+    expect(
+      applyReport(first, { progress_percentage: 50, reported_at: at(1) }, at(9)).next.last_reported_at,
+    ).toEqual(at(1))
   })
 })
