@@ -10,7 +10,7 @@ import BetterSqlite3 from 'better-sqlite3'
 import { Client } from 'pg'
 import { v7 as uuidv7 } from 'uuid'
 import { openDatabase } from '../../src/db/prisma'
-import { createServices } from '../../src/services'
+import { createServices, type Services } from '../../src/services'
 import type { BatchItem, ItemResult } from '../../src/services/status-updater'
 import { serve } from './ipc'
 import { storeAccess } from './store'
@@ -85,13 +85,7 @@ async function runUpdater(req: InProcessRequest) {
     updater: { batchSize: req.batchSize, flushMs: req.flushMs, maxQueue: req.maxQueue },
   })
   try {
-    await services.apiKeys.bootstrap()
-    await services.statuses.create(TENANT, {
-      status_id: 'inproc-template',
-      kind: 'bench.fixture',
-      tags: ['bench'],
-    })
-    const ids = await store.cloneStatuses(TENANT, 'inproc-template', 'inproc', req.statuses)
+    const ids = await makeFixtures(services, req.url, req.statuses)
     const head = await store.openFeedHead(TENANT)
 
     let counter = 0
@@ -323,18 +317,21 @@ async function runRawPg(req: InProcessRequest) {
   }
 }
 
-/** Statuses made as the updater run makes them: one through the service, the rest cloned from it. */
+/** The runs' statuses: one made through the service, the rest cloned from it. */
+async function makeFixtures(services: Services, url: string, statuses: number): Promise<string[]> {
+  await services.apiKeys.bootstrap()
+  await services.statuses.create(TENANT, {
+    status_id: 'inproc-template',
+    kind: 'bench.fixture',
+    tags: ['bench'],
+  })
+  return storeAccess(url).cloneStatuses(TENANT, 'inproc-template', 'inproc', statuses)
+}
+
 async function seed(url: string, statuses: number) {
-  const db = await openDatabase({ url })
-  const services = await createServices({ db })
+  const services = await createServices({ db: await openDatabase({ url }) })
   try {
-    await services.apiKeys.bootstrap()
-    await services.statuses.create(TENANT, {
-      status_id: 'inproc-template',
-      kind: 'bench.fixture',
-      tags: ['bench'],
-    })
-    await storeAccess(url).cloneStatuses(TENANT, 'inproc-template', 'inproc', statuses)
+    await makeFixtures(services, url, statuses)
   } finally {
     await services.stop()
   }
