@@ -4,6 +4,7 @@ import type { Checkpoint, DeadLetterInput, EventRepository } from '../db/event-r
 import { coalescedTask, type CoalescedTask } from './coalesced-task'
 import type { EventSink } from './event-sink'
 import { createLiveHub } from './live-hub'
+import { createOutboxReader } from './outbox-reader'
 import { createSinkLeases, type SinkLeases } from './sink-leases'
 
 export type { EventSink } from './event-sink'
@@ -41,7 +42,9 @@ interface SinkState {
 
 /**
  * Reads committed events from the outbox in `seq` order and fans them out to sinks, each with its own
- * cursor per tenant, so a failing or slow sink never holds up another. A failing delivery is retried
+ * cursor per tenant, so a failing or slow sink never holds up another. They read through one outbox
+ * reader (outbox-reader.ts): a pass reads the heads once for all sinks, and sinks at the same point get
+ * the same page from one read. A failing delivery is retried
  * with exponential backoff; after `maxAttempts` its events are dead-lettered and the sink moves on.
  * Live subscribers (Socket.IO, SSE) hang off the built-in `live` sink (the live hub, live-hub.ts).
  * Instances sharing a database split durable sinks' work by leases on their checkpoint rows
@@ -80,6 +83,7 @@ export function createStatusEventManager(options: EventManagerOptions) {
   }
 
   const live = createLiveHub({ events, batchSize, maxReplay, maxCatchUpBuffer, expired })
+  const outbox = createOutboxReader({ events, batchSize })
 
   const stateOf = (sink: EventSink): SinkState => {
     const state: SinkState = {
@@ -128,7 +132,7 @@ export function createStatusEventManager(options: EventManagerOptions) {
     for (let page = 0; cursor < head; page++) {
       // From the second page on, let sockets flush what the previous page queued.
       if (page > 0) await new Promise((resolve) => setImmediate(resolve))
-      const batch = await events.after(tenantId, cursor, batchSize)
+      const batch = await outbox.page(tenantId, cursor)
       if (batch.length === 0) break
       try {
         await sink.deliver(tenantId, batch)
@@ -171,7 +175,7 @@ export function createStatusEventManager(options: EventManagerOptions) {
     let checkpoints: Promise<Map<string, Checkpoint>> | undefined
     const stored = async (tenantId: string) =>
       (await (checkpoints ??= events.checkpoints(state.sink.name))).get(tenantId)
-    for (const [tenantId, head] of await events.heads()) {
+    for (const [tenantId, head] of await outbox.heads()) {
       if ((state.cursors.get(tenantId) ?? 0) >= head) continue
       if (!(await deliverTenant(state, tenantId, head, stored))) {
         // Back off this sink only; the others keep going.
@@ -186,7 +190,11 @@ export function createStatusEventManager(options: EventManagerOptions) {
     }
   }
 
-  const pumpAll = () => sinks.forEach((state) => state.pump.run())
+  /** A pass: every sink's pump runs over the same heads and, where their cursors meet, the same pages. */
+  const pumpAll = () => {
+    outbox.newPass()
+    sinks.forEach((state) => state.pump.run())
+  }
 
   return {
     addSink,
@@ -257,6 +265,7 @@ export function createStatusEventManager(options: EventManagerOptions) {
         if (pollTimer) clearInterval(pollTimer)
         live.closeAll()
         await Promise.all(sinks.map((state) => state.pump.idle()))
+        outbox.newPass()
         for (const state of sinks) {
           if (state.retryTimer) clearTimeout(state.retryTimer)
           else

@@ -2,7 +2,12 @@ import { createEventRepository } from '../../src/db/event-repository'
 import { openDatabase, type Database } from '../../src/db/prisma'
 import type { StatusEvent } from '../../src/domain/status-record'
 import { createServices, type ServiceOptions, type Services } from '../../src/services'
-import type { CloseReason, EventSink } from '../../src/services/status-event-manager'
+import pino from 'pino'
+import {
+  createStatusEventManager,
+  type CloseReason,
+  type EventSink,
+} from '../../src/services/status-event-manager'
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database'
 import { range, sleep, until } from '../helpers/wait'
 
@@ -345,6 +350,48 @@ describe('delivery to sinks', () => {
     )
     expect(durable.seqsOf('tenant-a')).toEqual([1, 2, 3, 4])
     expect(transient.seqsOf('tenant-a')).toEqual([4])
+  })
+
+  test('when several sinks are at the same point, then the outbox is read once for all of them: one heads read a pass and each page once', async () => {
+    const { services: writer, db } = await open({ start: false })
+    const tenant = await tenantOf(writer, 'tenant-a')
+    for (let n = 0; n < 30; n++) await tenant.create()
+
+    // The real repository, with its reads counted.
+    const repository = createEventRepository(db)
+    const reads = { heads: 0, pages: [] as string[] }
+    const counted: typeof repository = {
+      ...repository,
+      heads: () => (reads.heads++, repository.heads()),
+      after: (tenantId, afterSeq, limit) => (
+        reads.pages.push(`${tenantId}@${afterSeq}`),
+        repository.after(tenantId, afterSeq, limit)
+      ),
+    }
+    // Durable sinks start from the first stored event, so start() alone delivers all 30; the poll never fires.
+    const first = recordingSink('first', { durable: true })
+    const second = recordingSink('second', { durable: true })
+    const manager = createStatusEventManager({
+      events: counted,
+      logger: pino({ level: 'silent' }),
+      batchSize: 10,
+      pollMs: 600_000,
+      leaseMs: LEASE_MS,
+    })
+    manager.addSink(first.sink)
+    manager.addSink(second.sink)
+    cleanups.push(() => manager.stop())
+    await manager.start()
+
+    await until(
+      () => first.received.length === 30 && second.received.length === 30,
+      'both sinks received all 30 events',
+    )
+    expect(first.seqsOf('tenant-a')).toEqual(range(1, 30))
+    expect(second.seqsOf('tenant-a')).toEqual(range(1, 30))
+    expect(reads.pages).toEqual(['tenant-a@0', 'tenant-a@10', 'tenant-a@20'])
+    // One in start() for the cursors, one for the pass the three sinks (the live one included) share.
+    expect(reads.heads).toBe(2)
   })
 
   test('when notify() is called, then new events are delivered without waiting for the poll', async () => {
