@@ -27,7 +27,7 @@ export async function startServer(config: Config) {
       flushMs: config.UPDATER_FLUSH_MS,
       maxQueue: config.UPDATER_MAX_QUEUE,
     },
-    events: { pollMs: config.EVENT_POLL_MS, leaseMs: config.RELAY_LEASE_MS },
+    eventManager: { pollMs: config.EVENT_POLL_MS, leaseMs: config.RELAY_LEASE_MS },
     retention: {
       terminalDays: config.RETENTION_TERMINAL_DAYS,
       failedDays: config.RETENTION_FAILED_DAYS,
@@ -65,7 +65,7 @@ export async function startServer(config: Config) {
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject))
   const sockets = attachSocketServer(server, {
     apiKeys: services.apiKeys,
-    events: services.events,
+    eventManager: services.eventManager,
     statuses: services.statuses,
     logger,
     cluster,

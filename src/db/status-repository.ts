@@ -342,7 +342,7 @@ export function createStatusRepository(database: Pick<Database, 'direct' | 'dial
 
     appendEvents,
 
-    async events(db: Db, tenantId: string, page: SeqPage, statusId?: string): Promise<StatusEvent[]> {
+    async eventPage(db: Db, tenantId: string, page: SeqPage, statusId?: string): Promise<StatusEvent[]> {
       const rows = await db.statusEvent.findMany({
         where: { tenantId, seq: { gt: page.afterSeq }, ...(statusId === undefined ? {} : { statusId }) },
         orderBy: { seq: 'asc' },

@@ -15,7 +15,7 @@ import type { StatusEventManager, Subscribed } from '../services/status-event-ma
 
 export interface SocketServerOptions {
   apiKeys: ApiKeyService
-  events: StatusEventManager
+  eventManager: StatusEventManager
   /** For subscriptions' snapshots. */
   statuses: Pick<StatusService, 'snapshot'>
   logger: Logger
@@ -44,7 +44,7 @@ const problem = (err: unknown) => {
 export function attachSocketServer(httpServer: HttpServer, options: SocketServerOptions) {
   const {
     apiKeys,
-    events,
+    eventManager,
     statuses,
     logger,
     maxBufferedPackets = 5000,
@@ -58,7 +58,7 @@ export function attachSocketServer(httpServer: HttpServer, options: SocketServer
     adapter: cluster?.adapter,
   })
   const namespace = io.of('/status')
-  cluster?.join(namespace, () => events.notify())
+  cluster?.join(namespace, () => eventManager.notify())
   const connections = new Map<
     string,
     { socket: Socket; subscriptions: Map<string, Subscribed<unknown>>; queued: () => number }
@@ -154,7 +154,7 @@ export function attachSocketServer(httpServer: HttpServer, options: SocketServer
         }
         const id = randomUUID()
         const selector = { ids: request.status_ids, filter: request.filter }
-        const subscription = await events.subscribe(tenantId, {
+        const subscription = await eventManager.subscribe(tenantId, {
           from:
             request.since_seq !== undefined
               ? { sinceSeq: request.since_seq }

@@ -11,14 +11,18 @@ function startOf(req: Request, sinceSeq: number | undefined): number | undefined
 }
 
 export interface SseOptions {
-  events: StatusEventManager
+  eventManager: StatusEventManager
   heartbeatMs?: number
   /** Bytes queued for one client before it is dropped as a slow consumer. */
   maxBufferedBytes?: number
 }
 
 /** `GET /api/events/stream`: the tenant's feed as Server-Sent Events, replayed then live. */
-export function sseRoutes({ events, heartbeatMs = 15_000, maxBufferedBytes = 4 * 1024 * 1024 }: SseOptions) {
+export function sseRoutes({
+  eventManager,
+  heartbeatMs = 15_000,
+  maxBufferedBytes = 4 * 1024 * 1024,
+}: SseOptions) {
   const router = Router()
 
   router.get('/events/stream', requireScope('status:read'), async (req, res) => {
@@ -30,7 +34,7 @@ export function sseRoutes({ events, heartbeatMs = 15_000, maxBufferedBytes = 4 *
       return res.writableLength < maxBufferedBytes
     }
 
-    const subscription = await events.subscribe(tenantId, {
+    const subscription = await eventManager.subscribe(tenantId, {
       from: start === undefined ? 'head' : { sinceSeq: start },
       match: () => true,
       send: (event) => write(`id: ${event.seq}\nevent: status.event\ndata: ${JSON.stringify(event)}\n\n`),

@@ -25,9 +25,12 @@ export interface ServiceOptions {
   clock?: () => Date
   idempotencyTtlHours?: number
   updater?: { batchSize?: number; flushMs?: number; maxQueue?: number }
-  events?: Omit<EventManagerOptions, 'events' | 'logger' | 'clock' | 'owner'>
+  eventManager?: Omit<EventManagerOptions, 'eventRepository' | 'logger' | 'clock' | 'owner'>
   retention?: Partial<Omit<RetentionOptions, 'db' | 'logger' | 'clock' | 'metrics'>>
-  webhooks?: Omit<WebhookDispatcherOptions, 'webhooks' | 'events' | 'logger' | 'metrics' | 'clock' | 'owner'>
+  webhooks?: Omit<
+    WebhookDispatcherOptions,
+    'webhooks' | 'eventRepository' | 'logger' | 'metrics' | 'clock' | 'owner'
+  >
   /** Called after every commit that wrote events, besides waking this process's event manager. */
   onCommitted?: () => void
 }
@@ -42,7 +45,7 @@ export async function createServices({
   clock = () => new Date(),
   idempotencyTtlHours = 24,
   updater: updaterOptions = {},
-  events: eventOptions = {},
+  eventManager: eventOptions = {},
   retention: retentionOptions = {},
   webhooks: webhookOptions = {},
   onCommitted: alsoOnCommitted,
@@ -54,13 +57,13 @@ export async function createServices({
   )
   const cursors = createCursorCodec(cursorSecret)
   const metrics = createMetrics()
-  const repository = createStatusRepository(db)
+  const statusRepository = createStatusRepository(db)
   const eventRepository = createEventRepository(db)
   // Names this instance's leases (relay and webhook deliveries); a restart makes a new owner.
   const owner = uuidv7()
-  const events = createStatusEventManager({ ...eventOptions, events: eventRepository, logger, clock, owner })
+  const eventManager = createStatusEventManager({ ...eventOptions, eventRepository, logger, clock, owner })
   const onCommitted = () => {
-    events.notify()
+    eventManager.notify()
     alsoOnCommitted?.()
   }
 
@@ -68,7 +71,7 @@ export async function createServices({
   const dispatcher = createWebhookDispatcher({
     ...webhookOptions,
     webhooks: webhookRepository,
-    events: eventRepository,
+    eventRepository,
     logger,
     metrics,
     clock,
@@ -80,11 +83,11 @@ export async function createServices({
     clock,
     onEnqueued: () => dispatcher.wake(),
   })
-  events.addSink(webhooks.sink)
+  eventManager.addSink(webhooks.sink)
 
   const updater = createStatusUpdater({
     db,
-    statuses: repository,
+    statusRepository,
     idempotency: createIdempotencyRepository(db.dialect),
     logger,
     clock,
@@ -95,14 +98,14 @@ export async function createServices({
     onCommitted,
     metrics,
   })
-  const statuses = createStatusService({ db, statuses: repository, updater, cursors })
+  const statuses = createStatusService({ db, statusRepository, updater, cursors })
 
   metrics.gauge('status_updater_queue_depth', 'Updates waiting in the batched updater', () => updater.depth())
   // A scrape collects its gauges together: the four from the event manager share one stats() (one
   // all-tenant read of the feed heads) rather than running it four times.
-  let eventStats: ReturnType<typeof events.stats> | undefined
+  let eventStats: ReturnType<typeof eventManager.stats> | undefined
   const sharedEventStats = () =>
-    (eventStats ??= events.stats().finally(() => {
+    (eventStats ??= eventManager.stats().finally(() => {
       eventStats = undefined
     }))
   metrics.gauge(
@@ -157,14 +160,14 @@ export async function createServices({
   function stop(door: { close?: () => void; closed?: () => Promise<void>; keepStore?: boolean } = {}) {
     stopping ??= (async () => {
       door.close?.()
-      events.closeSubscribers()
+      eventManager.closeSubscribers()
       await retention.stop()
       await updater.drain()
       await door.closed?.()
       await updater.stop()
       // The event manager's last pass enqueues webhook deliveries for the final events; the dispatcher
       // then lets the requests already on the wire finish, and leaves the rest pending for the next start.
-      await events.stop()
+      await eventManager.stop()
       await dispatcher.stop()
       if (!door.keepStore) await db.close()
     })()
@@ -174,7 +177,7 @@ export async function createServices({
   return {
     /** Starts the background work: the event pipeline, webhook deliveries, retention's schedule. */
     async start(): Promise<void> {
-      await events.start()
+      await eventManager.start()
       dispatcher.start()
       retention.start()
     },
@@ -183,12 +186,12 @@ export async function createServices({
     filters: createStatusFilterService({ db, cursors, updater }),
     apiKeys: createApiKeyService({ db, keys: createKeyRepository(), clock }),
     updater,
-    events,
+    eventManager,
     retention,
     webhooks,
     dispatcher,
     /** The status repository, for tests that build a writer of their own over it. */
-    repository,
+    statusRepository,
     metrics,
   }
 }

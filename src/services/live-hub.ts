@@ -35,7 +35,7 @@ interface LiveSubscriber {
 }
 
 export interface LiveHubOptions {
-  events: Pick<EventRepository, 'head' | 'after'>
+  eventRepository: Pick<EventRepository, 'head' | 'after'>
   batchSize: number
   /** A subscriber further behind than this many events is told to resync rather than replayed. */
   maxReplay: number
@@ -51,7 +51,7 @@ export interface LiveHubOptions {
  * arrive meanwhile, then goes live: no gap and no duplicate. One that cannot keep up is closed.
  */
 export function createLiveHub(options: LiveHubOptions) {
-  const { events, batchSize, maxReplay, maxCatchUpBuffer, expired } = options
+  const { eventRepository, batchSize, maxReplay, maxCatchUpBuffer, expired } = options
   const subscribers = new Map<string, Set<LiveSubscriber>>()
   let count = 0
   const rate = createRateMeter(10)
@@ -124,7 +124,7 @@ export function createLiveHub(options: LiveHubOptions) {
     })
 
     if (opts.from === 'head') {
-      sub.lastSeq = await events.head(tenantId)
+      sub.lastSeq = await eventRepository.head(tenantId)
       return result({ seq: sub.lastSeq })
     }
     if ('snapshot' in opts.from) {
@@ -134,7 +134,7 @@ export function createLiveHub(options: LiveHubOptions) {
     }
 
     const since = opts.from.sinceSeq
-    const head = await events.head(tenantId)
+    const head = await eventRepository.head(tenantId)
     const gone = since > head || head - since > maxReplay || (await expired(tenantId, since))
     if (gone) {
       sub.close('unsubscribed')
@@ -143,7 +143,7 @@ export function createLiveHub(options: LiveHubOptions) {
     const replay: StatusEvent[] = []
     let cursor = since
     for (;;) {
-      const page = await events.after(tenantId, cursor, batchSize)
+      const page = await eventRepository.after(tenantId, cursor, batchSize)
       if (page.length === 0) break
       cursor = page[page.length - 1]!.seq
       for (const event of page) if (opts.match(event)) replay.push(event)

@@ -3,7 +3,7 @@ import type { EventRepository } from '../db/event-repository'
 import type { StatusEvent } from '../domain/status-record'
 
 export interface OutboxReaderOptions {
-  events: Pick<EventRepository, 'heads' | 'after'>
+  eventRepository: Pick<EventRepository, 'heads' | 'after'>
   /** Events in one page. */
   batchSize: number
   /** Pages kept for sinks that are behind the first reader of a page. */
@@ -18,7 +18,7 @@ export interface OutboxReaderOptions {
  * `cachedPages`. Pages are immutable once read (an empty one is not kept): a page read when fewer events existed is short, and a
  * sink that gets it continues from its last event. The arrays are shared, so sinks must not change them.
  */
-export function createOutboxReader({ events, batchSize, cachedPages = 64 }: OutboxReaderOptions) {
+export function createOutboxReader({ eventRepository, batchSize, cachedPages = 64 }: OutboxReaderOptions) {
   let heads: Promise<Map<string, number>> | undefined
   const pages = new LRUCache<string, Promise<StatusEvent[]>>({ max: cachedPages })
 
@@ -32,7 +32,7 @@ export function createOutboxReader({ events, batchSize, cachedPages = 64 }: Outb
 
     /** Each tenant's last committed seq, read once a pass. A failed read is not kept. */
     heads(): Promise<Map<string, number>> {
-      heads ??= events.heads().catch((err: unknown) => {
+      heads ??= eventRepository.heads().catch((err: unknown) => {
         heads = undefined
         throw err
       })
@@ -44,7 +44,7 @@ export function createOutboxReader({ events, batchSize, cachedPages = 64 }: Outb
       const key = `${afterSeq}:${tenantId}`
       let page = pages.get(key)
       if (!page) {
-        page = events.after(tenantId, afterSeq, batchSize)
+        page = eventRepository.after(tenantId, afterSeq, batchSize)
         pages.set(key, page)
         // An empty page (nothing after it, or purged) says nothing lasting: it is asked again next time.
         page.then(

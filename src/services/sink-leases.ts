@@ -2,7 +2,7 @@ import type { Logger } from 'pino'
 import type { Checkpoint, EventRepository } from '../db/event-repository'
 
 export interface SinkLeaseOptions {
-  events: Pick<EventRepository, 'claimCheckpoint' | 'saveCheckpoint' | 'releaseCheckpoints'>
+  eventRepository: Pick<EventRepository, 'claimCheckpoint' | 'saveCheckpoint' | 'releaseCheckpoints'>
   logger: Logger
   clock: () => Date
   /** How long a lease lasts unrenewed: how soon another instance takes over. */
@@ -16,7 +16,7 @@ export interface SinkLeaseOptions {
  * checkpoint rows, so only the holder relays a tenant, from the stored checkpoint it took over.
  */
 export function createSinkLeases(sink: string, options: SinkLeaseOptions) {
-  const { events, logger, clock, leaseMs, owner } = options
+  const { eventRepository, logger, clock, leaseMs, owner } = options
   /** Tenants whose lease this instance holds, and until when (epoch ms). */
   const held = new Map<string, number>()
 
@@ -41,7 +41,7 @@ export function createSinkLeases(sink: string, options: SinkLeaseOptions) {
         if (row.lastSeq >= head || heldElsewhere) return { relay: false, cursor: row.lastSeq }
       }
       const until = new Date(now.getTime() + leaseMs)
-      const lastSeq = await events.claimCheckpoint(sink, tenantId, owner, now, until)
+      const lastSeq = await eventRepository.claimCheckpoint(sink, tenantId, owner, now, until)
       if (lastSeq === null) return { relay: false }
       held.set(tenantId, until.getTime())
       return { relay: true, cursor: lastSeq }
@@ -51,7 +51,7 @@ export function createSinkLeases(sink: string, options: SinkLeaseOptions) {
     async hold(tenantId: string, lastSeq: number): Promise<boolean> {
       const now = clock()
       const until = new Date(now.getTime() + leaseMs)
-      if (await events.saveCheckpoint(sink, tenantId, lastSeq, owner, now, until)) {
+      if (await eventRepository.saveCheckpoint(sink, tenantId, lastSeq, owner, now, until)) {
         held.set(tenantId, until.getTime())
         return true
       }
@@ -68,7 +68,7 @@ export function createSinkLeases(sink: string, options: SinkLeaseOptions) {
     /** Gives up every lease, so another instance takes over at once. */
     async release(): Promise<void> {
       held.clear()
-      await events.releaseCheckpoints(sink, owner)
+      await eventRepository.releaseCheckpoints(sink, owner)
     },
 
     /** Leases held and not yet run out. */

@@ -11,7 +11,7 @@ export type { EventSink } from './event-sink'
 export type { CloseReason, SubscribeOptions, Subscribed } from './live-hub'
 
 export interface EventManagerOptions {
-  events: EventRepository
+  eventRepository: EventRepository
   logger: Logger
   clock?: () => Date
   /** How often to look for events written by other processes (in-process writes call notify()). */
@@ -53,7 +53,7 @@ interface SinkState {
  */
 export function createStatusEventManager(options: EventManagerOptions) {
   const {
-    events,
+    eventRepository,
     logger,
     clock = () => new Date(),
     pollMs = 100,
@@ -78,18 +78,20 @@ export function createStatusEventManager(options: EventManagerOptions) {
    * there would silently miss them, so it has to start again from a snapshot.
    */
   async function expired(tenantId: string, since: number): Promise<boolean> {
-    const oldest = await events.oldestSeq(tenantId)
-    return oldest !== null ? oldest > since + 1 : (await events.head(tenantId)) > since
+    const oldest = await eventRepository.oldestSeq(tenantId)
+    return oldest !== null ? oldest > since + 1 : (await eventRepository.head(tenantId)) > since
   }
 
-  const live = createLiveHub({ events, batchSize, maxReplay, maxCatchUpBuffer, expired })
-  const outbox = createOutboxReader({ events, batchSize })
+  const live = createLiveHub({ eventRepository, batchSize, maxReplay, maxCatchUpBuffer, expired })
+  const outbox = createOutboxReader({ eventRepository, batchSize })
 
   const stateOf = (sink: EventSink): SinkState => {
     const state: SinkState = {
       sink,
       cursors: new Map(),
-      leases: sink.durable ? createSinkLeases(sink.name, { events, logger, clock, leaseMs, owner }) : null,
+      leases: sink.durable
+        ? createSinkLeases(sink.name, { eventRepository, logger, clock, leaseMs, owner })
+        : null,
       attempts: 0,
       pump: coalescedTask(() => pumpOnce(state), {
         onError: (err) => logger.error({ err, sink: sink.name }, 'event pump failed'),
@@ -158,7 +160,7 @@ export function createStatusEventManager(options: EventManagerOptions) {
           error: message,
           attempts: state.attempts,
         }))
-        await events.deadLetter(letters, clock())
+        await eventRepository.deadLetter(letters, clock())
         delivered.deadLettered += batch.length
         state.attempts = 0
       }
@@ -174,7 +176,7 @@ export function createStatusEventManager(options: EventManagerOptions) {
     // A durable sink's stored checkpoints, read at most once a pass, when a lease is to be taken.
     let checkpoints: Promise<Map<string, Checkpoint>> | undefined
     const stored = async (tenantId: string) =>
-      (await (checkpoints ??= events.checkpoints(state.sink.name))).get(tenantId)
+      (await (checkpoints ??= eventRepository.checkpoints(state.sink.name))).get(tenantId)
     for (const [tenantId, head] of await outbox.heads()) {
       if ((state.cursors.get(tenantId) ?? 0) >= head) continue
       if (!(await deliverTenant(state, tenantId, head, stored))) {
@@ -207,10 +209,12 @@ export function createStatusEventManager(options: EventManagerOptions) {
     async start(): Promise<void> {
       if (started) return
       started = true
-      const heads = await events.heads()
+      const heads = await eventRepository.heads()
       for (const state of sinks) {
         state.cursors = state.sink.durable
-          ? new Map([...(await events.checkpoints(state.sink.name))].map(([id, row]) => [id, row.lastSeq]))
+          ? new Map(
+              [...(await eventRepository.checkpoints(state.sink.name))].map(([id, row]) => [id, row.lastSeq]),
+            )
           : new Map(heads)
       }
       pollTimer = setInterval(pumpAll, pollMs)
@@ -232,7 +236,7 @@ export function createStatusEventManager(options: EventManagerOptions) {
 
     async stats() {
       let lag = 0
-      const heads = await events.heads()
+      const heads = await eventRepository.heads()
       for (const state of sinks) {
         // No cursor yet (a tenant new since start, a durable sink without a checkpoint) means "from seq 0".
         for (const [tenantId, head] of heads) lag = Math.max(lag, head - (state.cursors.get(tenantId) ?? 0))

@@ -12,7 +12,7 @@ export type { UpdateResult, Written } from './status-updater'
 
 export interface StatusServiceDeps {
   db: Database
-  statuses: StatusRepository
+  statusRepository: StatusRepository
   /** The one writer: every mutation below is a command to it. */
   updater: StatusUpdater
   cursors: CursorCodec
@@ -33,7 +33,7 @@ export interface Page<T> {
 }
 
 export function createStatusService(deps: StatusServiceDeps) {
-  const { db, statuses, updater, cursors } = deps
+  const { db, statusRepository, updater, cursors } = deps
 
   const idempotencyOf = (options: WriteOptions, request: unknown): Idempotency | undefined =>
     options.idempotencyKey === undefined
@@ -56,7 +56,7 @@ export function createStatusService(deps: StatusServiceDeps) {
     request: unknown,
   ) {
     const idempotent = idempotencyOf(options, request)
-    if (!idempotent && !(await statuses.get(tenantId, statusId))) throw statusNotFound(statusId)
+    if (!idempotent && !(await statusRepository.get(tenantId, statusId))) throw statusNotFound(statusId)
     return updater.execute(tenantId, statusId, command, idempotent)
   }
 
@@ -76,10 +76,10 @@ export function createStatusService(deps: StatusServiceDeps) {
     },
 
     /** The statuses a live subscription starts from, and the feed's `seq` they reflect (one snapshot). */
-    snapshot: (tenantId: string, selector: SnapshotSelector) => statuses.snapshot(tenantId, selector),
+    snapshot: (tenantId: string, selector: SnapshotSelector) => statusRepository.snapshot(tenantId, selector),
 
     async get(tenantId: string, statusId: string): Promise<StatusRecord> {
-      const found = await statuses.get(tenantId, statusId)
+      const found = await statusRepository.get(tenantId, statusId)
       if (!found) throw statusNotFound(statusId)
       return toRecord(found)
     },
@@ -122,8 +122,13 @@ export function createStatusService(deps: StatusServiceDeps) {
     ): Promise<Page<StatusEvent>> {
       const scope = `history:${statusId}`
       const afterSeq = page.cursor === undefined ? 0 : Number(cursors.decode(scope, page.cursor)[0])
-      const rows = await statuses.events(db.read, tenantId, { afterSeq, limit: page.limit + 1 }, statusId)
-      if (rows.length === 0 && afterSeq === 0 && !(await statuses.get(tenantId, statusId)))
+      const rows = await statusRepository.eventPage(
+        db.read,
+        tenantId,
+        { afterSeq, limit: page.limit + 1 },
+        statusId,
+      )
+      if (rows.length === 0 && afterSeq === 0 && !(await statusRepository.get(tenantId, statusId)))
         throw statusNotFound(statusId)
       const items = rows.slice(0, page.limit)
       const has_more = rows.length > page.limit
@@ -132,8 +137,8 @@ export function createStatusService(deps: StatusServiceDeps) {
     },
 
     /** The tenant's feed in `seq` order, for consumers catching up. */
-    async events(tenantId: string, page: { afterSeq: number; limit: number }) {
-      const rows = await statuses.events(db.read, tenantId, {
+    async feed(tenantId: string, page: { afterSeq: number; limit: number }) {
+      const rows = await statusRepository.eventPage(db.read, tenantId, {
         afterSeq: page.afterSeq,
         limit: page.limit + 1,
       })

@@ -103,7 +103,7 @@ interface Entry {
 
 export interface StatusUpdaterOptions {
   db: Database
-  statuses: StatusRepository
+  statusRepository: StatusRepository
   idempotency: IdempotencyRepository
   logger: Logger
   clock?: () => Date
@@ -150,7 +150,7 @@ function itemError(err: unknown): { code: string; message: string } {
 export function createStatusUpdater(options: StatusUpdaterOptions) {
   const {
     db,
-    statuses,
+    statusRepository,
     idempotency,
     logger,
     clock = () => new Date(),
@@ -370,7 +370,7 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
       byTenant.set(entry.tenantId, tenant)
     }
     return db.write(async (tx) => {
-      await statuses.lockForWrite(
+      await statusRepository.lockForWrite(
         tx,
         [...byTenant].map(([tenantId, { ids, keys }]) => ({ tenantId, ids, keys })),
       )
@@ -379,7 +379,7 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
       const current = new Map<string, Map<string, StoredStatus>>()
       const stored = new Map<string, Map<string, IdempotentResult>>()
       for (const [tenantId, { ids, keys }] of byTenant) {
-        current.set(tenantId, await statuses.current(tx, tenantId, ids))
+        current.set(tenantId, await statusRepository.current(tx, tenantId, ids))
         if (keys.length > 0) stored.set(tenantId, await idempotency.findMany(tx, tenantId, keys, notBefore))
       }
       const { writes, outcomes } = plan(entries, current, stored, now)
@@ -390,10 +390,10 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
 
   async function commitWrites(tx: Db, writes: Map<string, TenantWrite>, now: Date) {
     for (const [tenantId, tenant] of writes) {
-      await statuses.removeMany(tx, tenantId, [...tenant.deletes])
-      await statuses.insertMany(tx, tenantId, tenant.inserts)
-      await statuses.updateMany(tx, tenantId, tenant.updates)
-      await statuses.appendEvents(tx, tenantId, tenant.events)
+      await statusRepository.removeMany(tx, tenantId, [...tenant.deletes])
+      await statusRepository.insertMany(tx, tenantId, tenant.inserts)
+      await statusRepository.updateMany(tx, tenantId, tenant.updates)
+      await statusRepository.appendEvents(tx, tenantId, tenant.events)
       await idempotency.saveMany(tx, tenantId, tenant.saved, now)
     }
   }
@@ -487,7 +487,7 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
      */
     async submit(tenantId: string, items: BatchItem[]): Promise<Submitted> {
       if (stopped) throw shuttingDown()
-      const existing = await statuses.existing(
+      const existing = await statusRepository.existing(
         tenantId,
         items.map((item) => item.status_id),
       )

@@ -10,7 +10,7 @@ import { coalescedTask } from './coalesced-task'
 
 export interface WebhookDispatcherOptions {
   webhooks: WebhookRepository
-  events: EventRepository
+  eventRepository: EventRepository
   logger: Logger
   metrics?: Metrics
   clock?: () => Date
@@ -54,7 +54,7 @@ interface Finished {
 export function createWebhookDispatcher(options: WebhookDispatcherOptions) {
   const {
     webhooks,
-    events,
+    eventRepository,
     logger,
     metrics,
     clock = () => new Date(),
@@ -175,7 +175,7 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions) {
     const number = claim.attempts + 1
     const attemptedAt = clock()
     const started = performance.now()
-    const event = await events.at(claim.tenant_id, claim.seq)
+    const event = await eventRepository.at(claim.tenant_id, claim.seq)
     let statusCode: number | null = null
     let error: string | null = null
     if (!event) error = 'the event is no longer stored'

@@ -15,7 +15,7 @@ export interface TestAppOptions {
   clock?: () => Date
   idempotencyTtlHours?: number
   updater?: ServiceOptions['updater']
-  events?: ServiceOptions['events']
+  events?: ServiceOptions['eventManager']
   retention?: ServiceOptions['retention']
   webhooks?: ServiceOptions['webhooks']
   corsOrigins?: CorsOrigins
@@ -60,7 +60,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     clock: options.clock,
     idempotencyTtlHours: options.idempotencyTtlHours,
     updater: options.updater,
-    events: options.events,
+    eventManager: options.events,
     // Tests purge when they choose to, with purgeOnce().
     retention: { intervalMs: 0, ...options.retention },
     webhooks: options.webhooks,

@@ -44,7 +44,7 @@ interface Opened {
  */
 async function open(
   options: {
-    events?: ServiceOptions['events']
+    events?: ServiceOptions['eventManager']
     sinks?: EventSink[]
     start?: boolean
     clock?: () => Date
@@ -52,9 +52,9 @@ async function open(
   } = {},
 ): Promise<Opened> {
   const db = options.db ?? (await openDatabase({ url: fileUrl() }))
-  const services = await createServices({ db, events: options.events, clock: options.clock })
-  for (const sink of options.sinks ?? []) services.events.addSink(sink)
-  if (options.start !== false) await services.events.start()
+  const services = await createServices({ db, eventManager: options.events, clock: options.clock })
+  for (const sink of options.sinks ?? []) services.eventManager.addSink(sink)
+  if (options.start !== false) await services.eventManager.start()
   cleanups.push(() => services.stop({ keepStore: options.db !== undefined }))
   return { db, services }
 }
@@ -113,7 +113,7 @@ async function tenantOf(services: Services, name: string) {
     },
     /** Every stored event of the tenant, as the feed serves it. */
     async stored(): Promise<StatusEvent[]> {
-      return (await services.statuses.events(name, { afterSeq: 0, limit: 10_000 })).items
+      return (await services.statuses.feed(name, { afterSeq: 0, limit: 10_000 })).items
     },
   }
 }
@@ -202,7 +202,7 @@ describe('delivery to sinks', () => {
         .filter((delay): delay is number => typeof delay === 'number' && delay % backoffBaseMs === 0)
       expect(retryDelays.slice(0, 3)).toEqual([backoffBaseMs, backoffBaseMs * 2, backoffBaseMs * 4])
       expect(retryDelays).toHaveLength(flaky.failures.length)
-      expect((await services.events.stats()).dead_lettered_total).toBe(0)
+      expect((await services.eventManager.stats()).dead_lettered_total).toBe(0)
     } finally {
       timers.mockRestore()
     }
@@ -250,7 +250,7 @@ describe('delivery to sinks', () => {
     ])
     expect(broken.failures.map((f) => f.seqs)).toEqual([[1], [1], [1], [2], [2], [2]])
     expect(await db.read.deadLetter.count({ where: { sink: 'broken' } })).toBe(2)
-    expect(await services.events.stats()).toMatchObject({ dead_lettered_total: 2, lag: 0 })
+    expect(await services.eventManager.stats()).toMatchObject({ dead_lettered_total: 2, lag: 0 })
   })
 
   test('when only some events make a sink throw, then those are dead-lettered and later events are delivered', async () => {
@@ -292,10 +292,10 @@ describe('delivery to sinks', () => {
     const db1 = await openDatabase({ url: fileUrl() })
     const services1 = await createServices({
       db: db1,
-      events: { pollMs: 20, maxAttempts: 100, leaseMs: LEASE_MS },
+      eventManager: { pollMs: 20, maxAttempts: 100, leaseMs: LEASE_MS },
     })
-    services1.events.addSink(hangingSink)
-    await services1.events.start()
+    services1.eventManager.addSink(hangingSink)
+    await services1.eventManager.start()
     const tenant = await tenantOf(services1, 'tenant-a')
     for (let n = 0; n < 3; n++) await tenant.create()
     await until(
@@ -304,7 +304,7 @@ describe('delivery to sinks', () => {
     )
     for (let n = 0; n < 2; n++) await tenant.create()
     await until(
-      async () => (await services1.events.stats()).lag === 2,
+      async () => (await services1.eventManager.stats()).lag === 2,
       'the delivery of seq 4-5 is in flight',
     )
 
@@ -372,7 +372,7 @@ describe('delivery to sinks', () => {
     const first = recordingSink('first', { durable: true })
     const second = recordingSink('second', { durable: true })
     const manager = createStatusEventManager({
-      events: counted,
+      eventRepository: counted,
       logger: pino({ level: 'silent' }),
       batchSize: 10,
       pollMs: 600_000,
@@ -403,8 +403,8 @@ describe('delivery to sinks', () => {
     // Written on another connection, which does not notify this manager.
     const { services: other } = await open({ start: false })
     await tenantOf(other, 'tenant-a').then((t) => t.create())
-    services.events.notify()
-    services.events.notify()
+    services.eventManager.notify()
+    services.eventManager.notify()
 
     await until(async () => recorder.received.length === 1, 'the event was delivered')
     // In-process writes notify by themselves.
@@ -429,18 +429,18 @@ describe('delivery to sinks', () => {
 
   test('when addSink is called after start, then it throws', async () => {
     const { services } = await open()
-    expect(() => services.events.addSink(recordingSink().sink)).toThrow('Add sinks before start()')
+    expect(() => services.eventManager.addSink(recordingSink().sink)).toThrow('Add sinks before start()')
   })
 
   test('when start() is called twice, then events are still delivered once', async () => {
     const recorder = recordingSink()
     const { services } = await open({ sinks: [recorder.sink] })
-    await services.events.start()
+    await services.eventManager.start()
     const tenant = await tenantOf(services, 'tenant-a')
     await tenant.create()
     await tenant.create()
     await until(
-      async () => (await services.events.stats()).lag === 0 && recorder.received.length >= 2,
+      async () => (await services.eventManager.stats()).lag === 0 && recorder.received.length >= 2,
       'delivered',
     )
     expect(recorder.seqsOf('tenant-a')).toEqual([1, 2])
@@ -479,9 +479,9 @@ describe('several instances', () => {
     await until(
       async () =>
         archives.reduce((n, archive) => n + archive.received.length, 0) >= total &&
-        (await Promise.all(instances.map(async ({ services }) => (await services.events.stats()).lag))).every(
-          (lag) => lag === 0,
-        ),
+        (
+          await Promise.all(instances.map(async ({ services }) => (await services.eventManager.stats()).lag))
+        ).every((lag) => lag === 0),
       'both instances are done with every event',
     )
     for (const name of tenants) {
@@ -492,7 +492,7 @@ describe('several instances', () => {
     }
     // A lease each, and nothing else: the stored checkpoints are at the heads and no tenant is relayed twice.
     const held = await Promise.all(
-      instances.map(async ({ services }) => (await services.events.stats()).leases),
+      instances.map(async ({ services }) => (await services.eventManager.stats()).leases),
     )
     expect(held[0]! + held[1]!).toBe(tenants.length)
     // A relay moves its cursor once the sink has the batch and saves the checkpoint just after.
@@ -545,7 +545,10 @@ describe('several instances', () => {
 
     // A comes back and finishes seq 4: at least once, but its checkpoint must not take the row back.
     finish!()
-    await until(async () => (await first.services.events.stats()).leases === 0, 'A noticed it lost the lease')
+    await until(
+      async () => (await first.services.eventManager.stats()).leases === 0,
+      'A noticed it lost the lease',
+    )
     expect(await checkpointOf(first.db, 'archive', 'tenant-a')).toMatchObject({ lastSeq: 6 })
 
     await viaFirst.create()
@@ -569,8 +572,8 @@ describe('several instances', () => {
     await until(async () => a.received.length === 3, 'A delivered seq 1-3')
     const second = await open({ db: first.db, events: { pollMs: 20, leaseMs: LEASE_MS }, sinks: [b.sink] })
 
-    await first.services.events.stop()
-    await first.services.events.stop()
+    await first.services.eventManager.stop()
+    await first.services.eventManager.stop()
 
     expect(await checkpointOf(second.db, 'archive', 'tenant-a')).toEqual({
       lastSeq: 3,
@@ -603,7 +606,7 @@ describe('stats()', () => {
     // Cleanups run last-first: the gate opens before stop() waits for the gated delivery.
     cleanups.push(async () => release())
     const tenant = await tenantOf(services, 'tenant-a')
-    expect(await services.events.stats()).toEqual({
+    expect(await services.eventManager.stats()).toEqual({
       events_per_second: 0,
       delivered_total: 0,
       dead_lettered_total: 0,
@@ -614,20 +617,20 @@ describe('stats()', () => {
 
     for (let n = 0; n < 5; n++) await tenant.create()
     await until(
-      async () => (await services.events.stats()).dead_lettered_total === 5,
+      async () => (await services.eventManager.stats()).dead_lettered_total === 5,
       'the broken sink dead-lettered all',
     )
     // The built-in webhooks sink has no receivers here: it passes the events as delivered, like live.
     await until(
-      async () => (await services.events.stats()).delivered_total === 15,
+      async () => (await services.eventManager.stats()).delivered_total === 15,
       'live, webhooks and broken sinks are done',
     )
-    expect((await services.events.stats()).lag).toBe(5)
+    expect((await services.eventManager.stats()).lag).toBe(5)
 
     release()
-    await until(async () => (await services.events.stats()).lag === 0, 'the gated sink caught up')
+    await until(async () => (await services.eventManager.stats()).lag === 0, 'the gated sink caught up')
     // Five events through four sinks (live, webhooks, gated, broken); the live sink saw 5 events in the last 10 s.
-    expect(await services.events.stats()).toMatchObject({
+    expect(await services.eventManager.stats()).toMatchObject({
       delivered_total: 20,
       dead_lettered_total: 5,
       lag: 0,
@@ -640,17 +643,17 @@ describe('stats()', () => {
     await tenantOf(services, 'tenant-a')
     const options = { from: 'head' as const, match: () => true, send: () => true }
 
-    const one = await services.events.subscribe('tenant-a', options)
-    const two = await services.events.subscribe('tenant-a', options)
-    const three = await services.events.subscribe('tenant-b', options)
-    expect((await services.events.stats()).subscribers).toBe(3)
+    const one = await services.eventManager.subscribe('tenant-a', options)
+    const two = await services.eventManager.subscribe('tenant-a', options)
+    const three = await services.eventManager.subscribe('tenant-b', options)
+    expect((await services.eventManager.stats()).subscribers).toBe(3)
 
     one.close()
     one.close()
     three.close()
-    expect((await services.events.stats()).subscribers).toBe(1)
+    expect((await services.eventManager.stats()).subscribers).toBe(1)
     two.close()
-    expect((await services.events.stats()).subscribers).toBe(0)
+    expect((await services.eventManager.stats()).subscribers).toBe(0)
   })
 })
 
@@ -660,7 +663,7 @@ describe('stop()', () => {
     const { services } = await open({ events: { pollMs: 600_000 }, sinks: [recorder.sink] })
     await tenantOf(services, 'tenant-a')
     const reasons: CloseReason[] = []
-    const subscription = await services.events.subscribe('tenant-a', {
+    const subscription = await services.eventManager.subscribe('tenant-a', {
       from: 'head',
       match: () => true,
       send: () => true,
@@ -673,19 +676,19 @@ describe('stop()', () => {
     const writer = await tenantOf(other, 'tenant-a')
     for (let n = 0; n < 3; n++) await writer.create()
 
-    const first = services.events.stop()
-    const second = services.events.stop()
+    const first = services.eventManager.stop()
+    const second = services.eventManager.stop()
     expect(second).toBe(first)
     await Promise.all([first, second])
-    await expect(services.events.stop()).resolves.toBeUndefined()
+    await expect(services.eventManager.stop()).resolves.toBeUndefined()
 
     expect(recorder.seqsOf('tenant-a')).toEqual([1, 2, 3])
     expect(reasons).toEqual(['stopped'])
-    expect((await services.events.stats()).subscribers).toBe(0)
+    expect((await services.eventManager.stats()).subscribers).toBe(0)
 
     // After stop, nothing more is delivered, notified or polled.
     await writer.create()
-    services.events.notify()
+    services.eventManager.notify()
     await new Promise((resolve) => setTimeout(resolve, 100))
     expect(recorder.seqsOf('tenant-a')).toEqual([1, 2, 3])
   })
@@ -700,10 +703,10 @@ describe('stop()', () => {
     await tenant.create()
     await until(async () => broken.failures.length === 1, 'the first attempt failed')
 
-    await services.events.stop()
+    await services.eventManager.stop()
 
     expect(broken.failures).toHaveLength(1)
-    expect((await services.events.stats()).dead_lettered_total).toBe(0)
+    expect((await services.eventManager.stats()).dead_lettered_total).toBe(0)
   })
 })
 
@@ -724,12 +727,12 @@ describe('subscribe()', () => {
     }
   }
 
-  async function withEvents(count: number, events: ServiceOptions['events'] = {}) {
+  async function withEvents(count: number, events: ServiceOptions['eventManager'] = {}) {
     const { db, services } = await open({ events })
     const tenant = await tenantOf(services, 'tenant-a')
     const ids: string[] = []
     for (let n = 0; n < count; n++) ids.push(await tenant.create())
-    await until(async () => (await services.events.stats()).lag === 0, 'the live sink is at the head')
+    await until(async () => (await services.eventManager.stats()).lag === 0, 'the live sink is at the head')
     return { db, services, tenant, ids }
   }
 
@@ -737,8 +740,8 @@ describe('subscribe()', () => {
     const { services, tenant, ids } = await withEvents(3)
     const sub = subscriber()
 
-    const subscription = await services.events.subscribe('tenant-a', {
-      from: { snapshot: () => services.repository.snapshot('tenant-a', { ids: [ids[0]!], limit: 10 }) },
+    const subscription = await services.eventManager.subscribe('tenant-a', {
+      from: { snapshot: () => services.statusRepository.snapshot('tenant-a', { ids: [ids[0]!], limit: 10 }) },
       match: () => true,
       ...sub,
     })
@@ -755,15 +758,18 @@ describe('subscribe()', () => {
   test('when events are committed between subscribe() and start(), then start() sends them in order and then goes live', async () => {
     const { services, tenant, ids } = await withEvents(1)
     const sub = subscriber()
-    const subscription = await services.events.subscribe('tenant-a', {
-      from: { snapshot: () => services.repository.snapshot('tenant-a', { limit: 10 }) },
+    const subscription = await services.eventManager.subscribe('tenant-a', {
+      from: { snapshot: () => services.statusRepository.snapshot('tenant-a', { limit: 10 }) },
       match: () => true,
       ...sub,
     })
     expect(subscription.seq).toBe(1)
 
     for (let n = 1; n <= 3; n++) await tenant.progress(ids[0]!, n * 10)
-    await until(async () => (await services.events.stats()).lag === 0, 'the live sink handled the events')
+    await until(
+      async () => (await services.eventManager.stats()).lag === 0,
+      'the live sink handled the events',
+    )
     expect(sub.sent).toHaveLength(0)
 
     subscription.start()
@@ -778,7 +784,7 @@ describe('subscribe()', () => {
     const sub = subscriber()
     const wanted = new Set([ids[1], ids[3]])
 
-    const subscription = await services.events.subscribe('tenant-a', {
+    const subscription = await services.eventManager.subscribe('tenant-a', {
       from: { sinceSeq: 1 },
       match: (event) => wanted.has(event.status_id),
       ...sub,
@@ -797,7 +803,7 @@ describe('subscribe()', () => {
   test('when a replay is longer than a page, then it is sent page by page and live events follow it in order', async () => {
     const { services, tenant, ids } = await withEvents(7, { batchSize: 2 })
     const sub = subscriber()
-    const subscription = await services.events.subscribe('tenant-a', {
+    const subscription = await services.eventManager.subscribe('tenant-a', {
       from: { sinceSeq: 0 },
       match: () => true,
       ...sub,
@@ -815,7 +821,7 @@ describe('subscribe()', () => {
   test('when a subscription is closed during a paged replay, then the rest of the replay is not sent', async () => {
     const { services } = await withEvents(6, { batchSize: 2 })
     const sub = subscriber()
-    const subscription = await services.events.subscribe('tenant-a', {
+    const subscription = await services.eventManager.subscribe('tenant-a', {
       from: { sinceSeq: 0 },
       match: () => true,
       ...sub,
@@ -833,7 +839,7 @@ describe('subscribe()', () => {
   test('when subscribing since the head, then nothing is replayed and live events follow', async () => {
     const { services, tenant, ids } = await withEvents(2)
     const sub = subscriber()
-    const subscription = await services.events.subscribe('tenant-a', {
+    const subscription = await services.eventManager.subscribe('tenant-a', {
       from: { sinceSeq: 2 },
       match: () => true,
       ...sub,
@@ -848,7 +854,7 @@ describe('subscribe()', () => {
   test('when subscribing at the head, then only events committed afterwards are sent', async () => {
     const { services, tenant, ids } = await withEvents(3)
     const sub = subscriber()
-    const subscription = await services.events.subscribe('tenant-a', {
+    const subscription = await services.eventManager.subscribe('tenant-a', {
       from: 'head',
       match: () => true,
       ...sub,
@@ -865,7 +871,7 @@ describe('subscribe()', () => {
     const { services } = await open()
     const tenant = await tenantOf(services, 'tenant-a')
     const sub = subscriber()
-    const subscription = await services.events.subscribe('tenant-a', {
+    const subscription = await services.eventManager.subscribe('tenant-a', {
       from: { sinceSeq: 0 },
       match: () => true,
       ...sub,
@@ -880,13 +886,13 @@ describe('subscribe()', () => {
   test('when since_seq is beyond the head, then the subscriber must resync and is not registered', async () => {
     const { services } = await withEvents(2)
     const sub = subscriber()
-    const subscription = await services.events.subscribe('tenant-a', {
+    const subscription = await services.eventManager.subscribe('tenant-a', {
       from: { sinceSeq: 3 },
       match: () => true,
       ...sub,
     })
     expect(subscription).toMatchObject({ resync: true, seq: 2, replayed: 0 })
-    expect((await services.events.stats()).subscribers).toBe(0)
+    expect((await services.eventManager.stats()).subscribers).toBe(0)
   })
 
   test('when the events after since_seq were purged, then the subscriber must resync', async () => {
@@ -897,7 +903,7 @@ describe('subscribe()', () => {
     )
     const sub = subscriber()
 
-    const stale = await services.events.subscribe('tenant-a', {
+    const stale = await services.eventManager.subscribe('tenant-a', {
       from: { sinceSeq: 1 },
       match: () => true,
       ...sub,
@@ -905,7 +911,7 @@ describe('subscribe()', () => {
     expect(stale).toMatchObject({ resync: true, seq: 5 })
 
     // One that saw seq 3 misses nothing.
-    const fresh = await services.events.subscribe('tenant-a', {
+    const fresh = await services.eventManager.subscribe('tenant-a', {
       from: { sinceSeq: 3 },
       match: () => true,
       ...sub,
@@ -919,13 +925,13 @@ describe('subscribe()', () => {
     await db.write((tx) => tx.$executeRaw`DELETE FROM status_events WHERE tenant_id = 'tenant-a'`)
     const sub = subscriber()
 
-    const behind = await services.events.subscribe('tenant-a', {
+    const behind = await services.eventManager.subscribe('tenant-a', {
       from: { sinceSeq: 2 },
       match: () => true,
       ...sub,
     })
     expect(behind).toMatchObject({ resync: true, seq: 3 })
-    const atHead = await services.events.subscribe('tenant-a', {
+    const atHead = await services.eventManager.subscribe('tenant-a', {
       from: { sinceSeq: 3 },
       match: () => true,
       ...sub,
@@ -938,13 +944,13 @@ describe('subscribe()', () => {
     const { services } = await withEvents(10, { maxReplay: 5 })
     const sub = subscriber()
 
-    const tooFar = await services.events.subscribe('tenant-a', {
+    const tooFar = await services.eventManager.subscribe('tenant-a', {
       from: { sinceSeq: 4 },
       match: () => true,
       ...sub,
     })
     expect(tooFar).toMatchObject({ resync: true, seq: 10 })
-    const justEnough = await services.events.subscribe('tenant-a', {
+    const justEnough = await services.eventManager.subscribe('tenant-a', {
       from: { sinceSeq: 5 },
       match: () => true,
       ...sub,
@@ -956,7 +962,7 @@ describe('subscribe()', () => {
   test('when a subscriber refuses an event, then it is closed as a slow consumer and sent nothing more', async () => {
     const { services, tenant, ids } = await withEvents(1)
     const sub = subscriber({ capacity: 2 })
-    const subscription = await services.events.subscribe('tenant-a', {
+    const subscription = await services.eventManager.subscribe('tenant-a', {
       from: 'head',
       match: () => true,
       ...sub,
@@ -964,17 +970,20 @@ describe('subscribe()', () => {
     subscription.start()
 
     for (let n = 1; n <= 4; n++) await tenant.progress(ids[0]!, n)
-    await until(async () => (await services.events.stats()).lag === 0, 'the live sink handled the events')
+    await until(
+      async () => (await services.eventManager.stats()).lag === 0,
+      'the live sink handled the events',
+    )
 
     expect(sub.seqs()).toEqual([2, 3])
     expect(sub.closed).toEqual(['slow-consumer'])
-    expect((await services.events.stats()).subscribers).toBe(0)
+    expect((await services.eventManager.stats()).subscribers).toBe(0)
   })
 
   test('when a subscriber refuses a replayed event, then it is closed as a slow consumer', async () => {
     const { services } = await withEvents(5)
     const sub = subscriber({ capacity: 2 })
-    const subscription = await services.events.subscribe('tenant-a', {
+    const subscription = await services.eventManager.subscribe('tenant-a', {
       from: { sinceSeq: 0 },
       match: () => true,
       ...sub,
@@ -989,7 +998,7 @@ describe('subscribe()', () => {
   test('when more events arrive before start() than the catch-up buffer holds, then the subscriber is closed as slow', async () => {
     const { services, tenant, ids } = await withEvents(1, { maxCatchUpBuffer: 2 })
     const sub = subscriber()
-    const subscription = await services.events.subscribe('tenant-a', {
+    const subscription = await services.eventManager.subscribe('tenant-a', {
       from: 'head',
       match: () => true,
       ...sub,
@@ -1007,12 +1016,16 @@ describe('subscribe()', () => {
     const { services, tenant, ids } = await withEvents(1)
     const sub = subscriber()
     const other = subscriber()
-    const subscription = await services.events.subscribe('tenant-a', {
+    const subscription = await services.eventManager.subscribe('tenant-a', {
       from: 'head',
       match: () => true,
       ...sub,
     })
-    const witness = await services.events.subscribe('tenant-a', { from: 'head', match: () => true, ...other })
+    const witness = await services.eventManager.subscribe('tenant-a', {
+      from: 'head',
+      match: () => true,
+      ...other,
+    })
     subscription.start()
     witness.start()
 
@@ -1032,14 +1045,18 @@ describe('subscribe()', () => {
     await tenantOf(services, 'tenant-b')
     const mine = subscriber()
     const theirs = subscriber()
-    const a = await services.events.subscribe('tenant-a', { from: 'head', match: () => true, ...mine })
-    const b = await services.events.subscribe('tenant-b', { from: 'head', match: () => true, ...theirs })
+    const a = await services.eventManager.subscribe('tenant-a', { from: 'head', match: () => true, ...mine })
+    const b = await services.eventManager.subscribe('tenant-b', {
+      from: 'head',
+      match: () => true,
+      ...theirs,
+    })
     a.start()
     b.start()
 
     await tenant.progress(ids[0]!, 10)
     await until(async () => mine.sent.length === 1, 'the tenant’s own subscriber got the event')
-    await until(async () => (await services.events.stats()).lag === 0, 'every sink is at the head')
+    await until(async () => (await services.eventManager.stats()).lag === 0, 'every sink is at the head')
     expect(theirs.sent).toHaveLength(0)
   })
 })

@@ -102,7 +102,7 @@ test('when a socket connects with a key and another is refused, then neither tok
   await new Promise<void>((resolve) => server.once('listening', resolve))
   const sockets = attachSocketServer(server, {
     apiKeys: t.services.apiKeys,
-    events: t.services.events,
+    eventManager: t.services.eventManager,
     statuses: t.services.statuses,
     logger: createLogger('debug', log.stream),
   })

@@ -125,13 +125,13 @@ describe('retention purge of events', () => {
     expectProblem(await api.events({ after_seq: 0 }), 410, 'events-expired')
 
     const tenant = await tenantOf(api)
-    const stale = await t.services.events.subscribe(tenant, {
+    const stale = await t.services.eventManager.subscribe(tenant, {
       from: { sinceSeq: 0 },
       match: () => true,
       send: () => true,
     })
     expect(stale.resync).toBe(true)
-    const fresh = await t.services.events.subscribe(tenant, {
+    const fresh = await t.services.eventManager.subscribe(tenant, {
       from: { sinceSeq: kept[0]!.seq - 1 },
       match: () => true,
       send: () => true,

@@ -148,7 +148,7 @@ interface Ack {
 const subscribe = (socket: ClientSocket, payload: unknown): Promise<Ack> =>
   socket.timeout(20_000).emitWithAck('subscribe', payload)
 
-const subscribers = async () => (await server.services.events.stats()).subscribers
+const subscribers = async () => (await server.services.eventManager.stats()).subscribers
 
 // ---------------------------------------------------------------- tests
 

@@ -161,7 +161,7 @@ function openStream(
   })
 }
 
-const subscribers = async () => (await server.services.events.stats()).subscribers
+const subscribers = async () => (await server.services.eventManager.stats()).subscribers
 
 describe('GET /api/events/stream', () => {
   test('when since_seq is given, then the events after it are replayed, then live events follow, each with id = seq', async () => {
@@ -339,7 +339,7 @@ describe('the stream on its own app', () => {
     app.use(
       '/api',
       authenticate(server.services.apiKeys),
-      sseRoutes({ events: server.services.events, ...options }),
+      sseRoutes({ eventManager: server.services.eventManager, ...options }),
     )
     app.use(errorHandler)
     const listening = app.listen(0, '127.0.0.1')

@@ -30,7 +30,7 @@ afterAll(() => t.close())
 function newUpdater(options: Partial<StatusUpdaterOptions> = {}): StatusUpdater {
   const updater = createStatusUpdater({
     db: t.db,
-    statuses: t.services.repository,
+    statusRepository: t.services.statusRepository,
     idempotency: createIdempotencyRepository(t.db.dialect),
     idempotencyTtlMs: 3_600_000,
     logger: pino({ level: 'silent' }),
@@ -74,7 +74,7 @@ async function submitAll(
 const history = async (tenant: string, id: string): Promise<StatusEvent[]> =>
   (await t.services.statuses.history(tenant, id, { limit: 500 })).items
 const feed = async (tenant: string): Promise<StatusEvent[]> =>
-  (await t.services.statuses.events(tenant, { afterSeq: 0, limit: 1000 })).items
+  (await t.services.statuses.feed(tenant, { afterSeq: 0, limit: 1000 })).items
 const current = (tenant: string, id: string) => t.services.statuses.get(tenant, id)
 /** The record as an event carries it: dates as RFC 3339 strings. */
 const asJson = (value: unknown) => JSON.parse(JSON.stringify(value)) as unknown

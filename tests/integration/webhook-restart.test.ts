@@ -103,7 +103,7 @@ test('when events were committed but never handed to the webhooks sink, then a r
     async () => (await deliveriesOf(second.services, hook.id, 'delivered')).length === 2,
     'delivered',
   )
-  const feed = await second.services.statuses.events(TENANT, { afterSeq: 0, limit: 100 })
+  const feed = await second.services.statuses.feed(TENANT, { afterSeq: 0, limit: 100 })
   expect(inbox.eventIds().sort()).toEqual(feed.items.map((event) => event.event_id).sort())
 })
 
@@ -150,6 +150,6 @@ test('when a webhook is created through one instance while another relays the te
   await until(() => later.received.length === 3, 'the new webhook received the three later events')
   expect((await deliveriesOf(b.services, hook.id)).map((d) => d.seq).sort()).toEqual([2, 3, 4])
   await until(() => earlier.received.length === 4, 'the first webhook received all four')
-  expect((await a.services.events.stats()).leases).toBe(1)
-  expect((await b.services.events.stats()).leases).toBe(0)
+  expect((await a.services.eventManager.stats()).leases).toBe(1)
+  expect((await b.services.eventManager.stats()).leases).toBe(0)
 })

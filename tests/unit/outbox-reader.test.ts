@@ -31,7 +31,7 @@ function outboxOf(head: number) {
 
 test('when heads are asked twice in a pass, then they are read once, and again after newPass()', async () => {
   const outbox = outboxOf(5)
-  const reader = createOutboxReader({ events: outbox.events, batchSize: 10 })
+  const reader = createOutboxReader({ eventRepository: outbox.events, batchSize: 10 })
   await Promise.all([reader.heads(), reader.heads()])
   expect(outbox.reads.heads).toBe(1)
   reader.newPass()
@@ -41,7 +41,7 @@ test('when heads are asked twice in a pass, then they are read once, and again a
 
 test('when a read fails, then it is not kept: the next ask reads again', async () => {
   const outbox = outboxOf(5)
-  const reader = createOutboxReader({ events: outbox.events, batchSize: 10 })
+  const reader = createOutboxReader({ eventRepository: outbox.events, batchSize: 10 })
   outbox.fail(true)
   await expect(reader.heads()).rejects.toThrow('database unavailable')
   await expect(reader.page('t', 0)).rejects.toThrow('database unavailable')
@@ -53,7 +53,7 @@ test('when a read fails, then it is not kept: the next ask reads again', async (
 
 test('when a page is asked again, then the same events come from one read, across passes, until it is evicted', async () => {
   const outbox = outboxOf(25)
-  const reader = createOutboxReader({ events: outbox.events, batchSize: 10, cachedPages: 2 })
+  const reader = createOutboxReader({ eventRepository: outbox.events, batchSize: 10, cachedPages: 2 })
   const first = await reader.page('t', 0)
   reader.newPass()
   expect(await reader.page('t', 0)).toBe(first)
@@ -67,7 +67,7 @@ test('when a page is asked again, then the same events come from one read, acros
 
 test('when a page was empty, then it is not kept: events committed later are read', async () => {
   const outbox = outboxOf(3)
-  const reader = createOutboxReader({ events: outbox.events, batchSize: 10 })
+  const reader = createOutboxReader({ eventRepository: outbox.events, batchSize: 10 })
   expect(await reader.page('t', 3)).toEqual([])
   outbox.grow(4)
   expect((await reader.page('t', 3)).map((e) => e.seq)).toEqual([4])

@@ -9,11 +9,11 @@ import { FilterQuerySchema } from '../schemas/status'
 export function statsRoutes({
   filters,
   updater,
-  events,
+  eventManager,
 }: {
   filters: StatusFilterService
   updater: StatusUpdater
-  events: StatusEventManager
+  eventManager: StatusEventManager
 }) {
   const router = Router()
 
@@ -22,7 +22,7 @@ export function statsRoutes({
     const counts = await filters.stats(tenantOf(req), FilterQuerySchema.parse(req.query))
     // Each value once: the three the contract names at the top, the rest under their part.
     const { queue_depth, ...writer } = updater.stats()
-    const { events_per_second, subscribers, ...feed } = await events.stats()
+    const { events_per_second, subscribers, ...feed } = await eventManager.stats()
     res.json({ ...counts, queue_depth, events_per_second, subscribers, updater: writer, events: feed })
   })
 
