@@ -7,7 +7,7 @@ import { corsMiddleware, type CorsOrigins } from './http/cors'
 import { errorHandler, notFoundHandler } from './http/error-handler'
 import { jsonBody } from './http/json-body'
 import { serializeRequest } from './logger'
-import { httpMetrics, mountedAt } from './http/metrics'
+import { httpMetrics } from './http/metrics'
 import { createRateLimiter, type RateLimitOptions } from './http/rate-limit'
 import { batchRoutes } from './http/routes/batch'
 import { dashboardRoutes } from './http/routes/dashboard'
@@ -67,10 +67,15 @@ export function createApp({ services, logger, rateLimit, checkReady, corsOrigins
   // pages, /health, /metrics and the description share no path with it.
   const api = express.Router()
   api.use(authenticate(services.apiKeys), jsonBody())
-  api.use('/status', mountedAt, statusRoutes(services), batchRoutes(services))
-  api.use('/keys', mountedAt, keyRoutes(services))
-  api.use('/webhooks', mountedAt, webhookRoutes(services))
-  api.use(mountedAt, sseRoutes(services), eventRoutes(services), statsRoutes(services))
+  api.use(
+    statusRoutes(services),
+    batchRoutes(services),
+    keyRoutes(services),
+    webhookRoutes(services),
+    sseRoutes(services),
+    eventRoutes(services),
+    statsRoutes(services),
+  )
   app.use('/api', api)
   app.use(healthRoutes({ checkReady, registry: services.metrics.registry }))
   app.use(docsRoutes())

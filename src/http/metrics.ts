@@ -1,22 +1,5 @@
-import type { RequestHandler, Response } from 'express'
+import type { RequestHandler } from 'express'
 import { Histogram, type Registry } from 'prom-client'
-
-/**
- * Where a request's route was mounted, recorded by `mountedAt` as it passes each mount. Express restores
- * `req.baseUrl` to the parent's whenever a router hands on (an error included), so by the time a failed
- * GET /api/status/:id finishes, `req.baseUrl` has lost "/api/status" while `req.route` still says "/:id".
- */
-const mountOf = (res: Response): string | undefined => res.locals.mountedAt as string | undefined
-
-/**
- * Placed first at each mount whose routers have routes: records the mount's whole path for the route label.
- * The last mount a request passes is the one whose route answered it (a match ends the chain, and an error
- * skips every later mount).
- */
-export const mountedAt: RequestHandler = (req, res, next) => {
-  res.locals.mountedAt = req.baseUrl
-  next()
-}
 
 /** Request latency by route, recorded into the service's registry. */
 export function httpMetrics(registry: Registry): RequestHandler {
@@ -35,8 +18,8 @@ export function httpMetrics(registry: Registry): RequestHandler {
   return (req, res, next) => {
     const end = httpDuration.startTimer()
     res.once('finish', () => {
-      const path = (req.route as { path?: unknown } | undefined)?.path
-      const route = typeof path === 'string' ? `${mountOf(res) ?? req.baseUrl}${path}` : 'unmatched'
+      // The declared path of the operation that took the request (src/http/operation.ts names it).
+      const route = (res.locals.route as string | undefined) ?? 'unmatched'
       end({ method: req.method, route, status_code: res.statusCode })
     })
     next()

@@ -1,6 +1,7 @@
 import { Router, type Request } from 'express'
-import { requireScope, tenantOf } from '../http/auth'
-import { StreamQuerySchema } from '../http/schemas/status'
+import { tenantOf } from '../http/auth'
+import { mount } from '../http/operation'
+import { streamOperations } from '../http/routes/events'
 import type { StatusEventManager } from '../services/status-event-manager'
 
 /** `Last-Event-ID` (sent by EventSource on reconnect) wins over `since_seq`; with neither, live from now. */
@@ -17,57 +18,56 @@ export interface SseOptions {
   maxBufferedBytes?: number
 }
 
-/** `GET /api/events/stream`: the tenant's feed as Server-Sent Events, replayed then live. */
+/** `GET /api/events/stream`: the tenant's feed as Server-Sent Events, replayed then live. Mounted at `/api`. */
 export function sseRoutes({
   eventManager,
   heartbeatMs = 15_000,
   maxBufferedBytes = 4 * 1024 * 1024,
 }: SseOptions) {
-  const router = Router()
+  return mount(Router(), '/api', streamOperations, {
+    streamEvents: async ({ query: { since_seq } }, req, res) => {
+      const tenantId = tenantOf(req)
+      const start = startOf(req, since_seq)
+      const write = (chunk: string) => {
+        res.write(chunk)
+        return res.writableLength < maxBufferedBytes
+      }
 
-  router.get('/events/stream', requireScope('status:read'), async (req, res) => {
-    const { since_seq } = StreamQuerySchema.parse(req.query)
-    const tenantId = tenantOf(req)
-    const start = startOf(req, since_seq)
-    const write = (chunk: string) => {
-      res.write(chunk)
-      return res.writableLength < maxBufferedBytes
-    }
+      const subscription = await eventManager.subscribe(tenantId, {
+        from: start === undefined ? 'head' : { sinceSeq: start },
+        match: () => true,
+        send: (event) => write(`id: ${event.seq}\nevent: status.event\ndata: ${JSON.stringify(event)}\n\n`),
+        onClose: (reason) => {
+          // A resync closes the subscription inside subscribe(), before the stream has begun; it is
+          // answered below with a status.resync event, which ending the response here would swallow.
+          if (!res.headersSent) return
+          if (reason === 'slow-consumer')
+            write(`event: status.overflow\ndata: ${JSON.stringify({ reason })}\n\n`)
+          res.end()
+        },
+      })
 
-    const subscription = await eventManager.subscribe(tenantId, {
-      from: start === undefined ? 'head' : { sinceSeq: start },
-      match: () => true,
-      send: (event) => write(`id: ${event.seq}\nevent: status.event\ndata: ${JSON.stringify(event)}\n\n`),
-      onClose: (reason) => {
-        // A resync closes the subscription inside subscribe(), before the stream has begun; it is
-        // answered below with a status.resync event, which ending the response here would swallow.
-        if (!res.headersSent) return
-        if (reason === 'slow-consumer')
-          write(`event: status.overflow\ndata: ${JSON.stringify({ reason })}\n\n`)
+      res.writeHead(200, {
+        'Content-Type': 'text/event-stream; charset=utf-8',
+        'Cache-Control': 'no-cache, no-transform',
+        Connection: 'keep-alive',
+        'X-Accel-Buffering': 'no',
+      })
+      res.flushHeaders()
+      if (subscription.resync) {
+        write(
+          `event: status.resync\ndata: ${JSON.stringify({ since_seq: start, seq: subscription.seq })}\n\n`,
+        )
         res.end()
-      },
-    })
-
-    res.writeHead(200, {
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-cache, no-transform',
-      Connection: 'keep-alive',
-      'X-Accel-Buffering': 'no',
-    })
-    res.flushHeaders()
-    if (subscription.resync) {
-      write(`event: status.resync\ndata: ${JSON.stringify({ since_seq: start, seq: subscription.seq })}\n\n`)
-      res.end()
-      return
-    }
-    write(`retry: 2000\n: subscribed at seq ${subscription.seq}\n\n`)
-    const heartbeat = setInterval(() => write(': ping\n\n'), heartbeatMs)
-    req.on('close', () => {
-      clearInterval(heartbeat)
-      subscription.close('unsubscribed')
-    })
-    subscription.start()
+        return
+      }
+      write(`retry: 2000\n: subscribed at seq ${subscription.seq}\n\n`)
+      const heartbeat = setInterval(() => write(': ping\n\n'), heartbeatMs)
+      req.on('close', () => {
+        clearInterval(heartbeat)
+        subscription.close('unsubscribed')
+      })
+      subscription.start()
+    },
   })
-
-  return router
 }

@@ -53,7 +53,7 @@ test('when /metrics is scraped after API traffic, then it is Prometheus text wit
   expect(res.text).toContain('# TYPE http_request_duration_seconds histogram')
   // Labelled by the route's pattern, never by the id in the URL (one series per route, not per status).
   expect(res.text).toMatch(
-    /http_request_duration_seconds_count\{[^}]*method="GET"[^}]*route="\/api\/status\/"[^}]*status_code="200"[^}]*\} [1-9]/,
+    /http_request_duration_seconds_count\{[^}]*method="GET"[^}]*route="\/api\/status"[^}]*status_code="200"[^}]*\} [1-9]/,
   )
   expect(res.text).toMatch(
     /http_request_duration_seconds_count\{[^}]*route="\/api\/status\/:id"[^}]*status_code="404"[^}]*\} [1-9]/,

@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs'
 import path from 'node:path'
-import express, { Router } from 'express'
+import express, { Router, type Request, type Response } from 'express'
+import { z } from 'zod'
+import { mount, operations, type Operation } from '../operation'
 
 /** The nearest folder above `from` holding package.json: the project root from src/ and from dist/src/. */
 function projectRoot(from: string): string {
@@ -29,15 +31,30 @@ const notBuilt = `<!doctype html>
 <code>/api</code> works without it.</p></body></html>
 `
 
+const page = (path: string): Operation => ({
+  method: 'get',
+  path,
+  scope: null,
+  tag: 'Dashboard',
+  summary: 'The dashboard: asks for an API key, then lists and follows statuses live',
+  responses: {
+    '200': { description: 'An HTML page', content: { 'text/html': { schema: z.string() } } },
+    '503': {
+      description: 'The dashboard is not built: a page saying to run `npm run build`',
+      content: { 'text/html': { schema: z.string() } },
+    },
+  },
+})
+
+export const dashboardOperations = operations({ dashboard: page('/'), dashboardIndex: page('/index.html') })
+
 /**
  * The dashboard's static files at `/` (built by Vite into `dir`). Public: the page asks for an API key
  * and sends it with each request itself. A missing build answers a page saying how to build it.
  */
 export function dashboardRoutes(dir = defaultDashboardDir()) {
-  const router = Router()
   const index = path.join(dir, 'index.html')
-
-  router.get(['/', '/index.html'], (_req, res) => {
+  const sendIndex = (_input: unknown, _req: Request, res: Response) => {
     res.set({ 'Content-Security-Policy': CONTENT_SECURITY_POLICY, 'Cache-Control': 'no-cache' })
     // Looked up on each request, so building while the service runs needs no restart.
     if (!existsSync(index)) {
@@ -45,7 +62,8 @@ export function dashboardRoutes(dir = defaultDashboardDir()) {
       return
     }
     res.sendFile(index)
-  })
+  }
+  const router = mount(Router(), '', dashboardOperations, { dashboard: sendIndex, dashboardIndex: sendIndex })
 
   // Vite names assets by content hash, so they may be cached for good.
   router.use(

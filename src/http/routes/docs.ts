@@ -1,5 +1,7 @@
 import { dirname } from 'node:path'
 import express, { Router, type RequestHandler } from 'express'
+import { z } from 'zod'
+import { mount, operations } from '../operation'
 import { buildOpenApiDocument } from '../openapi'
 
 // Swagger UI from the swagger-ui-dist package, served by this process so the page works offline.
@@ -61,21 +63,43 @@ const withCsp: RequestHandler = (_req, res, next) => {
   next()
 }
 
+export const docsOperations = operations({
+  openapi: {
+    method: 'get',
+    path: '/openapi.json',
+    scope: null,
+    tag: 'Documentation',
+    summary: 'This document',
+    responses: {
+      '200': {
+        description: 'OpenAPI 3.1',
+        content: { 'application/json': { schema: { type: 'object' } } },
+      },
+    },
+  },
+  docs: {
+    method: 'get',
+    path: '/docs',
+    scope: null,
+    tag: 'Documentation',
+    summary: 'Interactive documentation of this document (Swagger UI, served locally)',
+    responses: { '200': { description: 'An HTML page', content: { 'text/html': { schema: z.string() } } } },
+  },
+})
+
 /** `GET /openapi.json`, and `GET /docs` with its assets: public, like the health routes. */
 export function docsRoutes() {
-  const router = Router()
   let document: ReturnType<typeof buildOpenApiDocument> | undefined
-
-  router.get('/openapi.json', (_req, res) => {
-    document ??= buildOpenApiDocument()
-    res.json(document)
+  const router = mount(Router(), '', docsOperations, {
+    openapi: (_input, _req, res) => {
+      document ??= buildOpenApiDocument()
+      res.json(document)
+    },
+    docs: (_input, _req, res) => {
+      res.set('Content-Security-Policy', CSP).type('html').send(PAGE)
+    },
   })
 
-  router.get('/docs', withCsp, (_req, res) => {
-    res.type('html').send(PAGE)
-  })
-
-  // Middleware, not routes: these are files, not operations of the API.
   const files = express.static(SWAGGER_UI_DIR, { index: false, redirect: false })
   router.use('/docs', withCsp, (req, res, next) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return next()

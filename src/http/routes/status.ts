@@ -1,10 +1,29 @@
 import { Router, type Request, type Response } from 'express'
+import { z } from 'zod'
 import type { StatusRecord } from '../../domain/status-record'
 import { AppError } from '../../errors'
 import type { StatusFilterService } from '../../services/status-filter-service'
 import type { StatusService } from '../../services/status-service'
-import { requireScope, tenantOf } from '../auth'
+import {
+  CreatedHeaders,
+  filtersNote,
+  IdempotencyHeaders,
+  json,
+  problem,
+  Problems,
+  RecordHeaders,
+  recordAnswer,
+  writeConflict,
+} from '../answers'
+import { tenantOf } from '../auth'
+import { mount, operations } from '../operation'
 import { IdParamsSchema, PageQuerySchema } from '../schemas/common'
+import {
+  HistoryPageSchema,
+  StatusPageSchema,
+  StatusRecordSchema,
+  StatusUpdatedSchema,
+} from '../schemas/responses'
 import {
   ErrorReportSchema,
   IdempotencyKeySchema,
@@ -43,6 +62,150 @@ function expectedVersionOf(req: Request, fromBody: number | undefined): number |
   return fromHeader ?? fromBody
 }
 
+/** The single statuses' operations (bulk ones are in ./batch.ts). */
+export const statusOperations = operations({
+  listStatuses: {
+    method: 'get',
+    path: '/api/status',
+    scope: 'status:read',
+    tag: 'Statuses',
+    summary: 'List statuses: filter, sort, keyset pages',
+    description: `${filtersNote} Follow \`next_cursor\` for the next page; a cursor is bound to its query.`,
+    query: ListQuerySchema,
+    responses: {
+      '200': { description: 'One page', content: json(StatusPageSchema) },
+      '422': Problems.searchTooBroad,
+    },
+  },
+  createStatus: {
+    method: 'post',
+    path: '/api/status',
+    scope: 'status:write',
+    tag: 'Statuses',
+    summary: 'Create a status',
+    description:
+      "The id is the client's to choose or the server's to generate; the starting state is `status` (default `pending`).",
+    headers: IdempotencyHeaders,
+    body: StatusCreateSchema,
+    responses: {
+      '201': { description: 'Created', headers: CreatedHeaders, content: json(StatusRecordSchema) },
+      '409': writeConflict,
+      '422': Problems.idempotencyReused,
+    },
+  },
+  getStatus: {
+    method: 'get',
+    path: '/api/status/:id',
+    scope: 'status:read',
+    tag: 'Statuses',
+    summary: 'Read one status',
+    params: IdParamsSchema,
+    headers: z.object({
+      'If-None-Match': z
+        .string()
+        .optional()
+        .meta({ description: 'The ETag you hold: 304 when the status has not changed since' }),
+    }),
+    responses: {
+      '200': recordAnswer('The status'),
+      '304': {
+        description: 'Unchanged since the ETag in `If-None-Match`',
+        headers: RecordHeaders.pick({ ETag: true }),
+      },
+      '404': Problems.statusNotFound,
+    },
+  },
+  updateStatus: {
+    method: 'put',
+    path: '/api/status/:id',
+    scope: 'status:write',
+    tag: 'Statuses',
+    summary: 'Update a status: transition, progress, message, metadata, tags, priority',
+    description:
+      'At least one of `new_status`, `progress_percentage`, `steps_completed`, `steps_total`, `message`, `metadata`, `tags`, `priority`. Optimistic concurrency with `If-Match` or `expected_version` (412 on mismatch). An update with `reported_at` older than the last applied one is ignored and answered 200 with `"applied": false`.',
+    params: IdParamsSchema,
+    headers: IdempotencyHeaders.extend({
+      'If-Match': IfMatchSchema.optional().meta({
+        description: 'The version the update expects: `"3"`, `W/"3"` or `3`; `*` matches any',
+      }),
+    }),
+    body: StatusUpdateSchema,
+    responses: {
+      '200': {
+        description: 'The record after the update',
+        headers: RecordHeaders,
+        content: json(StatusUpdatedSchema),
+      },
+      '404': Problems.statusNotFound,
+      '409': writeConflict,
+      '412': problem('VersionMismatch', 412, ['version-mismatch']),
+      '422': Problems.idempotencyReused,
+    },
+  },
+  deleteStatus: {
+    method: 'delete',
+    path: '/api/status/:id',
+    scope: 'status:write',
+    tag: 'Statuses',
+    summary: 'Delete a status',
+    description: 'Writes a `status.deleted` event; the history stays readable.',
+    params: IdParamsSchema,
+    responses: {
+      '204': { description: 'Deleted' },
+      '404': Problems.statusNotFound,
+      '409': writeConflict,
+    },
+  },
+  recordStatusError: {
+    method: 'post',
+    path: '/api/status/:id/errors',
+    scope: 'status:write',
+    tag: 'Statuses',
+    summary: 'Record an error, with or without a retry',
+    description:
+      '`retry_count` goes up by one; with `should_retry` and retries left the status moves to `retry_pending`, otherwise to `failed`.',
+    params: IdParamsSchema,
+    headers: IdempotencyHeaders,
+    body: ErrorReportSchema,
+    responses: {
+      '200': recordAnswer('The record after the error'),
+      '404': Problems.statusNotFound,
+      '409': writeConflict,
+      '422': Problems.idempotencyReused,
+    },
+  },
+  cancelStatus: {
+    method: 'post',
+    path: '/api/status/:id/cancel',
+    scope: 'status:write',
+    tag: 'Statuses',
+    summary: 'Cancel a live status',
+    params: IdParamsSchema,
+    headers: IdempotencyHeaders,
+    responses: {
+      '200': recordAnswer('The cancelled record'),
+      '404': Problems.statusNotFound,
+      '409': writeConflict,
+      '422': Problems.idempotencyReused,
+    },
+  },
+  getStatusHistory: {
+    method: 'get',
+    path: '/api/status/:id/history',
+    scope: 'status:read',
+    tag: 'Statuses',
+    summary: "A status's events, oldest first",
+    description: 'Still readable after the status is deleted.',
+    params: IdParamsSchema,
+    query: PageQuerySchema,
+    responses: {
+      '200': { description: 'One page of events', content: json(HistoryPageSchema) },
+      '404': Problems.statusNotFound,
+    },
+  },
+})
+
+/** Mounted at `/api`. */
 export function statusRoutes({
   statuses,
   filters,
@@ -50,72 +213,65 @@ export function statusRoutes({
   statuses: StatusService
   filters: StatusFilterService
 }) {
-  const router = Router()
-  const read = requireScope('status:read')
-  const write = requireScope('status:write')
+  return mount(Router(), '/api', statusOperations, {
+    listStatuses: async ({ query }, req, res) => {
+      res.json(await filters.list(tenantOf(req), query))
+    },
 
-  router.get('/', read, async (req, res) => {
-    const query = ListQuerySchema.parse(req.query)
-    res.json(await filters.list(tenantOf(req), query))
+    createStatus: async ({ body }, req, res) => {
+      const { result, replayed } = await statuses.create(tenantOf(req), body, {
+        idempotencyKey: idempotencyKeyOf(req),
+      })
+      res.status(201).location(`/api/status/${encodeURIComponent(result.status_id)}`)
+      sendRecord(res, result, replayed)
+    },
+
+    getStatus: async ({ params }, req, res) => {
+      const record = await statuses.get(tenantOf(req), params.id)
+      if (req.get('if-none-match') === `"${record.version}"`) {
+        res.set('ETag', `"${record.version}"`).status(304).end()
+        return
+      }
+      sendRecord(res, record)
+    },
+
+    updateStatus: async ({ params, body }, req, res) => {
+      const { expected_version, ...update } = body
+      const { result, replayed } = await statuses.update(tenantOf(req), params.id, update, {
+        expectedVersion: expectedVersionOf(req, expected_version),
+        idempotencyKey: idempotencyKeyOf(req),
+      })
+      sendRecord(res, result.status, replayed, { applied: result.applied })
+    },
+
+    deleteStatus: async ({ params }, req, res) => {
+      await statuses.remove(tenantOf(req), params.id)
+      res.status(204).end()
+    },
+
+    recordStatusError: async ({ params, body }, req, res) => {
+      const { error_info, should_retry } = body
+      const { result, replayed } = await statuses.recordError(
+        tenantOf(req),
+        params.id,
+        error_info,
+        should_retry,
+        {
+          idempotencyKey: idempotencyKeyOf(req),
+        },
+      )
+      sendRecord(res, result, replayed)
+    },
+
+    cancelStatus: async ({ params }, req, res) => {
+      const { result, replayed } = await statuses.cancel(tenantOf(req), params.id, {
+        idempotencyKey: idempotencyKeyOf(req),
+      })
+      sendRecord(res, result, replayed)
+    },
+
+    getStatusHistory: async ({ params, query }, req, res) => {
+      res.json(await statuses.history(tenantOf(req), params.id, query))
+    },
   })
-
-  router.post('/', write, async (req, res) => {
-    const body = StatusCreateSchema.parse(req.body)
-    const { result, replayed } = await statuses.create(tenantOf(req), body, {
-      idempotencyKey: idempotencyKeyOf(req),
-    })
-    res.status(201).location(`/api/status/${encodeURIComponent(result.status_id)}`)
-    sendRecord(res, result, replayed)
-  })
-
-  router.get('/:id', read, async (req, res) => {
-    const { id } = IdParamsSchema.parse(req.params)
-    const record = await statuses.get(tenantOf(req), id)
-    if (req.get('if-none-match') === `"${record.version}"`) {
-      res.set('ETag', `"${record.version}"`).status(304).end()
-      return
-    }
-    sendRecord(res, record)
-  })
-
-  router.put('/:id', write, async (req, res) => {
-    const { id } = IdParamsSchema.parse(req.params)
-    const { expected_version, ...update } = StatusUpdateSchema.parse(req.body)
-    const { result, replayed } = await statuses.update(tenantOf(req), id, update, {
-      expectedVersion: expectedVersionOf(req, expected_version),
-      idempotencyKey: idempotencyKeyOf(req),
-    })
-    sendRecord(res, result.status, replayed, { applied: result.applied })
-  })
-
-  router.delete('/:id', write, async (req, res) => {
-    const { id } = IdParamsSchema.parse(req.params)
-    await statuses.remove(tenantOf(req), id)
-    res.status(204).end()
-  })
-
-  router.post('/:id/errors', write, async (req, res) => {
-    const { id } = IdParamsSchema.parse(req.params)
-    const { error_info, should_retry } = ErrorReportSchema.parse(req.body)
-    const { result, replayed } = await statuses.recordError(tenantOf(req), id, error_info, should_retry, {
-      idempotencyKey: idempotencyKeyOf(req),
-    })
-    sendRecord(res, result, replayed)
-  })
-
-  router.post('/:id/cancel', write, async (req, res) => {
-    const { id } = IdParamsSchema.parse(req.params)
-    const { result, replayed } = await statuses.cancel(tenantOf(req), id, {
-      idempotencyKey: idempotencyKeyOf(req),
-    })
-    sendRecord(res, result, replayed)
-  })
-
-  router.get('/:id/history', read, async (req, res) => {
-    const { id } = IdParamsSchema.parse(req.params)
-    const page = PageQuerySchema.parse(req.query)
-    res.json(await statuses.history(tenantOf(req), id, page))
-  })
-
-  return router
 }
