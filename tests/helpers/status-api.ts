@@ -1,43 +1,13 @@
 import type { Response } from 'supertest'
+import type { StatusEvent, StatusRecord } from '../../src/client/types'
 import type { StatusCreate } from '../../src/http/schemas/status'
 import { makeStatus } from './factories'
 import { bearer, type TestApp } from './test-app'
 import { freshTenantName } from './tenants'
 
-/** A status as it travels on the wire: dates are RFC 3339 strings. */
-export interface StatusJson {
-  status_id: string
-  kind: string | null
-  resource_id: string | null
-  status: string
-  priority: string
-  progress_percentage: number
-  message: string | null
-  steps_completed: number | null
-  steps_total: number | null
-  error_info: { message: string; code?: string; details?: Record<string, unknown> } | null
-  retry_count: number
-  max_retries: number
-  metadata: Record<string, unknown>
-  tags: string[]
-  version: number
-  created_at: string
-  updated_at: string
-  started_at: string | null
-  completed_at: string | null
-  estimated_completion_at: string | null
-}
-
-export interface EventJson {
-  event_id: string
-  seq: number
-  type: string
-  status_id: string
-  version: number
-  occurred_at: string
-  changes: Record<string, [unknown, unknown]>
-  status: StatusJson
-}
+/** A status and an event as they travel on the wire (dates are RFC 3339 strings): the client's types. */
+export type StatusJson = StatusRecord
+export type EventJson = StatusEvent
 
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 export const RFC3339_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/

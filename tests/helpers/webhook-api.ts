@@ -1,26 +1,10 @@
 import { bearer, type TestApp } from './test-app'
 
-export interface WebhookJson {
-  id: string
-  url: string
-  events: string[]
-  created_at: string
-  secret?: string
-}
+import type { Delivery, Webhook } from '../../src/client/types'
 
-export interface DeliveryJson {
-  id: string
-  webhook_id: string
-  event_id: string
-  event_type: string
-  seq: number
-  state: 'pending' | 'delivered' | 'dead'
-  attempts: number
-  last_error: string | null
-  next_attempt_at: string | null
-  last_attempt_at: string | null
-  created_at: string
-}
+/** A webhook as it travels on the wire; `secret` only in the answer that created it. */
+export type WebhookJson = Webhook & { secret?: string }
+export type DeliveryJson = Delivery
 
 type Query = Record<string, string | number | undefined>
 
