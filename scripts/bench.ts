@@ -3,9 +3,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import os from 'node:os'
 import path from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
-import { authHeaders, createStatuses, type ServiceTarget } from './bench/fixtures'
-import { parseArgs, usage, UsageError, type BenchOptions } from './bench/options'
-import { startPostgres, type PostgresServer } from './bench/postgres'
+import { authHeaders, createStatuses, type ServiceTarget } from './bench/lib/fixtures'
+import { parseArgs, usage, UsageError, type BenchOptions } from './bench/lib/options'
+import { startPostgres, type PostgresServer } from './bench/lib/postgres'
 import {
   freePort,
   HOST,
@@ -14,7 +14,7 @@ import {
   startWorker,
   stopAll,
   type ChildServer,
-} from './bench/processes'
+} from './bench/lib/processes'
 import {
   buildReport,
   combinedMarkdown,
@@ -23,10 +23,11 @@ import {
   withRatios,
   type BenchReport,
   type SectionResult,
-} from './bench/report'
-import { scenarios, type BenchContext, type HttpScenario, type Scenario } from './bench/scenarios'
-import { storeAccess, type DatabaseProvider } from './bench/store'
-import type { Measurement } from './bench/load'
+} from './bench/lib/report'
+import type { BenchContext } from './bench/lib/context'
+import { scenarios, type HttpScenario, type Scenario } from './bench/scenarios'
+import { storeAccess, type DatabaseProvider } from './bench/lib/store'
+import type { Measurement } from './bench/lib/load'
 
 const rootDir = path.resolve(__dirname, '..')
 const resultsDir = path.join(rootDir, 'bench', 'results')
@@ -129,7 +130,7 @@ async function startHello(tmpDir: string): Promise<ChildServer> {
   const port = await freePort()
   return startServer({
     name: 'hello-world',
-    nodeArgs: ['--import', 'tsx', path.join(__dirname, 'bench', 'hello-server.ts')],
+    nodeArgs: ['--import', 'tsx', path.join(__dirname, 'bench', 'workers', 'hello-server.ts')],
     cwd: rootDir,
     port,
     logFile: path.join(tmpDir, 'hello.log'),
@@ -164,7 +165,7 @@ function makeContext(
 ): BenchContext {
   const fixtures = new Map<string, Promise<string[]>>()
   const target: ServiceTarget = { url: service.url, apiKey }
-  const benchDir = path.join(__dirname, 'bench')
+  const workersDir = path.join(__dirname, 'bench', 'workers')
   const store = storeAccess(databaseUrl)
   return {
     service: { ...target, cpuMs: service.cpuMs, tenantId: TENANT },
@@ -195,7 +196,7 @@ function makeContext(
     startWorker: (name, script, nodeArgs) =>
       startWorker({
         name,
-        script: path.join(benchDir, script),
+        script: path.join(workersDir, script),
         nodeArgs,
         cwd: rootDir,
         logFile: path.join(tmpDir, `${name}.log`),
@@ -206,7 +207,7 @@ function makeContext(
       const port = await freePort()
       return startServer({
         name,
-        nodeArgs: ['--import', 'tsx', path.join(benchDir, script)],
+        nodeArgs: ['--import', 'tsx', path.join(workersDir, script)],
         cwd: rootDir,
         port,
         logFile: path.join(tmpDir, `${name}.log`),

@@ -16,7 +16,7 @@ import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { io, type Socket } from 'socket.io-client'
-import { freePort, HOST, logTail, processCpuMs, startServer, stopAll } from './bench/processes'
+import { freePort, HOST, logTail, processCpuMs, startServer, stopAll } from './bench/lib/processes'
 
 const rootDir = path.resolve(__dirname, '..')
 const resultsDir = path.join(rootDir, 'bench', 'results')

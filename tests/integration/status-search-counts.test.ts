@@ -2,7 +2,7 @@
 // index behind `q` (status_search) and the maintained counts behind `include_total` and stats
 // (status_counts). Both are kept by triggers, so every write path has to leave them in step.
 import BetterSqlite3 from 'better-sqlite3'
-import { seedStatuses } from '../../scripts/seed'
+import { seedStatuses } from '../../scripts/lib/seed-rows'
 import { freshTenantApi, statusApi, type StatusApi, type StatusJson } from '../helpers/status-api'
 import { bearer, buildTestApp, type TestApp } from '../helpers/test-app'
 import { testSqlite } from '../helpers/test-database'

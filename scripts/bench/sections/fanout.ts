@@ -6,13 +6,13 @@
 // --fanout-rate says otherwise), so both are asked for the same deliveries/s.
 import { setTimeout as sleep } from 'node:timers/promises'
 import { io } from 'socket.io-client'
-import { cpuWindow, type CpuPercents } from './cpu'
-import { authHeaders, batchBody, waitIdle } from './fixtures'
-import { ask } from './ipc'
-import type { ChildServer } from './processes'
-import { round, target, thousands, type SectionResult } from './report'
-import type { BenchContext } from './scenarios'
-import type { ConnectRequest, ConnectResult, Counts } from './socket-clients'
+import { cpuWindow, type CpuPercents } from '../lib/cpu'
+import { authHeaders, batchBody, waitIdle } from '../lib/fixtures'
+import { ask } from '../lib/ipc'
+import type { ChildServer } from '../lib/processes'
+import { round, target, thousands, type SectionResult } from '../lib/report'
+import type { BenchContext } from '../lib/context'
+import type { ConnectRequest, ConnectResult, Counts } from '../workers/socket-clients'
 
 const STATUSES = 10_000
 const TARGET_RATIO = 0.5

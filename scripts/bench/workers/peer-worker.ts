@@ -3,7 +3,7 @@
 // `job.updateProgress` on distinct jobs for `durationSec`, while a QueueEvents listener (its own
 // connection, in this process) counts the `progress` events it receives.
 import { Queue, QueueEvents, type Job } from 'bullmq'
-import { serve } from './ipc'
+import { serve } from '../lib/ipc'
 
 export interface PeerRequest {
   port: number

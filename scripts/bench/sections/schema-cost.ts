@@ -2,10 +2,10 @@
 // (one status UPDATE … RETURNING and one event INSERT per update, 500 a transaction) run once per
 // variant of the schema, each on a copy of one database of 100,000 statuses, beside the schema as
 // migrated. A variant drops one thing the migrations make, or adds back one they dropped.
-import { ask } from './ipc'
-import { round, thousands, type SectionResult } from './report'
-import type { BenchContext } from './scenarios'
-import type { SchemaCostRequest, SchemaVariant } from './updater-inprocess'
+import { ask } from '../lib/ipc'
+import { round, thousands, type SectionResult } from '../lib/report'
+import type { BenchContext } from '../lib/context'
+import type { SchemaCostRequest, SchemaVariant } from '../workers/updater-inprocess'
 
 const STATUSES = 100_000
 const BATCH_SIZE = 500

@@ -3,13 +3,13 @@
 // then with the same connections split over A and B (an autocannon on each, at once, on disjoint
 // statuses); then update → subscriber latency with the updates sent to A and the subscribers on A, and
 // on B. B learns of A's writes from A's wake-up over the Socket.IO PostgreSQL adapter (or its own poll).
-import { cpuWindow, type CpuPercents } from './cpu'
-import { authHeaders, batchBody, serviceStats, waitIdle, type ServiceTarget } from './fixtures'
+import { cpuWindow, type CpuPercents } from '../lib/cpu'
+import { authHeaders, batchBody, serviceStats, waitIdle, type ServiceTarget } from '../lib/fixtures'
 import { runLatency } from './latency'
-import { measureHttp, type HttpLoad, type Measurement } from './load'
-import type { ChildServer } from './processes'
-import { round, thousands, type SectionResult } from './report'
-import type { BenchContext } from './scenarios'
+import { measureHttp, type HttpLoad, type Measurement } from '../lib/load'
+import type { ChildServer } from '../lib/processes'
+import { round, thousands, type SectionResult } from '../lib/report'
+import type { BenchContext } from '../lib/context'
 
 const PUT_STATUSES = 1_000
 const BATCH_STATUSES = 10_000

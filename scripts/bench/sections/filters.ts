@@ -1,4 +1,4 @@
-// Filters at scale: a fresh database seeded with `--filter-rows` statuses (scripts/seed.ts: better-sqlite3
+// Filters at scale: a fresh database seeded with `--filter-rows` statuses (scripts/lib/seed-rows.ts: better-sqlite3
 // on SQLite, a bulk load of the same rows on PostgreSQL), the built server started on it, and GET
 // /api/status with realistic complex filters timed one request at a time. Each filter's plan is the
 // store's EXPLAIN of the SQL the service sends for it (same WHERE, ORDER BY and LIMIT shape, written out
@@ -7,12 +7,12 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
 import { Client } from 'pg'
-import { SEED_TAGS, seedPostgresStatuses, seedStatuses, seedStatusId } from '../seed'
-import { cpuWindow, percentile } from './cpu'
-import { authHeaders } from './fixtures'
-import { freePort, HOST, logTail, startServer } from './processes'
-import { round, target, thousands, type SectionResult } from './report'
-import type { BenchContext } from './scenarios'
+import { SEED_TAGS, seedPostgresStatuses, seedStatuses, seedStatusId } from '../../lib/seed-rows'
+import { cpuWindow, percentile } from '../lib/cpu'
+import { authHeaders } from '../lib/fixtures'
+import { freePort, HOST, logTail, startServer } from '../lib/processes'
+import { round, target, thousands, type SectionResult } from '../lib/report'
+import type { BenchContext } from '../lib/context'
 
 const TENANT = 'default'
 const WARMUP = 20
@@ -416,7 +416,7 @@ export async function runFilters(ctx: BenchContext): Promise<SectionResult> {
       notes: [
         `One request at a time, ${SAMPLES} per filter after ${WARMUP} warm-up (fewer when a filter takes over ` +
           `${MAX_MEASURE_MS / 1000} s), from the bench process to the built server on a fresh ` +
-          `${postgres ? 'database' : 'file'} seeded by scripts/seed.ts's rows (seed 1, ` +
+          `${postgres ? 'database' : 'file'} seeded by scripts/lib/seed-rows.ts's rows (seed 1, ` +
           `${postgres ? 'seedPostgresStatuses: a bulk load, indexes built after, then ANALYZE; ' : ''}` +
           `${(seeded.ms / 1000).toFixed(1)} s at ${thousands(seeded.rowsPerSec)} rows/s). ` +
           `(d) follows next_cursor to page ${DEEP_PAGES} and times that page. Server CPU ${Math.round(cpuUse.server ?? 0)} %, ` +

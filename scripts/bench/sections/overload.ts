@@ -7,12 +7,12 @@
 import { spawnSync } from 'node:child_process'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { cpuWindow, percentile, type CpuPercents } from './cpu'
-import { authHeaders, createStatuses, type ServiceTarget } from './fixtures'
-import type { FloodRequest, FloodResult } from './flood-worker'
-import { ask } from './ipc'
-import { round, target, thousands, type SectionResult } from './report'
-import type { BenchContext } from './scenarios'
+import { cpuWindow, percentile, type CpuPercents } from '../lib/cpu'
+import { authHeaders, createStatuses, type ServiceTarget } from '../lib/fixtures'
+import type { FloodRequest, FloodResult } from '../workers/flood-worker'
+import { ask } from '../lib/ipc'
+import { round, target, thousands, type SectionResult } from '../lib/report'
+import type { BenchContext } from '../lib/context'
 
 const RPS = 200
 const BURST = 400

@@ -8,11 +8,12 @@ import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { httpBatch, inProcess } from './batch'
-import { ask } from './ipc'
-import { freePort, HOST, processCpuMs } from './processes'
-import { round, target, thousands, type SectionResult } from './report'
-import { measurePut, type BenchContext } from './scenarios'
-import type { PeerRequest, PeerResult } from './peer-worker'
+import { ask } from '../lib/ipc'
+import { freePort, HOST, processCpuMs } from '../lib/processes'
+import { round, target, thousands, type SectionResult } from '../lib/report'
+import type { BenchContext } from '../lib/context'
+import { measurePut } from '../scenarios'
+import type { PeerRequest, PeerResult } from '../workers/peer-worker'
 
 const JOBS = 10_000
 const CONCURRENCY = 50

@@ -1,7 +1,7 @@
 // Many Socket.IO subscribers in one process, a worker of scripts/bench.ts (so they run on the core the
 // server does not use): connects them, subscribes each, and counts the `status.event`s they receive.
 import { io, type Socket } from 'socket.io-client'
-import { serve } from './ipc'
+import { serve } from '../lib/ipc'
 
 export interface ConnectRequest {
   /** Server origin; the namespace is /status as in the service. */

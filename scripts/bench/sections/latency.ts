@@ -4,10 +4,10 @@
 // once through POST /api/status/batch (one item, so the updater's flush delay is included).
 import { setTimeout as sleep } from 'node:timers/promises'
 import { io, type Socket } from 'socket.io-client'
-import { cpuWindow, percentile, type CpuPercents } from './cpu'
-import { authHeaders, batchBody, type ServiceTarget } from './fixtures'
-import { round, target, thousands, type SectionResult } from './report'
-import type { BenchContext } from './scenarios'
+import { cpuWindow, percentile, type CpuPercents } from '../lib/cpu'
+import { authHeaders, batchBody, type ServiceTarget } from '../lib/fixtures'
+import { round, target, thousands, type SectionResult } from '../lib/report'
+import type { BenchContext } from '../lib/context'
 
 const SUBSCRIBERS = 10
 const TARGET_P99_MS = 50

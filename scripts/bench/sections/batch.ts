@@ -4,13 +4,13 @@
 //   (b) the batched updater in-process (updater-inprocess.ts, a worker): no HTTP, no validation;
 //   (c) the ceiling: the raw driver (better-sqlite3, or pg on PostgreSQL) writing the same updates and
 //       their event rows, nothing else.
-import { cpuWindow } from './cpu'
-import { authHeaders, batchBody, serviceStats, waitIdle } from './fixtures'
-import { ask } from './ipc'
-import { measureHttp } from './load'
-import { round, target, thousands, type SectionResult } from './report'
-import type { BenchContext } from './scenarios'
-import type { InProcessRequest, InProcessResult } from './updater-inprocess'
+import { cpuWindow } from '../lib/cpu'
+import { authHeaders, batchBody, serviceStats, waitIdle } from '../lib/fixtures'
+import { ask } from '../lib/ipc'
+import { measureHttp } from '../lib/load'
+import { round, target, thousands, type SectionResult } from '../lib/report'
+import type { BenchContext } from '../lib/context'
+import type { InProcessRequest, InProcessResult } from '../workers/updater-inprocess'
 
 const STATUSES = 10_000
 const ITEMS_PER_REQUEST = 1_000

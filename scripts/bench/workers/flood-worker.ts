@@ -6,7 +6,7 @@
 import http from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
 import autocannon from 'autocannon'
-import { serve } from './ipc'
+import { serve } from '../lib/ipc'
 
 export interface FloodRequest {
   url: string
