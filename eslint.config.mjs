@@ -11,6 +11,8 @@ export default defineConfig(
     'src/db/generated/',
     'src/db/generated-postgresql/',
     'bench/results/',
+    // A mutation run's copies of the project (npm run mutation).
+    '.stryker-tmp/',
   ]),
   js.configs.recommended,
   tseslint.configs.recommended,

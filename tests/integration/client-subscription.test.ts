@@ -1,8 +1,8 @@
 import { createServer, type Server as HttpServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { Server, type Socket } from 'socket.io'
 import { createStatusTrackerClient, StatusTrackerError, type StatusEvent } from '../../src/client'
 import { until } from '../helpers/wait'
+import { listenOnLoopback } from '../helpers/listen'
 
 // The real service never sends an event twice to one connection, nor fails a subscribe at random: a
 // Socket.IO server playing its part by script shows what the client does when that happens anyway.
@@ -34,8 +34,7 @@ beforeAll(async () => {
       ack?.({ ok: true })
     })
   })
-  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
-  baseUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}`
+  baseUrl = (await listenOnLoopback(http)).url
 })
 beforeEach(() => {
   requests = []

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { Writable } from 'node:stream'
 import { io } from 'socket.io-client'
-import type { AddressInfo } from 'node:net'
 import { attachSocketServer } from '../../src/realtime/socket-server'
 import { createLogger, REDACTED } from '../../src/logger'
 import { bearer, buildTestApp, type TestApp } from '../helpers/test-app'
@@ -10,6 +9,7 @@ import { bearer, buildTestApp, type TestApp } from '../helpers/test-app'
 // secret this file made or sent: API keys in either header, a wrong key, webhook secrets, a token in a
 // query string, and the socket handshake's token.
 import http from 'node:http'
+import { listenOnLoopback } from '../helpers/listen'
 
 interface LogLine {
   level: number
@@ -98,15 +98,15 @@ test('when a credential is put in a query string, then the logged URL has its va
 })
 
 test('when a socket connects with a key and another is refused, then neither token is logged', async () => {
-  const server = http.createServer(t.app.listener).listen(0, '127.0.0.1')
-  await new Promise<void>((resolve) => server.once('listening', resolve))
+  const server = http.createServer(t.app.listener)
+  const listening = await listenOnLoopback(server)
   const sockets = attachSocketServer(server, {
     apiKeys: t.services.apiKeys,
     eventManager: t.services.eventManager,
     statuses: t.services.statuses,
     logger: createLogger('debug', log.stream),
   })
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/status`
+  const url = `${listening.url}/status`
   try {
     const good = io(url, { auth: { token: key }, transports: ['websocket'] })
     await new Promise<void>((resolve, reject) => good.once('connect', resolve).once('connect_error', reject))
@@ -118,7 +118,7 @@ test('when a socket connects with a key and another is refused, then neither tok
     expect(refusal.message).toBe('unauthenticated')
   } finally {
     await sockets.close()
-    await new Promise((resolve) => server.close(resolve))
+    await listening.close()
   }
   expect(leaks()).toEqual([])
 })

@@ -7,6 +7,7 @@ import { postgresRateLimitStore } from '../../src/db/rate-limit-repository'
 import { expectProblem } from '../helpers/status-api'
 import { testStore } from '../helpers/test-database'
 import { bearer, buildTestApp, type TestApp } from '../helpers/test-app'
+import { listenOnLoopback, type Listening } from '../helpers/listen'
 
 // 5 requests/s with a burst of 10: a token is back every 200 ms and the bucket is full after 2 s. The
 // limiter reads a clock the tests move by hand, so every count below is exact; each test takes a new key,
@@ -20,17 +21,15 @@ const advance = (ms: number) => {
 }
 
 let t: TestApp
-let server: http.Server
+let listening: Listening
 let request: ReturnType<typeof supertest>
 beforeAll(async () => {
   t = await buildTestApp({ rateLimit: { rps: RPS, burst: BURST, clock } })
-  server = http.createServer(t.app.listener)
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  request = supertest(server)
+  listening = await listenOnLoopback(http.createServer(t.app.listener))
+  request = supertest(listening.url)
 })
 afterAll(async () => {
-  server.closeAllConnections()
-  await new Promise((resolve) => server.close(resolve))
+  await listening.close()
   await t.close()
 })
 

@@ -1,6 +1,5 @@
 import express from 'express'
 import http from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { loadConfig } from '../../src/config'
 import { createEventRepository } from '../../src/db/event-repository'
 import { openDatabase, type Database } from '../../src/db/prisma'
@@ -14,6 +13,7 @@ import type { EventJson, StatusJson } from '../helpers/status-api'
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database'
 import { sleep, range, until } from '../helpers/wait'
 import { freshTenantName } from '../helpers/tenants'
+import { listenOnLoopback, type Listening } from '../helpers/listen'
 
 jest.setTimeout(120_000)
 
@@ -44,13 +44,10 @@ afterAll(async () => {
 })
 
 const streams: Stream[] = []
-const servers: http.Server[] = []
+const servers: Listening[] = []
 afterEach(async () => {
   for (const stream of streams.splice(0)) stream.close()
-  for (const extra of servers.splice(0)) {
-    extra.closeAllConnections()
-    await new Promise((resolve) => extra.close(resolve))
-  }
+  for (const extra of servers.splice(0)) await extra.close()
   // Every test starts with no subscriber left over from the one before.
   await until(async () => (await subscribers()) === 0, 'the closed streams were unsubscribed')
 })
@@ -342,10 +339,9 @@ describe('the stream on its own app', () => {
       sseRoutes({ eventManager: server.services.eventManager, ...options }),
     )
     app.use(errorHandler)
-    const listening = app.listen(0, '127.0.0.1')
+    const listening = await listenOnLoopback(http.createServer(app))
     servers.push(listening)
-    await new Promise<void>((resolve) => listening.once('listening', resolve))
-    return (listening.address() as AddressInfo).port
+    return listening.port
   }
 
   test('when the stream is idle, then heartbeat comments keep it open', async () => {

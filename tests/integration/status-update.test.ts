@@ -1,21 +1,13 @@
 import type { StatusCreate } from '../../src/http/schemas/status'
+import { SPEC_TERMINAL, SPEC_TRANSITIONS } from '../helpers/spec'
 import { expectProblem, statusApi, type StatusApi } from '../helpers/status-api'
 import { buildTestApp, type TestApp } from '../helpers/test-app'
 
 type Status = NonNullable<StatusCreate['status']>
 
-// SPEC §1, written out here rather than imported, so the test checks the code against the contract.
-const LEGAL: Record<Status, Status[]> = {
-  pending: ['starting', 'processing', 'cancelled', 'failed'],
-  starting: ['processing', 'completed', 'failed', 'retry_pending', 'cancelled'],
-  processing: ['completed', 'failed', 'retry_pending', 'cancelled'],
-  retry_pending: ['starting', 'processing', 'failed', 'cancelled'],
-  completed: [],
-  failed: [],
-  cancelled: [],
-}
+const LEGAL: Record<Status, Status[]> = SPEC_TRANSITIONS
 const ALL = Object.keys(LEGAL) as Status[]
-const TERMINAL: Status[] = ['completed', 'failed', 'cancelled']
+const TERMINAL: Status[] = SPEC_TERMINAL
 const legalPairs = ALL.flatMap((from) => LEGAL[from].map((to) => [from, to] as const))
 const illegalPairs = ALL.flatMap((from) =>
   ALL.filter((to) => to !== from && !LEGAL[from].includes(to)).map((to) => [from, to] as const),

@@ -1,16 +1,8 @@
-import { canMove, isTerminal, STATUS_VALUES, type StatusValue } from '../../src/domain/transitions'
+import { canMove, isTerminal, STATUS_VALUES } from '../../src/domain/transitions'
+import { SPEC_TERMINAL, SPEC_TRANSITIONS } from '../helpers/spec'
 
-// SPEC §1, written out independently of the implementation so a change to either is caught.
-const LEGAL: Record<StatusValue, StatusValue[]> = {
-  pending: ['starting', 'processing', 'cancelled', 'failed'],
-  starting: ['processing', 'completed', 'failed', 'retry_pending', 'cancelled'],
-  processing: ['completed', 'failed', 'retry_pending', 'cancelled'],
-  retry_pending: ['starting', 'processing', 'failed', 'cancelled'],
-  completed: [],
-  failed: [],
-  cancelled: [],
-}
-const TERMINAL: StatusValue[] = ['completed', 'failed', 'cancelled']
+const LEGAL = SPEC_TRANSITIONS
+const TERMINAL = SPEC_TERMINAL
 
 describe('the transition table', () => {
   const pairs = STATUS_VALUES.flatMap((from) => STATUS_VALUES.map((to) => [from, to] as const))
