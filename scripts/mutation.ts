@@ -19,7 +19,12 @@ const CONFIG_FILE = '.stryker-jest.config.json'
 const STRYKER_FILE = '.stryker.config.json'
 
 /** What is mutated by default: logic the unit suite is meant to pin down completely. */
-const MUTATE = ['src/domain/**/*.ts', 'src/services/cursor-codec.ts', 'src/services/coalesced-task.ts']
+const MUTATE = [
+  'src/domain/**/*.ts',
+  'src/services/cursor-codec.ts',
+  'src/services/coalesced-task.ts',
+  'src/services/outbox-reader.ts',
+]
 
 async function main(): Promise<number> {
   const { values } = parseArgs({ options: { mutate: { type: 'string', multiple: true } } })

@@ -272,6 +272,33 @@ describe('applyCreate and applyRemove', () => {
 })
 
 // Edges the mutation run (npm run mutation) found no unit test pinning down.
+describe('steps and estimates at their edges', () => {
+  test('when steps come without a total, or with a total of zero, then no progress is derived from them', () => {
+    expect(createStatus({ status_id: 'a', steps_completed: 3 }, t0).progress_percentage).toBe(0)
+    expect(createStatus({ status_id: 'b', steps_completed: 0, steps_total: 0 }, t0).progress_percentage).toBe(
+      0,
+    )
+  })
+
+  test('when an update gives a total but no steps done, then the progress stays as it was', () => {
+    const current = make({ status: 'processing', started_at: t0, progress_percentage: 40 })
+    expect(applyUpdate(current, { steps_total: 10 }, at(1))!.next.progress_percentage).toBe(40)
+  })
+
+  test('when an update gives no steps, then the stored steps do not override the stored progress', () => {
+    const current = createStatus(
+      { status_id: 'a', steps_completed: 1, steps_total: 4, progress_percentage: 50 },
+      t0,
+    )
+    expect(applyUpdate(current, { message: 'still going' }, at(1))!.next.progress_percentage).toBe(50)
+  })
+
+  test('when a live status is at 100 %, then it has no estimate (it is done as far as progress goes)', () => {
+    const s = make({ status: 'processing', started_at: t0, progress_percentage: 100 })
+    expect(estimateCompletion(s, at(60))).toBeNull()
+  })
+})
+
 describe('the rules at their edges', () => {
   const processing = (overrides: Partial<StoredStatus> = {}) =>
     make({ status: 'processing', started_at: t0, progress_percentage: 50, ...overrides })
