@@ -56,6 +56,11 @@ const EnvShape = z.object({
   UPDATER_MAX_QUEUE: intFrom(100_000, 1),
   EVENT_POLL_MS: intFrom(100, 10),
   RELAY_LEASE_MS: intFrom(30_000, 100),
+  // SPEC §11: how often the sweeper looks for due statuses (a status is swept within about this, and 2 s at most
+  // at the default), the most time between a skipped event and a subscriber's bookmark, and waiting reads per key.
+  SWEEP_INTERVAL_MS: intFrom(1_000, 10),
+  BOOKMARK_INTERVAL_MS: intFrom(10_000, 10),
+  WAIT_MAX_PER_KEY: intFrom(1_000, 1),
   SHUTDOWN_GRACE_MS: intFrom(10_000, 0),
   IDEMPOTENCY_TTL_HOURS: intFrom(24, 1),
   RETENTION_TERMINAL_DAYS: intFrom(30, 1),

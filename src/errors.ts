@@ -81,6 +81,7 @@ export const PROBLEMS = {
   },
   'rate-limited': { status: 429, means: 'over the per-key rate limit' },
   'too-many-subscriptions': { status: 429, means: 'at most 100 subscriptions per Socket.IO connection' },
+  'too-many-waiters': { status: 429, means: 'at most 1,000 waiting reads (`wait=`) per API key at once' },
   'internal-error': { status: 500, means: 'something went wrong on our side' },
   'queue-full': { status: 503, means: 'the writer is full' },
   'shutting-down': { status: 503, means: 'the service is shutting down' },
@@ -130,6 +131,8 @@ export const statusTerminal = (id: string, status: string) =>
     current_status: status,
   })
 /** A search whose `%` or `_` made it a scan, matching more statuses than can be listed by id. */
+export const tooManyWaiters = (max: number) =>
+  new AppError('too-many-waiters', `At most ${max} waiting reads per API key at once`, { max_waiters: max })
 export const searchTooBroad = (max: number) =>
   new AppError('search-too-broad', `A search containing % or _ may match at most ${max} statuses; narrow it`)
 

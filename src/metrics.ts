@@ -49,6 +49,18 @@ export function createMetrics() {
       labelNames: ['tenant'] as const,
       registers,
     }),
+    swept: new Counter({
+      name: 'status_swept_total',
+      help: 'Statuses the liveness sweeper failed or sent to retry, by reason (heartbeat-timeout, start-timeout, deadline-exceeded)',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    sweepLagSeconds: new Histogram({
+      name: 'status_sweep_lag_seconds',
+      help: 'How long the most overdue status of a sweep had been due when the sweep found it',
+      buckets: [0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 30],
+      registers,
+    }),
     /** Values read from the services at scrape time. */
     gauge(name: string, help: string, read: () => number | Promise<number>): void {
       new Gauge({

@@ -27,7 +27,13 @@ export async function startServer(config: Config) {
       flushMs: config.UPDATER_FLUSH_MS,
       maxQueue: config.UPDATER_MAX_QUEUE,
     },
-    eventManager: { pollMs: config.EVENT_POLL_MS, leaseMs: config.RELAY_LEASE_MS },
+    eventManager: {
+      pollMs: config.EVENT_POLL_MS,
+      leaseMs: config.RELAY_LEASE_MS,
+      bookmarkMs: config.BOOKMARK_INTERVAL_MS,
+    },
+    sweeper: { intervalMs: config.SWEEP_INTERVAL_MS },
+    maxWaitersPerKey: config.WAIT_MAX_PER_KEY,
     retention: {
       terminalDays: config.RETENTION_TERMINAL_DAYS,
       failedDays: config.RETENTION_FAILED_DAYS,

@@ -221,6 +221,14 @@ export function seedRows(options: {
       completedAt: terminal ? iso(updatedAt) : null,
       estimatedCompletionAt: s === 'processing' ? iso(updatedAt + int(60_000, 3_600_000)) : null,
       lastReportedAt: s === 'processing' || terminal ? iso(updatedAt) : null,
+      // No liveness by default: seeded work never becomes due.
+      heartbeatTimeoutS: null,
+      startBy: null,
+      deadlineAt: null,
+      lastHeartbeatAt: null,
+      stallsAt: null,
+      overdueAt: null,
+      dueAt: null,
     }
     return STATUS_COLUMNS_TABLE.map(([, field]) => values[field])
   }

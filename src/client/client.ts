@@ -26,6 +26,7 @@ import type {
   DeliveryQuery,
   ErrorReportInput,
   EventsPage,
+  HeartbeatInput,
   EventsQuery,
   Health,
   KeyCreateInput,
@@ -41,9 +42,12 @@ import type {
   StatusUpdateInput,
   SubscribeRequest,
   UpdatedStatus,
+  WaitForOptions,
   Webhook,
   WebhookCreateInput,
 } from './types'
+
+const TERMINAL: readonly string[] = ['completed', 'failed', 'cancelled']
 
 export interface ClientOptions extends TransportOptions {
   /** Passed to Socket.IO for subscriptions (e.g. `{ transports: ['websocket'] }`, `path`). */
@@ -60,6 +64,8 @@ export interface UpdateOptions extends WriteOptions {
 export interface StreamOptions {
   /** Start after this `seq` (replay, then live); without it, live events from now on. */
   since_seq?: number
+  /** Only these statuses' events; bookmarks move the resume point past the others (SPEC §11). */
+  status_ids?: string[]
   signal?: AbortSignal
   /** Called each time the stream is open (the answer's headers arrived), before any event of it. */
   onOpen?(info: { status: number }): void
@@ -151,6 +157,53 @@ export function createStatusTrackerClient(options: ClientOptions) {
         opts,
       ),
 
+    /**
+     * `POST /api/status/:id/heartbeat`: the work is alive (SPEC §11). Bare, it changes neither the
+     * version nor the feed; with `progress_percentage` or `message` it is an update as well. Safe to retry.
+     */
+    heartbeat: (
+      id: string,
+      body: HeartbeatInput = {},
+      opts?: RequestOptions,
+    ): ApiCall<{ status_id: string; last_heartbeat_at: string; version: number }> =>
+      http.call({ method: 'POST', path: statusPath(id, '/heartbeat'), body, retryable: true }, opts),
+
+    /**
+     * Waits until the status is terminal (`until: 'terminal'`) or its version is above `afterVersion`
+     * (`until: 'change'`, default: the version when asked), by long polls of at most 30 s each
+     * (`GET /api/status/:id?wait=…`, woken by the feed, so by a write through any instance). Resolves with
+     * the record; after `timeoutMs` (default: no limit) it rejects with `wait-timeout`.
+     */
+    async waitFor(
+      id: string,
+      { until, afterVersion, timeoutMs, signal }: WaitForOptions,
+    ): Promise<StatusRecord> {
+      const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs
+      let after = afterVersion
+      for (;;) {
+        const left = Math.max(0, Math.ceil((deadline - Date.now()) / 1000))
+        const query = {
+          wait: until,
+          timeout_s: Math.min(30, left),
+          ...(until === 'change' && after !== undefined && { after_version: after }),
+        }
+        const record = await http.call<StatusRecord>(
+          { method: 'GET', path: statusPath(id), query },
+          { ...(signal && { signal }), timeoutMs: (query.timeout_s + 10) * 1000 },
+        )
+        after ??= record.version
+        const holds = until === 'terminal' ? TERMINAL.includes(record.status) : record.version > after
+        if (holds) return record
+        if (Date.now() >= deadline)
+          throw new StatusTrackerError(
+            problemFromSocket({
+              code: 'wait-timeout',
+              message: `Status ${id} did not ${until === 'terminal' ? 'finish' : 'change'} in time`,
+            }),
+          )
+      }
+    },
+
     /** `POST /api/status/:id/errors`: counts a retry or fails the status. */
     recordError: (id: string, body: ErrorReportInput, opts?: WriteOptions): ApiCall<StatusRecord> =>
       http.call({ method: 'POST', path: statusPath(id, '/errors'), body, idempotent: true }, opts),
@@ -224,7 +277,12 @@ export function createStatusTrackerClient(options: ClientOptions) {
      * `since_seq` and then live. When the server drops a slow reader it reconnects from the last event;
      * it ends when the server ends the stream; `410 resync-required` when `since_seq` cannot be replayed.
      */
-    async *stream({ since_seq, signal, onOpen }: StreamOptions = {}): AsyncGenerator<StatusEvent> {
+    async *stream({
+      since_seq,
+      status_ids,
+      signal,
+      onOpen,
+    }: StreamOptions = {}): AsyncGenerator<StatusEvent> {
       let last = since_seq
       for (;;) {
         const controller = new AbortController()
@@ -236,7 +294,10 @@ export function createStatusTrackerClient(options: ClientOptions) {
             {
               method: 'GET',
               path: '/api/events/stream',
-              ...(last !== undefined && { query: { since_seq: last } }),
+              query: {
+                ...(last !== undefined && { since_seq: last }),
+                ...(status_ids && { status_ids: status_ids.join(',') }),
+              },
             },
             { signal: controller.signal },
           )
@@ -248,6 +309,8 @@ export function createStatusTrackerClient(options: ClientOptions) {
               if (last !== undefined && event.seq <= last) continue
               last = event.seq
               yield event
+            } else if (message.event === 'bookmark') {
+              last = Math.max(last ?? 0, Number(message.id))
             } else if (message.event === 'status.overflow') {
               overflowed = true
             } else if (message.event === 'status.resync') {

@@ -70,6 +70,8 @@ export interface RequestSpec {
   headers?: Record<string, string>
   /** The route honours `Idempotency-Key`: one is sent, which makes the request safe to retry. */
   idempotent?: boolean
+  /** Sending it twice does no harm though the route takes no key (a heartbeat): retried like a read. */
+  retryable?: boolean
   /** 304 Not Modified is an answer (with `null` data), not an error. */
   notModified?: boolean
 }
@@ -186,7 +188,11 @@ export function createTransport(options: TransportOptions) {
       ...(spec.body !== undefined && { body: JSON.stringify(spec.body) }),
     }
     // Sending it again cannot do the work twice: a read, a DELETE, or a write under one Idempotency-Key.
-    const replayable = spec.method === 'GET' || spec.method === 'DELETE' || idempotencyKey !== undefined
+    const replayable =
+      spec.method === 'GET' ||
+      spec.method === 'DELETE' ||
+      spec.retryable === true ||
+      idempotencyKey !== undefined
     const retryPolicy = call?.retries === undefined ? policy : { ...policy, retries: call.retries }
     const signal = call?.signal
 

@@ -225,6 +225,13 @@ export function openSubscription(
 
   socket.on('connect', () => void subscribe())
   socket.on('status.event', deliver)
+  // SPEC §11: events went by that this subscription does not select; its resume point moves past them.
+  socket.on('status.bookmark', (mark: { subscription_id?: string; seq?: number }) => {
+    if (closed || held || mark?.subscription_id !== subscriptionId || typeof mark.seq !== 'number') return
+    // Sent after the replay and every event before it, so it settles the replay too.
+    if (replay && mark.seq >= replay.upTo) replay = null
+    lastSeq = Math.max(lastSeq ?? 0, mark.seq)
+  })
   socket.on('status.resync', (info: { reason?: string }) => {
     resyncReason = info?.reason ?? 'resync required'
   })

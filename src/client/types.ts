@@ -11,6 +11,7 @@ import type {
   ErrorReportSchema,
   EventsQuerySchema,
   FilterQuerySchema,
+  HeartbeatSchema,
   ListQuerySchema,
   StatusCreateSchema,
   StatusUpdateSchema,
@@ -68,7 +69,23 @@ export interface BatchCommitted extends BatchAccepted {
 }
 
 // Inputs: request bodies are exactly what the server's zod schemas accept.
-export type StatusCreateInput = z.input<typeof StatusCreateSchema>
+export type StatusCreateInput = Omit<z.input<typeof StatusCreateSchema>, 'start_by' | 'deadline_at'> & {
+  /** SPEC §11: still waiting to start at this time, it fails (`start-timeout`). In the future. */
+  start_by?: string | Date
+  /** SPEC §11: not finished at this time, it fails (`deadline-exceeded`). In the future. */
+  deadline_at?: string | Date
+}
+export type HeartbeatInput = NonNullable<z.input<typeof HeartbeatSchema>>
+
+/** What `statuses.waitFor` waits for. */
+export interface WaitForOptions {
+  until: 'terminal' | 'change'
+  /** `change`: a version above this one (default: the version when asked). */
+  afterVersion?: number
+  /** Give up after this long with `wait-timeout` (default: wait for as long as it takes). */
+  timeoutMs?: number
+  signal?: AbortSignal
+}
 export type StatusUpdateInput = Omit<z.input<typeof StatusUpdateSchema>, 'reported_at'> & {
   /** The producer's clock; an update older than the last applied one is ignored (`applied: false`). */
   reported_at?: string | Date

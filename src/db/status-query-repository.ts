@@ -22,8 +22,11 @@ const range = <T>(after: T | undefined, before: T | undefined) =>
     ? undefined
     : { ...(after !== undefined && { gt: after }), ...(before !== undefined && { lt: before }) }
 
-/** A filter whose `q` and `tag` became an id list where an index or a scan found them. */
-export type Resolved = StatusFilter & { literalIds?: string[] }
+/**
+ * A filter whose `q` and `tag` became an id list where an index or a scan found them, with the time
+ * `stalled` and `overdue` are judged at.
+ */
+export type Resolved = StatusFilter & { literalIds?: string[]; now?: Date }
 
 /** The needle is in status_id, message or resource_id, ASCII case-insensitively (as LIKE matches). */
 const qFound = (dialect: Dialect, needle: string, alias = '') =>
@@ -98,8 +101,9 @@ async function resolveSearch(
   dialect: Dialect,
   tenantId: string,
   filter: StatusFilter,
+  now: Date,
 ): Promise<Resolved> {
-  let resolved: Resolved = filter
+  let resolved: Resolved = { ...filter, now }
   if (filter.q !== undefined && [...filter.q].length >= TRIGRAM) {
     const ids = await indexedMatches(prisma, dialect, tenantId, filter.q)
     if (ids) resolved = { ...filter, q: undefined, literalIds: ids }
@@ -158,6 +162,9 @@ export function buildWhere(
     ...(progress && { progress }),
     ...(created && { createdAt: created }),
     ...(updated && { updatedAt: updated }),
+    // The due times are stored (src/domain/liveness.ts): both filters are one comparison.
+    ...(filter.stalled && { stallsAt: { lte: filter.now ?? new Date() } }),
+    ...(filter.overdue && { overdueAt: { lte: filter.now ?? new Date() } }),
     ...(and.length > 0 && { AND: and }),
   }
 }
@@ -181,7 +188,8 @@ export function createStatusQueryRepository(db: Pick<Database, 'read' | 'dialect
   const { dialect } = db
 
   return {
-    resolve: (tenantId: string, filter: StatusFilter) => resolveSearch(prisma, dialect, tenantId, filter),
+    resolve: (tenantId: string, filter: StatusFilter, now = new Date()) =>
+      resolveSearch(prisma, dialect, tenantId, filter, now),
 
     /**
      * Up to `take` statuses in the sort's order, after `position` (the sort value and id of the last row

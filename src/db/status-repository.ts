@@ -30,7 +30,14 @@ export function rowToStatus(row: StatusRow): StoredStatus {
     started_at: row.startedAt,
     completed_at: row.completedAt,
     estimated_completion_at: row.estimatedCompletionAt,
+    heartbeat_timeout_s: row.heartbeatTimeoutS,
+    start_by: row.startBy,
+    deadline_at: row.deadlineAt,
+    last_heartbeat_at: row.lastHeartbeatAt,
     last_reported_at: row.lastReportedAt,
+    stalls_at: row.stallsAt,
+    overdue_at: row.overdueAt,
+    due_at: row.dueAt,
   }
 }
 
@@ -59,6 +66,13 @@ function statusToRow(tenantId: string, s: StoredStatus): StatusRow {
     completedAt: s.completed_at,
     estimatedCompletionAt: s.estimated_completion_at,
     lastReportedAt: s.last_reported_at,
+    heartbeatTimeoutS: s.heartbeat_timeout_s,
+    startBy: s.start_by,
+    deadlineAt: s.deadline_at,
+    lastHeartbeatAt: s.last_heartbeat_at,
+    stallsAt: s.stalls_at,
+    overdueAt: s.overdue_at,
+    dueAt: s.due_at,
   }
 }
 
@@ -84,8 +98,10 @@ export interface NewEvent {
 
 export interface SnapshotSelector {
   ids?: string[]
-  filter?: { status?: string[]; priority?: string[]; kind?: string }
+  filter?: { status?: string[]; priority?: string[]; kind?: string; stalled?: true; overdue?: true }
   limit: number
+  /** The time `stalled` and `overdue` are judged at. */
+  now?: Date
 }
 
 export interface SeqPage {
@@ -122,6 +138,13 @@ export const STATUS_COLUMNS_TABLE = [
   ['completed_at', 'completedAt', 'time'],
   ['estimated_completion_at', 'estimatedCompletionAt', 'time'],
   ['last_reported_at', 'lastReportedAt', 'time'],
+  ['heartbeat_timeout_s', 'heartbeatTimeoutS', 'int'],
+  ['start_by', 'startBy', 'time'],
+  ['deadline_at', 'deadlineAt', 'time'],
+  ['last_heartbeat_at', 'lastHeartbeatAt', 'time'],
+  ['stalls_at', 'stallsAt', 'time'],
+  ['overdue_at', 'overdueAt', 'time'],
+  ['due_at', 'dueAt', 'time'],
 ] as const satisfies readonly (readonly [string, keyof StatusRow, JsonColumn])[]
 const COLUMNS = STATUS_COLUMNS_TABLE
 
@@ -268,6 +291,9 @@ export function createStatusRepository(database: Pick<Database, 'direct' | 'dial
           if (f.status?.length) where(`status IN (${list(f.status)})`, f.status)
           if (f.priority?.length) where(`priority IN (${list(f.priority)})`, f.priority)
           if (f.kind !== undefined) where('kind = ?', [f.kind])
+          const now = dialect.jsonTime(selector.now ?? new Date())
+          if (f.stalled) where('stalls_at <= ?', [now])
+          if (f.overdue) where('overdue_at <= ?', [now])
           rows = await reads.all<Record<string, unknown>>(
             `${SELECT_STATUS} WHERE ${clauses.join(' AND ')} ORDER BY updated_at DESC, status_id DESC LIMIT ?`,
             [...params, selector.limit],
@@ -275,6 +301,18 @@ export function createStatusRepository(database: Pick<Database, 'direct' | 'dial
         }
         return { seq, items: rows.map((row) => toRecord(rowToStatus(rawToRow(row)))) }
       })
+    },
+
+    /**
+     * Statuses due at `now` (SPEC §11), across tenants, soonest first: read through the `due_at` index,
+     * never a scan of all statuses.
+     */
+    async due(now: Date, limit: number): Promise<{ tenantId: string; statusId: string; dueAt: Date }[]> {
+      const rows = await direct.all<{ tenant_id: string; status_id: string; due_at: string | Date }>(
+        'SELECT tenant_id, status_id, due_at FROM statuses WHERE due_at <= ? ORDER BY due_at LIMIT ?',
+        [dialect.jsonTime(now), limit],
+      )
+      return rows.map((r) => ({ tenantId: r.tenant_id, statusId: r.status_id, dueAt: new Date(r.due_at) }))
     },
 
     /** Which of `ids` the tenant has. */
@@ -286,12 +324,18 @@ export function createStatusRepository(database: Pick<Database, 'direct' | 'dial
     /**
      * Makes concurrent writers of the same statuses and Idempotency-Keys take turns until commit, on
      * PostgreSQL, where instances write side by side: a status that does not exist yet has no row to
-     * lock. On SQLite, with one writer, nothing to do.
+     * lock. On SQLite it takes the file's write lock at once, with a write that changes nothing: the
+     * transaction would otherwise take it only at its first change, and another process on the same
+     * file (a second instance) could commit between the reads of `current` and this commit.
      */
     async lockForWrite(
       db: Db,
       tenants: { tenantId: string; ids: string[]; keys: string[] }[],
     ): Promise<void> {
+      if (dialect.provider === 'sqlite') {
+        await db.$executeRawUnsafe('UPDATE tenants SET last_seq = last_seq WHERE 0')
+        return
+      }
       const turns = dialect.serialise(
         tenants.flatMap(({ tenantId, ids, keys }) => [
           ...ids.map((id) => `status:${tenantId}:${id}`),

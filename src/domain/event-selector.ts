@@ -1,32 +1,70 @@
-import type { StatusEvent } from './status-record'
+import { isOverdue, isStalled } from './liveness'
+import type { StatusEvent, StatusRecord } from './status-record'
+import type { StatusValue } from './transitions'
 
 /** What a live subscriber asked for: some statuses by id, or a filter on status, priority and kind. */
 export interface EventSelector {
   ids?: string[]
-  filter?: { status?: string[]; priority?: string[]; kind?: string }
+  filter?: { status?: string[]; priority?: string[]; kind?: string; stalled?: true; overdue?: true }
 }
+
+type Selected = Pick<
+  StatusRecord,
+  | 'status'
+  | 'priority'
+  | 'kind'
+  | 'heartbeat_timeout_s'
+  | 'start_by'
+  | 'deadline_at'
+  | 'last_heartbeat_at'
+  | 'created_at'
+>
+
+/** An event's record has its times as text (it was stored as JSON). */
+const at = (value: Date | string | null) => (value === null ? null : new Date(value))
 
 /**
  * Which events a subscriber sees: its ids, or statuses its filter selects before or after the change,
  * so a status leaving the filter (processing → completed under `status: [processing]`) is seen too.
+ * `stalled` and `overdue` are judged at the event's time: the sweeper's own event for a status is the
+ * one that ends its stall.
  */
 export function matcherFor(selector: EventSelector): (event: StatusEvent) => boolean {
   if (selector.ids) {
     const ids = new Set(selector.ids)
     return (event) => ids.has(event.status_id)
   }
-  const { status, priority, kind } = selector.filter ?? {}
-  const selects = (values: Record<'status' | 'priority' | 'kind', unknown>) =>
-    (!status?.length || status.includes(values.status as string)) &&
-    (!priority?.length || priority.includes(values.priority as string)) &&
-    (kind === undefined || values.kind === kind)
+  const { status, priority, kind, stalled, overdue } = selector.filter ?? {}
+  const selects = (values: Selected, now: Date) =>
+    (!status?.length || status.includes(values.status)) &&
+    (!priority?.length || priority.includes(values.priority)) &&
+    (kind === undefined || values.kind === kind) &&
+    (!stalled || isStalled(timed(values), now)) &&
+    (!overdue || isOverdue(timed(values), now))
   return (event) => {
     const after = event.status
-    const before = (field: 'status' | 'priority' | 'kind') =>
-      field in event.changes ? event.changes[field]![0] : after[field]
+    const before = <K extends keyof Selected>(field: K): Selected[K] =>
+      field in event.changes ? (event.changes[field]![0] as Selected[K]) : after[field]
+    const now = new Date(event.occurred_at)
     return (
-      selects(after) ||
-      selects({ status: before('status'), priority: before('priority'), kind: before('kind') })
+      selects(after, now) ||
+      selects(
+        {
+          ...after,
+          status: before('status') as StatusValue,
+          priority: before('priority'),
+          kind: before('kind'),
+        },
+        now,
+      )
     )
   }
 }
+
+const timed = (s: Selected) => ({
+  ...s,
+  start_by: at(s.start_by),
+  deadline_at: at(s.deadline_at),
+  last_heartbeat_at: at(s.last_heartbeat_at),
+  created_at: at(s.created_at)!,
+})

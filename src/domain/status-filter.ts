@@ -19,6 +19,10 @@ export interface StatusFilter {
   updated_before?: Date
   /** A substring of status_id, message or resource_id. */
   q?: string
+  /** Its heartbeat has lapsed and the sweeper has not yet acted (SPEC §11). */
+  stalled?: true
+  /** Past its `deadline_at`, or past `start_by` without having started. */
+  overdue?: true
 }
 
 /** The filter keys a caller may combine (AND across keys, OR within a list). */
@@ -35,6 +39,8 @@ export const FILTER_KEYS = [
   'updated_after',
   'updated_before',
   'q',
+  'stalled',
+  'overdue',
 ] as const satisfies readonly (keyof StatusFilter)[]
 
 export interface Sort {

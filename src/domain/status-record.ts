@@ -28,12 +28,29 @@ export interface StatusRecord {
   started_at: Date | null
   completed_at: Date | null
   estimated_completion_at: Date | null
+  /** SPEC §11: a `starting` or `processing` status silent for longer than this has stalled. */
+  heartbeat_timeout_s: number | null
+  /** SPEC §11: still `pending` or `retry_pending` at this time, it fails with `start-timeout`. */
+  start_by: Date | null
+  /** SPEC §11: not terminal at this time, it fails with `deadline-exceeded`. */
+  deadline_at: Date | null
+  /** The last heartbeat or write after creation; null until the first. */
+  last_heartbeat_at: Date | null
 }
 
 /** The stored status: the record plus what only the server needs to know. */
 export interface StoredStatus extends StatusRecord {
   last_reported_at: Date | null
+  /** When its heartbeat lapses: set only while it is `starting` or `processing` with a timeout. */
+  stalls_at: Date | null
+  /** When it is overdue: its deadline while live, its `start_by` while waiting to start. */
+  overdue_at: Date | null
+  /** The sooner of the two: when the sweeper has to look at it (indexed). */
+  due_at: Date | null
 }
+
+/** What the stored status keeps beside the record. */
+export const HIDDEN_FIELDS = ['last_reported_at', 'stalls_at', 'overdue_at', 'due_at'] as const
 
 export const EVENT_TYPES = [
   'status.created',
@@ -59,6 +76,6 @@ export interface StatusEvent {
 }
 
 export function toRecord(stored: StoredStatus): StatusRecord {
-  const { last_reported_at: _hidden, ...record } = stored
+  const { last_reported_at: _r, stalls_at: _s, overdue_at: _o, due_at: _d, ...record } = stored
   return record
 }

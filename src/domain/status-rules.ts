@@ -1,5 +1,12 @@
 import { invalidTransition, statusTerminal, validationFailed } from '../errors'
-import type { Changes, ErrorInfo, EventType, StoredStatus } from './status-record'
+import { lapseOf, setDueTimes } from './liveness'
+import {
+  HIDDEN_FIELDS,
+  type Changes,
+  type ErrorInfo,
+  type EventType,
+  type StoredStatus,
+} from './status-record'
 import { canMove, isStartState, isTerminal, type PriorityValue, type StatusValue } from './transitions'
 
 export interface CreateInput {
@@ -15,6 +22,9 @@ export interface CreateInput {
   max_retries?: number
   metadata?: Record<string, unknown>
   tags?: string[]
+  heartbeat_timeout_s?: number
+  start_by?: Date
+  deadline_at?: Date
 }
 
 export interface UpdateInput {
@@ -87,10 +97,23 @@ function enter(s: StoredStatus, status: StatusValue, now: Date): void {
   if (status === 'completed') s.progress_percentage = 100
 }
 
+/** `start_by` and `deadline_at` must lie ahead: a time already past could only fail the status at once. */
+function checkAhead(input: CreateInput, now: Date) {
+  const past = (['start_by', 'deadline_at'] as const).filter((field) => {
+    const at = input[field]
+    return at !== undefined && at <= now
+  })
+  if (past.length > 0)
+    throw validationFailed(
+      past.map((path) => ({ path, message: `must be in the future (now is ${now.toISOString()})` })),
+    )
+}
+
 export function createStatus(input: CreateInput, now: Date): StoredStatus {
   const steps_completed = input.steps_completed ?? null
   const steps_total = input.steps_total ?? null
   checkSteps(steps_completed, steps_total)
+  checkAhead(input, now)
   const s: StoredStatus = {
     status_id: input.status_id,
     kind: input.kind ?? null,
@@ -113,11 +136,18 @@ export function createStatus(input: CreateInput, now: Date): StoredStatus {
     started_at: null,
     completed_at: null,
     estimated_completion_at: null,
+    heartbeat_timeout_s: input.heartbeat_timeout_s ?? null,
+    start_by: input.start_by ?? null,
+    deadline_at: input.deadline_at ?? null,
+    last_heartbeat_at: null,
     last_reported_at: null,
+    stalls_at: null,
+    overdue_at: null,
+    due_at: null,
   }
   enter(s, input.status ?? 'pending', now)
   s.estimated_completion_at = estimateCompletion(s, now)
-  return s
+  return setDueTimes(s)
 }
 
 /** A new status and its `status.created` event. */
@@ -126,11 +156,17 @@ export function applyCreate(input: CreateInput, now: Date): Change {
   return { next, changes: {}, type: 'status.created' }
 }
 
+/**
+ * Not changes: what is not part of the record, and the heartbeat, which every write moves (a change is
+ * what the write did, not that it was written). version and updated_at are equal on both sides in
+ * diff(): finish() moves them after.
+ */
+const UNCHANGED = new Set<string>([...HIDDEN_FIELDS, 'last_heartbeat_at'])
+
 function diff(before: StoredStatus, after: StoredStatus): Changes {
   const changes: Changes = {}
   for (const key of Object.keys(after) as (keyof StoredStatus)[]) {
-    // Not part of the record. (version and updated_at are equal on both sides here: finish() moves them after.)
-    if (key === 'last_reported_at') continue
+    if (UNCHANGED.has(key)) continue
     const [a, b] = [before[key], after[key]]
     if (a === b) continue
     // Objects (metadata, tags, error_info, dates) compare by value.
@@ -141,13 +177,22 @@ function diff(before: StoredStatus, after: StoredStatus): Changes {
   return changes
 }
 
+/** Every accepted write of a producer counts as its heartbeat (SPEC §11); the due times follow. */
+function beat(s: StoredStatus, now: Date): StoredStatus {
+  s.last_heartbeat_at = now
+  return setDueTimes(s)
+}
+
 function finish(
   before: StoredStatus,
   next: StoredStatus,
   now: Date,
   typeOf: (changed: string[]) => EventType,
+  heartbeat = true,
 ): Change | null {
   next.estimated_completion_at = estimateCompletion(next, now)
+  if (heartbeat) beat(next, now)
+  else setDueTimes(next)
   const changes = diff(before, next)
   const changed = Object.keys(changes)
   if (changed.every((field) => DERIVED_FIELDS.has(field))) return null
@@ -197,6 +242,16 @@ export function applyUpdate(current: StoredStatus, input: UpdateInput, now: Date
 
 /** SPEC §1 record_error: one more retry if allowed and wanted, otherwise failed. */
 export function applyError(current: StoredStatus, error: ErrorInfo, shouldRetry: boolean, now: Date): Change {
+  return errorChange(current, error, shouldRetry, now, true)
+}
+
+function errorChange(
+  current: StoredStatus,
+  error: ErrorInfo,
+  shouldRetry: boolean,
+  now: Date,
+  heartbeat: boolean,
+): Change {
   if (isTerminal(current.status)) throw statusTerminal(current.status_id, current.status)
   const retryCount = current.retry_count + 1
   const target: StatusValue = shouldRetry && retryCount <= current.max_retries ? 'retry_pending' : 'failed'
@@ -205,7 +260,29 @@ export function applyError(current: StoredStatus, error: ErrorInfo, shouldRetry:
   // Stryker disable next-line ConditionalExpression: an error always moves the status (retry_pending to retry_pending is no transition, and terminal ones were refused above)
   if (target !== current.status) enter(next, target, now)
   // An error always changes retry_count, so finish never returns null here.
-  return finish(current, next, now, () => 'status.error')!
+  return finish(current, next, now, () => 'status.error', heartbeat)!
+}
+
+/**
+ * The sweeper's look at a status it found due (SPEC §11): the error its lapse records, as record_error
+ * does, or null when it is not due (any more) at `now`, because a write came first. The service's own
+ * write is no heartbeat.
+ */
+export function applySweep(current: StoredStatus, now: Date): Change | null {
+  const lapse = lapseOf(current, now)
+  return lapse && errorChange(current, lapse.error, lapse.retry, now, false)
+}
+
+/** A heartbeat, with a progress or message update or bare (then no version and no event). */
+export function applyHeartbeat(
+  current: StoredStatus,
+  input: Pick<UpdateInput, 'progress_percentage' | 'message'>,
+  now: Date,
+): Report {
+  if (isTerminal(current.status)) throw statusTerminal(current.status_id, current.status)
+  if (input.progress_percentage !== undefined || input.message !== undefined)
+    return applyReport(current, input, now)
+  return { applied: true, next: beat({ ...current }, now), change: null }
 }
 
 export function applyCancel(current: StoredStatus, now: Date): Change {
@@ -239,11 +316,9 @@ export function applyReport(current: StoredStatus, input: UpdateInput, now: Date
   if (change) return { applied: true, next: change.next, change }
   const newer =
     input.reported_at && !(current.last_reported_at && input.reported_at <= current.last_reported_at)
-  return {
-    applied: true,
-    next: newer ? { ...current, last_reported_at: input.reported_at! } : current,
-    change: null,
-  }
+  const next = beat({ ...current }, now)
+  if (newer) next.last_reported_at = input.reported_at!
+  return { applied: true, next, change: null }
 }
 
 /** Deleting a status: its `status.deleted` event carries the last record, one version on. */

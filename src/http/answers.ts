@@ -49,6 +49,8 @@ export const Problems = {
   payloadTooLarge: problem('PayloadTooLarge', 413, ['payload-too-large']),
   unsupportedEncoding: problem('UnsupportedEncoding', 415, ['unsupported-encoding']),
   idempotencyReused: problem('IdempotencyKeyReused', 422, ['idempotency-key-reused']),
+  /** A waiting read over the key's limit, or any request over its rate limit. */
+  tooManyWaiters: problem('TooManyWaiters', 429, ['rate-limited', 'too-many-waiters']),
   rateLimited: problem(
     'RateLimited',
     429,

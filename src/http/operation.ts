@@ -2,6 +2,7 @@ import type { Request, RequestHandler, Response, Router } from 'express'
 import type { z } from 'zod'
 import type { ZodOpenApiOperationObject, ZodOpenApiResponsesObject, oas31 } from 'zod-openapi'
 import type { Scope } from '../services/api-key-service'
+import { AppError } from '../errors'
 import { json, Problems } from './answers'
 import { requireScope } from './auth'
 
@@ -74,8 +75,11 @@ export function mount<T extends Record<string, Operation>>(
       next()
     }
     const guards = scope ? [named, requireScope(scope)] : [named]
-    router[operation.method](operation.path.slice(base.length) || '/', ...guards, (req, res) =>
-      handler(
+    router[operation.method](operation.path.slice(base.length) || '/', ...guards, (req, res) => {
+      // A body the JSON parser left alone (another type) is no absent body, even where one is optional.
+      if (operation.bodyOptional && !readsItself && req.body === undefined && hasBody(req))
+        throw new AppError('unsupported-encoding', 'The body must be JSON (Content-Type: application/json)')
+      return handler(
         {
           params: params?.parse(req.params),
           query: readsItself ? undefined : query?.parse(req.query),
@@ -83,11 +87,14 @@ export function mount<T extends Record<string, Operation>>(
         },
         req,
         res,
-      ),
-    )
+      )
+    })
   }
   return router
 }
+
+const hasBody = (req: Request) =>
+  req.get('transfer-encoding') !== undefined || Number(req.get('content-length') ?? 0) > 0
 
 const security = (scope: Scope): oas31.SecurityRequirementObject[] => [
   { bearerAuth: [scope] },
@@ -127,7 +134,7 @@ export function describe(operationId: string, operation: Operation): ZodOpenApiO
       '401': Problems.unauthenticated,
       '403': Problems.forbidden,
       ...(body && { '413': Problems.payloadTooLarge, '415': Problems.unsupportedEncoding }),
-      '429': Problems.rateLimited,
+      '429': operation.responses['429'] ?? Problems.rateLimited,
       '503': Problems.unavailable,
     },
   }

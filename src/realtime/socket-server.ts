@@ -166,6 +166,7 @@ export function attachSocketServer(httpServer: HttpServer, options: SocketServer
             enqueue(event, socket.id)
             return true
           },
+          bookmark: (seq) => socket.emit('status.bookmark', { subscription_id: id, seq }),
           onClose: (reason) => {
             // Closed by the event manager itself (too far behind while catching up): drop the connection.
             if (reason === 'slow-consumer') overflow(socket)

@@ -2,6 +2,7 @@ import { Router, type Request } from 'express'
 import { tenantOf } from '../http/auth'
 import { mount } from '../http/operation'
 import { streamOperations } from '../http/routes/events'
+import { matcherFor } from '../domain/event-selector'
 import type { StatusEventManager } from '../services/status-event-manager'
 
 /** `Last-Event-ID` (sent by EventSource on reconnect) wins over `since_seq`; with neither, live from now. */
@@ -25,7 +26,7 @@ export function sseRoutes({
   maxBufferedBytes = 4 * 1024 * 1024,
 }: SseOptions) {
   return mount(Router(), '/api', streamOperations, {
-    streamEvents: async ({ query: { since_seq } }, req, res) => {
+    streamEvents: async ({ query: { since_seq, status_ids } }, req, res) => {
       const tenantId = tenantOf(req)
       const start = startOf(req, since_seq)
       const write = (chunk: string) => {
@@ -35,8 +36,10 @@ export function sseRoutes({
 
       const subscription = await eventManager.subscribe(tenantId, {
         from: start === undefined ? 'head' : { sinceSeq: start },
-        match: () => true,
+        match: status_ids ? matcherFor({ ids: status_ids }) : () => true,
         send: (event) => write(`id: ${event.seq}\nevent: status.event\ndata: ${JSON.stringify(event)}\n\n`),
+        // Its id is the resume point: EventSource sends it back as Last-Event-ID.
+        bookmark: (seq) => write(`id: ${seq}\nevent: bookmark\ndata: ${JSON.stringify({ seq })}\n\n`),
         onClose: (reason) => {
           // A resync closes the subscription inside subscribe(), before the stream has begun; it is
           // answered below with a status.resync event, which ending the response here would swallow.

@@ -8,14 +8,17 @@ import type { Database } from '../db/prisma'
 import { createSettingsRepository } from '../db/settings-repository'
 import { createStatusRepository } from '../db/status-repository'
 import { createWebhookRepository } from '../db/webhook-repository'
+import { toRecord } from '../domain/status-record'
 import { createMetrics } from '../metrics'
 import { createApiKeyService } from './api-key-service'
 import { createCursorCodec } from './cursor-codec'
+import { createLivenessSweeper } from './liveness-sweeper'
 import { createRetentionService, type RetentionOptions } from './retention-service'
 import { createStatusEventManager, type EventManagerOptions } from './status-event-manager'
 import { createStatusFilterService } from './status-filter-service'
 import { createStatusService } from './status-service'
 import { createStatusUpdater } from './status-updater'
+import { createStatusWaiters } from './status-waiters'
 import { createWebhookDispatcher, type WebhookDispatcherOptions } from './webhook-dispatcher'
 import { createWebhookService } from './webhook-service'
 
@@ -33,6 +36,10 @@ export interface ServiceOptions {
   >
   /** Called after every commit that wrote events, besides waking this process's event manager. */
   onCommitted?: () => void
+  /** SPEC §11: how often the sweeper looks for due statuses, and how many it reads at a time. */
+  sweeper?: { intervalMs?: number; batchSize?: number }
+  /** SPEC §11: waiting reads (`wait=`) one API key may hold at once. */
+  maxWaitersPerKey?: number
 }
 
 /**
@@ -49,6 +56,8 @@ export async function createServices({
   retention: retentionOptions = {},
   webhooks: webhookOptions = {},
   onCommitted: alsoOnCommitted,
+  sweeper: sweeperOptions = {},
+  maxWaitersPerKey = 1000,
 }: ServiceOptions) {
   // Kept in the database so cursors survive restarts and work across instances.
   const settings = createSettingsRepository()
@@ -84,6 +93,14 @@ export async function createServices({
     onEnqueued: () => dispatcher.wake(),
   })
   eventManager.addSink(webhooks.sink)
+  const waiters = createStatusWaiters({
+    read: async (tenantId, statusId) => {
+      const found = await statusRepository.get(tenantId, statusId)
+      return found && toRecord(found)
+    },
+    maxPerKey: maxWaitersPerKey,
+  })
+  eventManager.addSink(waiters.sink)
 
   const updater = createStatusUpdater({
     db,
@@ -98,9 +115,19 @@ export async function createServices({
     onCommitted,
     metrics,
   })
-  const statuses = createStatusService({ db, statusRepository, updater, cursors })
+  const statuses = createStatusService({ db, statusRepository, updater, cursors, waiters })
+  const sweeper = createLivenessSweeper({
+    statusRepository,
+    updater,
+    logger,
+    clock,
+    metrics,
+    intervalMs: sweeperOptions.intervalMs ?? 1000,
+    batchSize: sweeperOptions.batchSize ?? 1000,
+  })
 
   metrics.gauge('status_updater_queue_depth', 'Updates waiting in the batched updater', () => updater.depth())
+  metrics.gauge('status_waiters', 'Waiting reads (`wait=`) held open', () => waiters.count())
   // A scrape collects its gauges together: the four from the event manager share one stats() (one
   // all-tenant read of the feed heads) rather than running it four times.
   let eventStats: ReturnType<typeof eventManager.stats> | undefined
@@ -161,6 +188,9 @@ export async function createServices({
     stopping ??= (async () => {
       door.close?.()
       eventManager.closeSubscribers()
+      // Waiting reads are answered now (as timeouts), so the requests in flight can end.
+      waiters.releaseAll()
+      await sweeper.stop()
       await retention.stop()
       await updater.drain()
       await door.closed?.()
@@ -180,14 +210,17 @@ export async function createServices({
       await eventManager.start()
       dispatcher.start()
       retention.start()
+      sweeper.start()
     },
     stop,
     statuses,
-    filters: createStatusFilterService({ db, cursors, updater }),
+    filters: createStatusFilterService({ db, cursors, updater, clock }),
     apiKeys: createApiKeyService({ db, keys: createKeyRepository(), clock }),
     updater,
     eventManager,
     retention,
+    sweeper,
+    waiters,
     webhooks,
     dispatcher,
     /** The status repository, for tests that build a writer of their own over it. */

@@ -10,6 +10,11 @@ export interface SubscribeOptions<T> {
   match: (event: StatusEvent) => boolean
   /** Hands one event to the subscriber; false means its buffer is full. */
   send: (event: StatusEvent) => boolean
+  /**
+   * SPEC §11: where the stream has got to when events went by that did not match, at most once every
+   * `bookmarkMs` and no later than that after such an event, so a resume point moves without matches.
+   */
+  bookmark?: (seq: number) => void
   onClose?: (reason: CloseReason) => void
 }
 
@@ -32,6 +37,11 @@ interface LiveSubscriber {
   /** Live events that arrived while it was subscribing or replaying; null once it is live. */
   catchingUp: StatusEvent[] | null
   close: (reason: CloseReason) => void
+  bookmark?: (seq: number) => void
+  /** The last seq it was sent: an event's or a bookmark's. */
+  markedSeq: number
+  markedAt: number
+  bookmarkTimer: NodeJS.Timeout | null
 }
 
 export interface LiveHubOptions {
@@ -43,6 +53,8 @@ export interface LiveHubOptions {
   maxCatchUpBuffer: number
   /** True when events after `since` are no longer all stored. */
   expired: (tenantId: string, since: number) => Promise<boolean>
+  /** The most time between a skipped event and the bookmark that says so (SPEC §11: 10 s). */
+  bookmarkMs?: number
 }
 
 /**
@@ -51,7 +63,7 @@ export interface LiveHubOptions {
  * arrive meanwhile, then goes live: no gap and no duplicate. One that cannot keep up is closed.
  */
 export function createLiveHub(options: LiveHubOptions) {
-  const { eventRepository, batchSize, maxReplay, maxCatchUpBuffer, expired } = options
+  const { eventRepository, batchSize, maxReplay, maxCatchUpBuffer, expired, bookmarkMs = 10_000 } = options
   const subscribers = new Map<string, Set<LiveSubscriber>>()
   let count = 0
   const rate = createRateMeter(10)
@@ -60,7 +72,20 @@ export function createLiveHub(options: LiveHubOptions) {
     for (const event of batch) {
       if (event.seq <= sub.lastSeq) continue
       sub.lastSeq = event.seq
-      if (sub.match(event) && !sub.send(event)) return sub.close('slow-consumer')
+      if (!sub.match(event)) continue
+      if (!sub.send(event)) return sub.close('slow-consumer')
+      sub.markedSeq = event.seq
+    }
+    if (sub.bookmark && sub.lastSeq > sub.markedSeq && !sub.bookmarkTimer) {
+      const delay = Math.max(0, sub.markedAt + bookmarkMs - Date.now())
+      sub.bookmarkTimer = setTimeout(() => {
+        sub.bookmarkTimer = null
+        if (sub.lastSeq <= sub.markedSeq) return
+        sub.markedSeq = sub.lastSeq
+        sub.markedAt = Date.now()
+        sub.bookmark!(sub.lastSeq)
+      }, delay)
+      sub.bookmarkTimer.unref()
     }
   }
 
@@ -97,9 +122,14 @@ export function createLiveHub(options: LiveHubOptions) {
       send: opts.send,
       lastSeq: 0,
       catchingUp: [],
+      bookmark: opts.bookmark,
+      markedSeq: 0,
+      markedAt: Date.now(),
+      bookmarkTimer: null,
       close: (reason) => {
         if (closed) return
         closed = true
+        if (sub.bookmarkTimer) clearTimeout(sub.bookmarkTimer)
         set.delete(sub)
         count -= 1
         if (set.size === 0) subscribers.delete(tenantId)
@@ -124,12 +154,12 @@ export function createLiveHub(options: LiveHubOptions) {
     })
 
     if (opts.from === 'head') {
-      sub.lastSeq = await eventRepository.head(tenantId)
+      sub.lastSeq = sub.markedSeq = await eventRepository.head(tenantId)
       return result({ seq: sub.lastSeq })
     }
     if ('snapshot' in opts.from) {
       const { seq, items } = await opts.from.snapshot()
-      sub.lastSeq = seq
+      sub.lastSeq = sub.markedSeq = seq
       return result({ seq, snapshot: items })
     }
 
@@ -148,7 +178,8 @@ export function createLiveHub(options: LiveHubOptions) {
       cursor = page[page.length - 1]!.seq
       for (const event of page) if (opts.match(event)) replay.push(event)
     }
-    sub.lastSeq = cursor
+    // The acknowledgement tells the subscriber where the replay ends.
+    sub.lastSeq = sub.markedSeq = cursor
     return result({
       seq: cursor,
       replayed: replay.length,

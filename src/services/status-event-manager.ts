@@ -27,6 +27,8 @@ export interface EventManagerOptions {
   leaseMs?: number
   /** Names this instance's leases. */
   owner?: string
+  /** SPEC §11: a filtered subscriber hears where the feed is at least this often while events skip it. */
+  bookmarkMs?: number
 }
 
 interface SinkState {
@@ -64,6 +66,7 @@ export function createStatusEventManager(options: EventManagerOptions) {
     maxCatchUpBuffer = 10_000,
     leaseMs = 30_000,
     owner = uuidv7(),
+    bookmarkMs = 10_000,
   } = options
 
   let pollTimer: NodeJS.Timeout | null = null
@@ -82,7 +85,7 @@ export function createStatusEventManager(options: EventManagerOptions) {
     return oldest !== null ? oldest > since + 1 : (await eventRepository.head(tenantId)) > since
   }
 
-  const live = createLiveHub({ eventRepository, batchSize, maxReplay, maxCatchUpBuffer, expired })
+  const live = createLiveHub({ eventRepository, batchSize, maxReplay, maxCatchUpBuffer, expired, bookmarkMs })
   const outbox = createOutboxReader({ eventRepository, batchSize })
 
   const stateOf = (sink: EventSink): SinkState => {

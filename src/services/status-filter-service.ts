@@ -27,9 +27,16 @@ export interface FilterServiceDeps {
   cursors: CursorCodec
   /** Bulk cancel writes through the batched updater. */
   updater: StatusUpdater
+  /** What `stalled` and `overdue` are judged against. */
+  clock?: () => Date
 }
 
-export function createStatusFilterService({ db, cursors, updater }: FilterServiceDeps) {
+export function createStatusFilterService({
+  db,
+  cursors,
+  updater,
+  clock = () => new Date(),
+}: FilterServiceDeps) {
   const queries = createStatusQueryRepository(db)
   /** A cursor only fits the same filters and sort it was made for. */
   function scopeOf(query: ListQuery): string {
@@ -51,7 +58,7 @@ export function createStatusFilterService({ db, cursors, updater }: FilterServic
       const scope = scopeOf(query)
       const position =
         query.cursor === undefined ? undefined : decodePosition(query.sort, scope, query.cursor)
-      const resolved = await queries.resolve(tenantId, query)
+      const resolved = await queries.resolve(tenantId, query, clock())
       const [rows, total] = await Promise.all([
         queries.page(tenantId, resolved, query.sort, query.limit + 1, position),
         query.include_total ? queries.count(tenantId, query, resolved) : Promise.resolve(undefined),
@@ -74,7 +81,7 @@ export function createStatusFilterService({ db, cursors, updater }: FilterServic
     async cancelMatching(tenantId: string, filter: StatusFilter): Promise<number> {
       const live = (filter.status ?? LIVE_STATUSES).filter((s) => LIVE_STATUSES.includes(s))
       if (live.length === 0) return 0
-      const resolved = await queries.resolve(tenantId, { ...filter, status: live })
+      const resolved = await queries.resolve(tenantId, { ...filter, status: live }, clock())
       let cancelled = 0
       let afterId: string | undefined
       for (;;) {
@@ -91,7 +98,7 @@ export function createStatusFilterService({ db, cursors, updater }: FilterServic
     },
 
     async stats(tenantId: string, filter: StatusFilter = {}) {
-      const resolved = isCounted(filter) ? undefined : await queries.resolve(tenantId, filter)
+      const resolved = isCounted(filter) ? undefined : await queries.resolve(tenantId, filter, clock())
       const [byStatus, byPriority] = await Promise.all([
         queries.countBy(tenantId, 'status', filter, resolved),
         queries.countBy(tenantId, 'priority', filter, resolved),

@@ -6,7 +6,15 @@ import { toRecord } from '../domain/status-record'
 import type { CreateInput, UpdateInput } from '../domain/status-rules'
 import { statusNotFound } from '../errors'
 import type { CursorCodec } from './cursor-codec'
-import type { Command, Idempotency, StatusUpdater, UpdateResult, Written } from './status-updater'
+import type {
+  Command,
+  HeartbeatResult,
+  Idempotency,
+  StatusUpdater,
+  UpdateResult,
+  Written,
+} from './status-updater'
+import type { StatusWaiters, WaitRequest, WaitResult } from './status-waiters'
 
 export type { UpdateResult, Written } from './status-updater'
 
@@ -16,6 +24,7 @@ export interface StatusServiceDeps {
   /** The one writer: every mutation below is a command to it. */
   updater: StatusUpdater
   cursors: CursorCodec
+  waiters: StatusWaiters
 }
 
 export interface WriteOptions {
@@ -33,7 +42,7 @@ export interface Page<T> {
 }
 
 export function createStatusService(deps: StatusServiceDeps) {
-  const { db, statusRepository, updater, cursors } = deps
+  const { db, statusRepository, updater, cursors, waiters } = deps
 
   const idempotencyOf = (options: WriteOptions, request: unknown): Idempotency | undefined =>
     options.idempotencyKey === undefined
@@ -109,6 +118,22 @@ export function createStatusService(deps: StatusServiceDeps) {
     cancel(tenantId: string, statusId: string, options: WriteOptions = {}): Promise<Written<StatusRecord>> {
       return mutate(tenantId, statusId, { type: 'cancel' } as const, options, ['cancel', statusId])
     },
+
+    /**
+     * A producer's heartbeat (SPEC §11): bare ones of many statuses are written together, a flush at a
+     * time, and change neither the version nor the feed; with a progress or message it is an update.
+     */
+    async heartbeat(
+      tenantId: string,
+      statusId: string,
+      input: { progress_percentage?: number; message?: string },
+    ): Promise<HeartbeatResult> {
+      if (!(await statusRepository.get(tenantId, statusId))) throw statusNotFound(statusId)
+      return (await updater.later(tenantId, statusId, { type: 'heartbeat', input })).result
+    },
+
+    /** A long poll on one status: answered when it is terminal or changed, or at the timeout. */
+    wait: (request: WaitRequest): Promise<WaitResult> => waiters.wait(request),
 
     async remove(tenantId: string, statusId: string): Promise<void> {
       await mutate(tenantId, statusId, { type: 'remove' } as const, {}, null)

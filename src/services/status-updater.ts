@@ -8,8 +8,10 @@ import {
   applyCancel,
   applyCreate,
   applyError,
+  applyHeartbeat,
   applyRemove,
   applyReport,
+  applySweep,
   type Change,
   type CreateInput,
   type UpdateInput,
@@ -50,6 +52,10 @@ export type Command =
   | { type: 'error'; error: ErrorInfo; shouldRetry: boolean }
   | { type: 'cancel' }
   | { type: 'remove' }
+  /** A producer's heartbeat, bare (no version, no event) or with progress or a message. */
+  | { type: 'heartbeat'; input: Pick<UpdateInput, 'progress_percentage' | 'message'> }
+  /** The sweeper found it due (SPEC §11): records its lapse, unless a write came first. */
+  | { type: 'sweep' }
 
 /** What a single command answers; `replayed` is true when an Idempotency-Key answered from the stored result. */
 export interface Written<T> {
@@ -62,6 +68,12 @@ export interface UpdateResult {
   applied: boolean
 }
 
+export interface HeartbeatResult {
+  status_id: string
+  last_heartbeat_at: Date
+  version: number
+}
+
 /** The answer each command type gives: the record, an update's record and `applied`, nothing for a delete. */
 export interface CommandResults {
   create: StatusRecord
@@ -69,6 +81,9 @@ export interface CommandResults {
   error: StatusRecord
   cancel: StatusRecord
   remove: null
+  heartbeat: HeartbeatResult
+  /** The record after the sweep; null when it was not due any more. */
+  sweep: StatusRecord | null
 }
 
 export interface Idempotency {
@@ -246,6 +261,14 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
         return { status: toRecord(state), applied }
       case 'remove':
         return null
+      case 'heartbeat':
+        return {
+          status_id: state.status_id,
+          last_heartbeat_at: state.last_heartbeat_at,
+          version: state.version,
+        }
+      case 'sweep':
+        return applied ? toRecord(state) : null
       default:
         return toRecord(state)
     }
@@ -283,6 +306,12 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
       }
       case 'remove':
         return { next: null, change: applyRemove(state, now), applied: true }
+      case 'heartbeat':
+        return applyHeartbeat(state, command.input, now)
+      case 'sweep': {
+        const change = applySweep(state, now)
+        return { next: change?.next ?? state, change, applied: change !== null }
+      }
     }
   }
 
@@ -438,6 +467,38 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
     )
   }
 
+  const isBareHeartbeat = (command: Command) =>
+    command.type === 'heartbeat' &&
+    command.input.progress_percentage === undefined &&
+    command.input.message === undefined
+
+  function enqueue<C extends Command>(
+    tenantId: string,
+    statusId: string,
+    command: C,
+    { urgent: now, idempotent }: { urgent: boolean; idempotent?: Idempotency },
+  ): Promise<Written<CommandResults[C['type']]>> {
+    if (stopped) return Promise.reject(shuttingDown())
+    if (depth + 1 > maxQueue) return Promise.reject(queueFull(1))
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
+        fields: [],
+        superseded: false,
+        settle: (outcome) =>
+          outcome.ok
+            ? resolve({ result: outcome.result as CommandResults[C['type']], replayed: outcome.replayed })
+            : reject(outcome.error),
+      }
+      const entry = entryOf(tenantId, statusId)
+      const last = entry.ops[entry.ops.length - 1]
+      if (last && isBareHeartbeat(last.command) && isBareHeartbeat(command)) last.waiters.push(waiter)
+      else entry.ops.push({ command, batch: false, idempotency: idempotent, waiters: [waiter] })
+      depth += 1
+      if (now) urgent = true
+      schedule()
+    })
+  }
+
   /** Writes everything queued now, batch after batch. */
   const flush = () => run(true)
 
@@ -519,27 +580,20 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
       command: C,
       idempotent?: Idempotency,
     ): Promise<Written<CommandResults[C['type']]>> {
-      if (stopped) return Promise.reject(shuttingDown())
-      if (depth + 1 > maxQueue) return Promise.reject(queueFull(1))
-      return new Promise((resolve, reject) => {
-        const waiter: Waiter = {
-          fields: [],
-          superseded: false,
-          settle: (outcome) =>
-            outcome.ok
-              ? resolve({ result: outcome.result as CommandResults[C['type']], replayed: outcome.replayed })
-              : reject(outcome.error),
-        }
-        entryOf(tenantId, statusId).ops.push({
-          command,
-          batch: false,
-          idempotency: idempotent,
-          waiters: [waiter],
-        })
-        depth += 1
-        urgent = true
-        schedule()
-      })
+      return enqueue(tenantId, statusId, command, { urgent: true, idempotent })
+    },
+
+    /**
+     * Like `execute`, but the command waits up to `flushMs` for company, as `/batch` items do: heartbeats
+     * and the sweeper's commands, which come in crowds and are written many to a transaction. Bare
+     * heartbeats of one status queued back to back are one write.
+     */
+    later<C extends Command>(
+      tenantId: string,
+      statusId: string,
+      command: C,
+    ): Promise<Written<CommandResults[C['type']]>> {
+      return enqueue(tenantId, statusId, command, { urgent: false })
     },
 
     flush,

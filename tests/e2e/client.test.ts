@@ -621,3 +621,64 @@ describe('errors and routes', () => {
     ])
   })
 })
+
+describe('liveness through the client (SPEC §11)', () => {
+  let server: ServerProcess
+  let api: StatusTrackerClient
+  beforeAll(async () => {
+    server = await startServerProcess({
+      DATABASE_URL: newDatabase().url,
+      SWEEP_INTERVAL_MS: '50',
+      BOOKMARK_INTERVAL_MS: '100',
+    })
+    api = clientOf(server, server.adminKey!)
+  })
+  afterEach(closeClients)
+
+  test('when waitFor waits for the end, then it resolves with the terminal record once another writer finishes it', async () => {
+    const { status_id: id } = await api.statuses.create(makeStatus({ status: 'processing' }))
+    const finished = api.statuses.waitFor(id, { until: 'terminal' })
+    await api.statuses.update(id, { progress_percentage: 50 })
+    await api.statuses.update(id, { new_status: 'completed' })
+    expect(await finished).toMatchObject({ status_id: id, status: 'completed', version: 3 })
+    const changed = api.statuses.waitFor(id, { until: 'change', afterVersion: 2 })
+    expect((await changed).version).toBe(3)
+  })
+
+  test('when nothing happens before timeoutMs, then waitFor rejects with wait-timeout', async () => {
+    const { status_id: id } = await api.statuses.create(makeStatus())
+    const error = await api.statuses.waitFor(id, { until: 'change', timeoutMs: 1000 }).then(
+      () => new Error('it resolved'),
+      (err: unknown) => err,
+    )
+    expect(error).toMatchObject({ code: 'wait-timeout' })
+  })
+
+  test('when a producer heartbeats and then goes silent, then the sweeper fails it with heartbeat-timeout, which waitFor sees', async () => {
+    const { status_id: id } = await api.statuses.create(
+      makeStatus({ status: 'processing', heartbeat_timeout_s: 1, max_retries: 0 }),
+    )
+    const beat = await api.statuses.heartbeat(id)
+    expect(beat).toEqual({ status_id: id, last_heartbeat_at: expect.any(String), version: 1 })
+    expect((await api.statuses.heartbeat(id, { progress_percentage: 20 })).version).toBe(2)
+    const failed = await api.statuses.waitFor(id, { until: 'terminal', timeoutMs: 30_000 })
+    expect(failed).toMatchObject({ status: 'failed', error_info: { code: 'heartbeat-timeout' } })
+  })
+
+  test("when other statuses' events go by, then a filtered subscription's lastSeq advances with the bookmarks", async () => {
+    const { status_id: watched } = await api.statuses.create(makeStatus())
+    const { status_id: other } = await api.statuses.create(makeStatus({ status: 'processing' }))
+    const events: StatusEvent[] = []
+    const subscription = api.subscribe({ status_ids: [watched] }, { onEvent: (e) => events.push(e) })
+    const { seq } = await subscription.ready
+    for (const p of range(1, 3)) await api.statuses.update(other, { progress_percentage: p })
+    await until(() => (subscription.lastSeq ?? 0) >= seq + 3, 'the bookmark moved lastSeq')
+    expect(events).toEqual([])
+    // The SSE stream of the same statuses moves its resume point the same way; its next event is the watched one's.
+    const stream = api.events.stream({ since_seq: seq, status_ids: [watched] })
+    const next = stream.next()
+    await api.statuses.update(watched, { progress_percentage: 9 })
+    expect((await next).value).toMatchObject({ status_id: watched, seq: seq + 4 })
+    await stream.return(undefined)
+  })
+})

@@ -218,4 +218,78 @@ describe.each(STORES)('two instances on %s', (store) => {
       Number(/^status_relay_leases (\d+)$/m.exec(await (await fetch(`${server.baseUrl}/metrics`)).text())![1])
     expect((await leases(a)) + (await leases(b))).toBe(1)
   })
+
+  /** `count` statuses created processing through `server`, with a 1 s heartbeat timeout and no retries. */
+  async function stallingStatuses(server: ServerProcess, key: string, count: number, prefix: string) {
+    const body = range(1, count).map((n) => ({ status_id: `${prefix}-${n}` }))
+    for (const { status_id } of body) {
+      const res = await call(server, key, 'POST', '/api/status', {
+        status_id,
+        status: 'processing',
+        heartbeat_timeout_s: 1,
+        max_retries: 0,
+      })
+      expect(res.status).toBe(201)
+    }
+    return body.map((b) => b.status_id)
+  }
+
+  /** The feed's `status.error` events by status: each swept status must have exactly one. */
+  async function sweepsOf(server: ServerProcess, key: string): Promise<Map<string, number>> {
+    const counts = new Map<string, number>()
+    for (const event of await feed(server, key))
+      if (event.type === 'status.error') counts.set(event.status_id, (counts.get(event.status_id) ?? 0) + 1)
+    return counts
+  }
+
+  test('when a read waits on one instance, then a write through the other wakes it (SPEC §11)', async () => {
+    const { a, b, key } = await twoInstances(store)
+    expect((await call(a, key, 'POST', '/api/status', { status_id: 'waited' })).status).toBe(201)
+    const waiting = call(b, key, 'GET', '/api/status/waited?wait=terminal&timeout_s=60')
+    expect((await call(a, key, 'PUT', '/api/status/waited', { new_status: 'processing' })).status).toBe(200)
+    expect((await call(a, key, 'POST', '/api/status/waited/cancel')).status).toBe(200)
+    const res = await waiting
+    expect(res.headers.get('status-wait')).toBeNull()
+    expect(await res.json()).toMatchObject({ status: 'cancelled', version: 3 })
+  })
+
+  test('when both instances sweep the same due statuses, then each is swept exactly once (SPEC §11)', async () => {
+    const { a, b, key } = await twoInstances(store, { SWEEP_INTERVAL_MS: '20' })
+    const ids = await stallingStatuses(a, key, 200, 'stalls')
+    await until(async () => (await sweepsOf(b, key)).size === ids.length, 'every status swept', 60_000)
+    // A write after the sweeps is the next event: nothing was swept twice in between.
+    expect((await call(a, key, 'POST', '/api/status', { status_id: 'sentinel' })).status).toBe(201)
+    await until(async () => (await feed(b, key)).some((e) => e.status_id === 'sentinel'), 'the sentinel')
+    const sweeps = await sweepsOf(b, key)
+    expect([...sweeps.values()].every((n) => n === 1)).toBe(true)
+    const events = await feed(b, key)
+    expect(events.map((e) => e.seq)).toEqual(range(1, events.length))
+    for (const id of ids) {
+      const res = await call(b, key, 'GET', `/api/status/${id}`)
+      expect(await res.json()).toMatchObject({
+        status: 'failed',
+        version: 2,
+        error_info: { code: 'heartbeat-timeout' },
+      })
+    }
+  })
+
+  test('when the sweeping instance is SIGKILLed mid-sweep, then the other sweeps what is left, each once', async () => {
+    const url = await freshDatabase(store)
+    // Only A sweeps at first: B's sweeper looks once an hour until A is gone and B is restarted.
+    const a = await startServerProcess({
+      DATABASE_URL: url,
+      SWEEP_INTERVAL_MS: '20',
+      UPDATER_BATCH_SIZE: '10',
+    })
+    const key = a.adminKey!
+    const ids = await stallingStatuses(a, key, 300, 'orphan')
+    await until(async () => (await sweepsOf(a, key)).size > 0, 'A has begun sweeping', 60_000)
+    await a.kill('SIGKILL')
+    const b = await startServerProcess({ DATABASE_URL: url, SWEEP_INTERVAL_MS: '20' })
+    await until(async () => (await sweepsOf(b, key)).size === ids.length, 'B swept the rest', 60_000)
+    expect((await call(b, key, 'POST', '/api/status', { status_id: 'sentinel' })).status).toBe(201)
+    await until(async () => (await feed(b, key)).some((e) => e.status_id === 'sentinel'), 'the sentinel')
+    expect([...(await sweepsOf(b, key)).values()].every((n) => n === 1)).toBe(true)
+  })
 })

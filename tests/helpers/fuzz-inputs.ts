@@ -269,7 +269,8 @@ export function invalidQueryValue(schema: JsonSchema): fc.Arbitrary<string[]> {
       (s.minLength !== undefined && v.length < s.minLength) ||
       (s.maxLength !== undefined && v.length > s.maxLength) ||
       (s.pattern !== undefined && !new RegExp(s.pattern, 'u').test(v)) ||
-      (s.enum !== undefined && !s.enum.includes(v))
+      (s.enum !== undefined && !s.enum.includes(v)) ||
+      (s.const !== undefined && v !== s.const)
     if (s.format === 'date-time') {
       out.push(
         one(
@@ -286,7 +287,8 @@ export function invalidQueryValue(schema: JsonSchema): fc.Arbitrary<string[]> {
       )
     } else {
       const candidates = ['', ' ', 'a b', 'nope', '\u0000', 'a\u0000b', 'y'.repeat((s.maxLength ?? 64) + 1)]
-      candidates.push(...(s.enum ?? []).flatMap((v) => [String(v).toUpperCase(), `${String(v)}x`]))
+      const fixed = [...(s.enum ?? []), ...(s.const === undefined ? [] : [s.const])]
+      candidates.push(...fixed.flatMap((v) => [String(v).toUpperCase(), `${String(v)}x`, 'false']))
       const bad = candidates.filter(refused)
       if (bad.length > 0) out.push(one(fc.constantFrom(...bad)))
     }

@@ -620,18 +620,19 @@ describe('stats()', () => {
       async () => (await services.eventManager.stats()).dead_lettered_total === 5,
       'the broken sink dead-lettered all',
     )
-    // The built-in webhooks sink has no receivers here: it passes the events as delivered, like live.
+    // The built-in webhooks and waiters sinks have no one to hand them to here: they pass the events as
+    // delivered, like live.
     await until(
-      async () => (await services.eventManager.stats()).delivered_total === 15,
+      async () => (await services.eventManager.stats()).delivered_total === 20,
       'live, webhooks and broken sinks are done',
     )
     expect((await services.eventManager.stats()).lag).toBe(5)
 
     release()
     await until(async () => (await services.eventManager.stats()).lag === 0, 'the gated sink caught up')
-    // Five events through four sinks (live, webhooks, gated, broken); the live sink saw 5 events in the last 10 s.
+    // Five events through five sinks (live, webhooks, waiters, gated, broken); the live sink saw 5 events in the last 10 s.
     expect(await services.eventManager.stats()).toMatchObject({
-      delivered_total: 20,
+      delivered_total: 25,
       dead_lettered_total: 5,
       lag: 0,
       events_per_second: 0.5,

@@ -1,5 +1,5 @@
 import fc from 'fast-check'
-import type { StatusCreate } from '../../src/http/schemas/status'
+import type { CreateBody as StatusCreate } from '../helpers/factories'
 import { statusApi, type StatusApi, type StatusJson } from '../helpers/status-api'
 import { buildTestApp, type TestApp } from '../helpers/test-app'
 import { freshTenantName } from '../helpers/tenants'

@@ -9,11 +9,12 @@ import { sseRoutes } from '../../src/realtime/sse'
 import { startServer } from '../../src/server'
 import { createServices } from '../../src/services'
 import type { Scope } from '../../src/services/api-key-service'
-import type { EventJson, StatusJson } from '../helpers/status-api'
+import type { StatusJson } from '../helpers/status-api'
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database'
 import { sleep, range, until } from '../helpers/wait'
 import { freshTenantName } from '../helpers/tenants'
 import { listenOnLoopback, type Listening } from '../helpers/listen'
+import { openEventStream, type Stream } from '../helpers/sse-stream'
 
 jest.setTimeout(120_000)
 
@@ -77,85 +78,13 @@ async function freshTenant(scopes: Scope[] = ['status:read', 'status:write']) {
   }
 }
 
-interface Frame {
-  id?: string
-  event?: string
-  data?: string
-  retry?: string
-  comments: string[]
-}
-
-interface Stream {
-  status: number
-  headers: http.IncomingHttpHeaders
-  frames: Frame[]
-  /** The `status.event` frames' envelopes. */
-  events(): EventJson[]
-  body(): string
-  ended(): boolean
-  response: http.IncomingMessage
-  close(): void
-}
-
-/** Opens `GET /api/events/stream` with a real HTTP client and parses the frames as they arrive. */
-function openStream(
+/** Opens the stream (of this file's server unless `port`); closed after the test. */
+async function openStream(
   options: { key?: string; query?: string; headers?: Record<string, string>; port?: number } = {},
 ): Promise<Stream> {
-  const headers: Record<string, string> = { ...options.headers }
-  if (options.key) headers.Authorization = `Bearer ${options.key}`
-  return new Promise<Stream>((resolve, reject) => {
-    const request = http.get(
-      {
-        host: '127.0.0.1',
-        port: options.port ?? server.port,
-        path: `/api/events/stream${options.query ?? ''}`,
-        headers,
-        agent: false,
-      },
-      (response) => {
-        let text = ''
-        let pending = ''
-        let ended = false
-        const frames: Frame[] = []
-        response.setEncoding('utf8')
-        response.on('data', (chunk: string) => {
-          text += chunk
-          pending += chunk
-          let end: number
-          while ((end = pending.indexOf('\n\n')) >= 0) {
-            const block = pending.slice(0, end)
-            pending = pending.slice(end + 2)
-            const frame: Frame = { comments: [] }
-            for (const line of block.split('\n')) {
-              if (line.startsWith(':')) frame.comments.push(line.slice(1).trim())
-              else {
-                const colon = line.indexOf(':')
-                const field = line.slice(0, colon) as 'id' | 'event' | 'data' | 'retry'
-                frame[field] = line.slice(colon + 1).replace(/^ /, '')
-              }
-            }
-            frames.push(frame)
-          }
-        })
-        response.on('end', () => (ended = true))
-        response.on('error', () => (ended = true))
-        const stream: Stream = {
-          status: response.statusCode ?? 0,
-          headers: response.headers,
-          frames,
-          events: () =>
-            frames.filter((f) => f.event === 'status.event').map((f) => JSON.parse(f.data!) as EventJson),
-          body: () => text,
-          ended: () => ended,
-          response,
-          close: () => request.destroy(),
-        }
-        streams.push(stream)
-        resolve(stream)
-      },
-    )
-    request.on('error', reject)
-  })
+  const stream = await openEventStream(options.port ?? server.port, options)
+  streams.push(stream)
+  return stream
 }
 
 const subscribers = async () => (await server.services.eventManager.stats()).subscribers

@@ -107,6 +107,10 @@ describe('POST /api/status', () => {
       started_at: null,
       completed_at: null,
       estimated_completion_at: null,
+      heartbeat_timeout_s: null,
+      start_by: null,
+      deadline_at: null,
+      last_heartbeat_at: null,
     })
   })
 

@@ -203,7 +203,7 @@ describe('PUT /api/status/:id: transitions', () => {
     expect(await api.allHistory(created.status_id)).toHaveLength(1)
   })
 
-  test('when an update repeats the stored values, then it is answered 200 without a new version or event', async () => {
+  test('when an update repeats the stored values, then it is answered 200 without a new version or event: a heartbeat only', async () => {
     const created = await api.createOk({
       status: 'processing',
       message: 'same',
@@ -215,8 +215,10 @@ describe('PUT /api/status/:id: transitions', () => {
     const res = await api.update(created.status_id, { message: 'same', progress_percentage: 10, tags: ['a'] })
 
     expect(res.status).toBe(200)
-    expect(withoutApplied(res.body)).toEqual(before.record)
-    expect(await api.snapshot(created.status_id)).toEqual(before)
+    // Every accepted write counts as a heartbeat (SPEC §11); nothing else moves.
+    const beaten = { ...before.record, last_heartbeat_at: expect.any(String) }
+    expect(withoutApplied(res.body)).toEqual(beaten)
+    expect(await api.snapshot(created.status_id)).toEqual({ ...before, record: beaten })
   })
 
   test('when a retried status starts again, then started_at keeps the first start time', async () => {

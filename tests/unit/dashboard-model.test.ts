@@ -30,6 +30,10 @@ const record = (overrides: Partial<StatusRecord> = {}): StatusRecord => ({
   started_at: '2026-11-22T10:01:00.000Z',
   completed_at: null,
   estimated_completion_at: null,
+  heartbeat_timeout_s: null,
+  start_by: null,
+  deadline_at: null,
+  last_heartbeat_at: null,
   ...overrides,
 })
 const filters = (overrides: Partial<Filters>): Filters => ({ ...emptyFilters, ...overrides })

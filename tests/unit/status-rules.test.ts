@@ -235,12 +235,12 @@ describe('applyReport (reported_at)', () => {
     expect(report).toEqual({ applied: false, next: current, change: null })
   })
 
-  test('when a newer report changes nothing visible, then only last_reported_at moves: no version, no event', () => {
+  test('when a newer report changes nothing visible, then only last_reported_at and the heartbeat move: no version, no event', () => {
     const current = make({ last_reported_at: at(10), message: 'same' })
     const report = applyReport(current, { message: 'same', ...reported(15) }, at(20))
     expect(report.applied).toBe(true)
     expect(report.change).toBeNull()
-    expect(report.next).toEqual({ ...current, last_reported_at: at(15) })
+    expect(report.next).toEqual({ ...current, last_reported_at: at(15), last_heartbeat_at: at(20) })
   })
 
   test('when a newer report changes something, then it is the update with its event', () => {
@@ -446,8 +446,15 @@ describe('the rules at their edges', () => {
     expect(newer).toMatchObject({ applied: true, change: null })
     expect(newer.next.last_reported_at).toEqual(at(6))
     expect(newer.next.version).toBe(s.version)
-    expect(applyReport(s, { progress_percentage: 50, reported_at: at(5) }, at(9)).next).toBe(s)
-    expect(applyReport(s, { progress_percentage: 50 }, at(9)).next).toBe(s)
+    // A no-op that is not older is still an accepted write: a heartbeat, and nothing else.
+    expect(applyReport(s, { progress_percentage: 50, reported_at: at(5) }, at(9)).next).toEqual({
+      ...s,
+      last_heartbeat_at: at(9),
+    })
+    expect(applyReport(s, { progress_percentage: 50 }, at(9)).next).toEqual({
+      ...s,
+      last_heartbeat_at: at(9),
+    })
     const first = processing()
     expect(
       applyReport(first, { progress_percentage: 50, reported_at: at(1) }, at(9)).next.last_reported_at,

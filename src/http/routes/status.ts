@@ -19,6 +19,7 @@ import { tenantOf } from '../auth'
 import { mount, operations } from '../operation'
 import { IdParamsSchema, PageQuerySchema } from '../schemas/common'
 import {
+  HeartbeatAnswerSchema,
   HistoryPageSchema,
   StatusPageSchema,
   StatusRecordSchema,
@@ -26,11 +27,13 @@ import {
 } from '../schemas/responses'
 import {
   ErrorReportSchema,
+  HeartbeatSchema,
   IdempotencyKeySchema,
   IfMatchSchema,
   ListQuerySchema,
   StatusCreateSchema,
   StatusUpdateSchema,
+  WaitQuerySchema,
 } from '../schemas/status'
 
 const idempotencyKeyOf = (req: Request) => {
@@ -98,8 +101,11 @@ export const statusOperations = operations({
     path: '/api/status/:id',
     scope: 'status:read',
     tag: 'Statuses',
-    summary: 'Read one status',
+    summary: 'Read one status, or wait for it to finish or change',
+    description:
+      'With `wait=terminal` the answer comes as soon as the status is terminal, with `wait=change` as soon as its `version` is above `after_version` (default: the version now); after `timeout_s` seconds (0–60, default 30) it comes anyway, with the record as it then is and `Status-Wait: timeout`. A shutdown answers waiting reads the same way. Waiters are woken by the event feed, so a write through any instance wakes them. At most 1,000 waiting reads per API key (`too-many-waiters`). A deleted status answers 404.',
     params: IdParamsSchema,
+    query: WaitQuerySchema,
     headers: z.object({
       'If-None-Match': z
         .string()
@@ -107,12 +113,37 @@ export const statusOperations = operations({
         .meta({ description: 'The ETag you hold: 304 when the status has not changed since' }),
     }),
     responses: {
-      '200': recordAnswer('The status'),
+      '200': {
+        ...recordAnswer('The status'),
+        headers: RecordHeaders.extend({
+          'Status-Wait': z.literal('timeout').optional().meta({
+            description: 'A waiting read ended by its timeout (or a shutdown): the condition does not hold',
+          }),
+        }),
+      },
       '304': {
         description: 'Unchanged since the ETag in `If-None-Match`',
         headers: RecordHeaders.pick({ ETag: true }),
       },
       '404': Problems.statusNotFound,
+      '429': Problems.tooManyWaiters,
+    },
+  },
+  heartbeatStatus: {
+    method: 'post',
+    path: '/api/status/:id/heartbeat',
+    scope: 'status:write',
+    tag: 'Statuses',
+    summary: 'Say the work is alive, and perhaps how far it got',
+    description:
+      'A bare heartbeat moves `last_heartbeat_at` only: no new version, no event. With `progress_percentage` or `message` it is an update as well. Every accepted write counts as a heartbeat; a `starting` or `processing` status silent for longer than its `heartbeat_timeout_s` has stalled and the service records a `heartbeat-timeout` error for it (SPEC §11). Heartbeats are written many to a transaction, within `UPDATER_FLUSH_MS`.',
+    params: IdParamsSchema,
+    body: HeartbeatSchema,
+    bodyOptional: true,
+    responses: {
+      '200': { description: 'Recorded', content: json(HeartbeatAnswerSchema) },
+      '404': Problems.statusNotFound,
+      '409': problem('StatusTerminal', 409, ['status-terminal']),
     },
   },
   updateStatus: {
@@ -226,7 +257,20 @@ export function statusRoutes({
       sendRecord(res, result, replayed)
     },
 
-    getStatus: async ({ params }, req, res) => {
+    getStatus: async ({ params, query }, req, res) => {
+      if (query.wait !== undefined) {
+        const { record, timedOut } = await statuses.wait({
+          tenantId: tenantOf(req),
+          keyId: req.auth!.id,
+          statusId: params.id,
+          until: query.wait,
+          afterVersion: query.after_version,
+          timeoutMs: (query.timeout_s ?? 30) * 1000,
+        })
+        if (timedOut) res.set('Status-Wait', 'timeout')
+        sendRecord(res, record)
+        return
+      }
       const record = await statuses.get(tenantOf(req), params.id)
       if (req.get('if-none-match') === `"${record.version}"`) {
         res.set('ETag', `"${record.version}"`).status(304).end()
@@ -242,6 +286,10 @@ export function statusRoutes({
         idempotencyKey: idempotencyKeyOf(req),
       })
       sendRecord(res, result.status, replayed, { applied: result.applied })
+    },
+
+    heartbeatStatus: async ({ params, body }, req, res) => {
+      res.json(await statuses.heartbeat(tenantOf(req), params.id, body))
     },
 
     deleteStatus: async ({ params }, req, res) => {

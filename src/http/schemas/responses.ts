@@ -71,8 +71,26 @@ export const StatusRecordSchema = z
     started_at: TimeSchema.nullable(),
     completed_at: TimeSchema.nullable(),
     estimated_completion_at: TimeSchema.nullable(),
+    heartbeat_timeout_s: z.number().int().min(1).max(86_400).nullable().meta({
+      description: 'A `starting` or `processing` status silent for longer has stalled (SPEC §11)',
+    }),
+    start_by: TimeSchema.nullable().meta({ description: 'Not started by then, it fails (`start-timeout`)' }),
+    deadline_at: TimeSchema.nullable().meta({
+      description: 'Not finished by then, it fails (`deadline-exceeded`)',
+    }),
+    last_heartbeat_at: TimeSchema.nullable().meta({
+      description: 'The last heartbeat or write after creation',
+    }),
   })
   .meta({ id: 'StatusRecord' })
+
+export const HeartbeatAnswerSchema = z
+  .object({
+    status_id: z.string(),
+    last_heartbeat_at: TimeSchema,
+    version: z.number().int().min(1).meta({ description: 'Unchanged by a bare heartbeat' }),
+  })
+  .meta({ id: 'Heartbeat' })
 
 export const StatusUpdatedSchema = StatusRecordSchema.extend({
   applied: z.boolean().meta({

@@ -12,6 +12,9 @@ export const SubscribeSchema = z.strictObject({
       status: z.array(z.enum(STATUS_VALUES)).optional(),
       priority: z.array(z.enum(PRIORITY_VALUES)).optional(),
       kind: z.string().min(1).max(64).optional(),
+      /** SPEC §11: statuses whose heartbeat has lapsed, or that are past their deadline or start-by. */
+      stalled: z.literal(true).optional(),
+      overdue: z.literal(true).optional(),
     })
     .optional(),
   since_seq: z.number().int().min(0).optional(),

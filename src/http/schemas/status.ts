@@ -24,6 +24,8 @@ export const TagsSchema = z.array(z.string().min(1).max(64)).max(20)
 const ProgressSchema = z.number().min(0).max(100)
 const StepsSchema = z.number().int().min(0).max(1_000_000_000)
 const MessageSchema = z.string().max(1024)
+/** A time in RFC 3339; whether it must lie ahead is the rules' to say (they know the clock). */
+const InstantSchema = z.iso.datetime({ offset: true }).transform((v) => new Date(v))
 
 export const StatusCreateSchema = z.strictObject({
   status_id: StatusIdSchema.optional(),
@@ -38,8 +40,12 @@ export const StatusCreateSchema = z.strictObject({
   max_retries: z.number().int().min(0).max(100).optional(),
   metadata: MetadataSchema.optional(),
   tags: TagsSchema.optional(),
+  heartbeat_timeout_s: z.number().int().min(1).max(86_400).optional(),
+  start_by: InstantSchema.optional(),
+  deadline_at: InstantSchema.optional(),
 })
-export type StatusCreate = z.infer<typeof StatusCreateSchema>
+/** A create body as sent (times as RFC 3339 text). */
+export type StatusCreate = z.input<typeof StatusCreateSchema>
 
 const UPDATABLE = [
   'new_status',
@@ -72,6 +78,27 @@ export const StatusUpdateSchema = z
     message: `at least one of ${UPDATABLE.join(', ')} is required`,
   })
 export type StatusUpdate = z.infer<typeof StatusUpdateSchema>
+
+/** A heartbeat's optional body: with either field it is an update as well (SPEC §11). */
+export const HeartbeatSchema = z
+  .strictObject({ progress_percentage: ProgressSchema.optional(), message: MessageSchema.optional() })
+  .optional()
+  .transform((body) => body ?? {})
+
+/** `GET /api/status/:id?wait=…`: a long poll (SPEC §11). */
+export const WaitQuerySchema = z
+  .strictObject({
+    wait: single(z.enum(['terminal', 'change'])).optional(),
+    timeout_s: single(queryNumber(z.coerce.number().int().min(0).max(60))).optional(),
+    after_version: single(queryNumber(z.coerce.number().int().min(0))).optional(),
+  })
+  .superRefine((q, ctx) => {
+    for (const key of ['timeout_s', 'after_version'] as const)
+      if (q[key] !== undefined && q.wait === undefined)
+        ctx.addIssue({ code: 'custom', path: [key], message: 'needs wait' })
+    if (q.after_version !== undefined && q.wait !== 'change')
+      ctx.addIssue({ code: 'custom', path: ['after_version'], message: 'only with wait=change' })
+  })
 
 export const ErrorInfoSchema = z.strictObject({
   message: z.string().min(1).max(1024),
@@ -113,6 +140,8 @@ function filterShape(place: 'query' | 'body') {
     query ? listOf(item, max) : max === undefined ? z.array(item).min(1) : z.array(item).min(1).max(max)
   const one = <T extends z.ZodType>(schema: T) => (query ? single(schema) : schema)
   const percent = query ? single(queryNumber(z.coerce.number().min(0).max(100))) : Percent
+  // Only `true` selects (SPEC §11): `stalled=false` would be every status but a few, not a filter.
+  const flag = query ? single(z.literal('true').transform(() => true as const)) : z.literal(true)
   return {
     status: list(z.enum(STATUS_VALUES)).optional(),
     priority: list(z.enum(PRIORITY_VALUES)).optional(),
@@ -126,6 +155,8 @@ function filterShape(place: 'query' | 'body') {
     updated_after: one(Time).optional(),
     updated_before: one(Time).optional(),
     q: one(FilterTextSchema(128)).optional(),
+    stalled: flag.optional(),
+    overdue: flag.optional(),
   }
 }
 const FilterShape = filterShape('query')
@@ -170,6 +201,8 @@ export const EventsQuerySchema = z.strictObject({
 
 export const StreamQuerySchema = z.strictObject({
   since_seq: single(queryNumber(z.coerce.number().int().min(0))).optional(),
+  /** Only these statuses' events (and bookmarks in between); fewer than a query's 1,000 parameters. */
+  status_ids: listOf(StatusIdSchema, 500).optional(),
 })
 
 /** `If-Match: "3"` (also `W/"3"` or a bare 3); `*` matches any version. */
