@@ -1,8 +1,25 @@
 import { STATUS_VALUES, type ConnectionState, type Stats, type StatusRecord, type StatusValue } from './api'
-import { stateLabel } from './model'
+import { livenessOf, stateLabel } from './model'
 
 export function StateBadge({ status }: { status: StatusValue }) {
   return <span class={`badge state-${status}`}>{stateLabel(status)}</span>
+}
+
+const LIVENESS_TEXT = {
+  stalled: ['Stalled', 'No heartbeat within its timeout'],
+  overdue: ['Overdue', 'Past its deadline or its start-by time'],
+} as const
+
+/** Stalled or overdue (SPEC §11), judged now; nothing for a status that is neither. */
+export function LivenessBadge({ record }: { record: StatusRecord }) {
+  const liveness = livenessOf(record, Date.now())
+  if (!liveness) return null
+  const [label, title] = LIVENESS_TEXT[liveness]
+  return (
+    <span class={`badge liveness-${liveness}`} data-liveness={liveness} title={title}>
+      {label}
+    </span>
+  )
 }
 
 export function ProgressBar({ record }: { record: StatusRecord }) {

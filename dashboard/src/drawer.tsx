@@ -1,6 +1,6 @@
 import { useEffect, useRef } from 'preact/hooks'
 import type { StatusEvent, StatusRecord } from './api'
-import { ProgressBar, StateBadge } from './components'
+import { LivenessBadge, ProgressBar, StateBadge } from './components'
 import { describeChanges, formatTime, TERMINAL } from './model'
 
 export interface DrawerState {
@@ -43,7 +43,7 @@ export function StatusDrawer({ state, onClose, onLoadMore }: Props) {
         </p>
       )}
       <p class="badges">
-        <StateBadge status={record.status} />{' '}
+        <StateBadge status={record.status} /> <LivenessBadge record={record} />{' '}
         <span class={`priority-${record.priority}`}>{record.priority}</span>
       </p>
       <ProgressBar record={record} />
@@ -64,6 +64,20 @@ export function StatusDrawer({ state, onClose, onLoadMore }: Props) {
         <dd>{formatTime(record.updated_at)}</dd>
         <dt>{TERMINAL.includes(record.status) ? 'Finished' : 'Expected to finish'}</dt>
         <dd>{formatTime(record.completed_at ?? record.estimated_completion_at)}</dd>
+        <dt>Deadline</dt>
+        <dd data-field="deadline_at">{formatTime(record.deadline_at)}</dd>
+        {record.start_by && (
+          <>
+            <dt>Start by</dt>
+            <dd data-field="start_by">{formatTime(record.start_by)}</dd>
+          </>
+        )}
+        <dt>Heartbeat</dt>
+        <dd data-field="heartbeat">
+          {record.heartbeat_timeout_s === null
+            ? 'not watched'
+            : `every ${record.heartbeat_timeout_s} s at most; last ${formatTime(record.last_heartbeat_at)}`}
+        </dd>
         <dt>Version</dt>
         <dd>{record.version}</dd>
       </dl>

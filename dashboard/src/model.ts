@@ -144,3 +144,18 @@ export function explainRefusal(err: unknown): string {
   if (err.code === 'insufficient-scope') return 'This API key may not read statuses (it lacks status:read).'
   return `The service refused: ${err.detail}`
 }
+
+/**
+ * What the liveness rules (SPEC §11) say of a record at `now`, from its own fields: its heartbeat has
+ * lapsed (stalled, until the server's sweeper records it), or it is past its deadline or start-by.
+ */
+export function livenessOf(record: StatusRecord, now: number): 'stalled' | 'overdue' | null {
+  if (TERMINAL.includes(record.status)) return null
+  const at = (time: string | null) => (time === null ? Infinity : Date.parse(time))
+  if (at(record.deadline_at) <= now) return 'overdue'
+  const waiting = record.status === 'pending' || record.status === 'retry_pending'
+  if (waiting && at(record.start_by) <= now) return 'overdue'
+  if (record.heartbeat_timeout_s === null || waiting) return null
+  const last = at(record.last_heartbeat_at ?? record.created_at)
+  return last + record.heartbeat_timeout_s * 1000 <= now ? 'stalled' : null
+}

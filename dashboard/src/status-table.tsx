@@ -1,5 +1,5 @@
 import type { StatusRecord } from './api'
-import { ProgressBar, StateBadge } from './components'
+import { LivenessBadge, ProgressBar, StateBadge } from './components'
 import { formatTime } from './model'
 
 const COLUMNS: [label: string, sortKey?: string][] = [
@@ -64,7 +64,7 @@ export function StatusTable({ rows, sort, onOpen }: Props) {
               </td>
               <td>{row.kind ?? '—'}</td>
               <td>
-                <StateBadge status={row.status} />
+                <StateBadge status={row.status} /> <LivenessBadge record={row} />
               </td>
               <td class={`priority-${row.priority}`}>{row.priority}</td>
               <td>

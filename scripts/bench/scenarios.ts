@@ -8,6 +8,7 @@ import { measureHttp, type Measurement } from './lib/load'
 import { runOverload } from './sections/overload'
 import { runPeer } from './sections/peer'
 import { runSchemaCost } from './sections/schema-cost'
+import { runSweep } from './sections/sweep'
 import type { BenchContext } from './lib/context'
 import type { DbKind } from './lib/options'
 import type { SectionResult } from './lib/report'
@@ -115,6 +116,32 @@ export const scenarios: Scenario[] = [
         },
         ctx.settings,
       ),
+  },
+  {
+    name: 'heartbeat',
+    title: 'POST /api/status/:id/heartbeat (bare, over 100,000 live statuses)',
+    async run(ctx) {
+      // Copies of one processing status: a bare heartbeat moves last_heartbeat_at and its due time only.
+      const ids = await ctx.clonedIds('live', 100_000)
+      return measureHttp(
+        {
+          url: ctx.service.url,
+          serverCpuMs: ctx.service.cpuMs,
+          databaseCpuMs: ctx.database.cpuMs,
+          headers: authHeaders(ctx.service.apiKey),
+          // Spread over all of them, as many producers would beat: each request another status.
+          next: (n) => ({ method: 'POST', path: `/api/status/${ids[(n * 7919) % ids.length]}/heartbeat` }),
+        },
+        ctx.settings,
+      )
+    },
+  },
+  {
+    kind: 'section',
+    name: 'sweep',
+    title: 'Liveness sweep: 10,000 of 1,000,000 statuses due at once, PUTs meanwhile',
+    stores: ['sqlite'],
+    run: runSweep,
   },
   {
     kind: 'section',

@@ -97,6 +97,8 @@ const socketIo = {
       '{ since_seq, seq, reason }: since_seq is outside the stored events; subscribe again without it',
     'status.overflow':
       '{ subscription_id, reason }: too many packets queued unread; the connection is closed, reconnect with since_seq',
+    'status.bookmark':
+      '{ subscription_id, seq }: events up to seq went by that this subscription does not select; resuming with since_seq = seq misses nothing (at most BOOKMARK_INTERVAL_MS, 10 s, after the first such event)',
   },
 }
 
@@ -110,11 +112,13 @@ answer \`500 internal-error\`, and an unknown route is \`404 route-not-found\`.
 
 **Realtime over Socket.IO** (not expressible in OpenAPI; also in \`x-socket-io\`): connect to the namespace
 \`/status\` with \`auth: { token: "<api key>" }\`. Emit \`subscribe\` with
-\`{ status_ids?, filter?: { status?, priority?, kind? }, since_seq? }\`; the ack is
+\`{ status_ids?, filter?: { status?, priority?, kind?, stalled?, overdue? }, since_seq? }\`; the ack is
 \`{ ok, subscription_id, seq, snapshot?, replayed }\`. Without \`since_seq\` the ack carries a snapshot as of
 \`seq\` and live events after it follow; with \`since_seq\` stored events after it are replayed first, then
 live ones, in \`seq\` order with no gap and no duplicate. Events arrive as \`status.event\` (a StatusEvent).
-A \`since_seq\` outside the kept events gets \`status.resync\`: subscribe again without it.
+A \`since_seq\` outside the kept events gets \`status.resync\`: subscribe again without it. A subscription
+that selects is sent \`status.bookmark\` \`{ subscription_id, seq }\` while events it skips go by, so its resume
+point moves without matching events.
 \`unsubscribe\` takes \`{ subscription_id }\`. The same feed is offered as Server-Sent Events at
 \`GET /api/events/stream\`.`
 

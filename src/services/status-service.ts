@@ -128,7 +128,7 @@ export function createStatusService(deps: StatusServiceDeps) {
       statusId: string,
       input: { progress_percentage?: number; message?: string },
     ): Promise<HeartbeatResult> {
-      if (!(await statusRepository.get(tenantId, statusId))) throw statusNotFound(statusId)
+      // No read first: the writer reads each status of a flush anyway, and answers an unknown id 404.
       return (await updater.later(tenantId, statusId, { type: 'heartbeat', input })).result
     },
 

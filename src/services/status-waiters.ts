@@ -59,7 +59,8 @@ export function createStatusWaiters({ read, maxPerKey }: WaitersOptions) {
         for (const waiter of [...set]) {
           if (event.type === 'status.deleted') waiter.settle({ gone: true })
           else {
-            waiter.latest = event.status
+            // An event committed before the waiter's read may still be on its way: never step back.
+            if (!waiter.latest || event.version >= waiter.latest.version) waiter.latest = event.status
             if (waiter.holds(event.status)) waiter.settle({ record: event.status, timedOut: false })
           }
         }

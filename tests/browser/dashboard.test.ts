@@ -57,7 +57,8 @@ const updateStatus = (id: string, body: Record<string, unknown>) => call('PUT', 
 const uniqueKind = (name: string) => `${name}.${randomUUID().slice(0, 8)}`
 
 beforeAll(async () => {
-  server = await startServerProcess({ DATABASE_URL: database.url })
+  // The sweeper looks once an hour, so a stalled status stays stalled for the dashboard to show it.
+  server = await startServerProcess({ DATABASE_URL: database.url, SWEEP_INTERVAL_MS: '3600000' })
   adminKey = server.adminKey!
   // The dashboard only reads: it is given a key with status:read alone.
   readKey = (await call('POST', '/api/keys', { scopes: ['status:read'] })).key as string
@@ -193,6 +194,35 @@ test('when a status ID is reached with Tab and Enter pressed, then the drawer sh
   await page.keyboard.press('Escape')
   await drawer.waitFor({ state: 'hidden' })
   expect(await page.evaluate('document.activeElement?.dataset?.statusId ?? null')).toBe(id)
+})
+
+test('when a status has stalled or is overdue, then its row and drawer say so, with its deadline and heartbeat', async () => {
+  const kind = uniqueKind('liveness')
+  const deadline = new Date(Date.now() + 3_600_000).toISOString()
+  const stalled = `stalled-${randomUUID().slice(0, 8)}`
+  await createStatus({
+    status_id: stalled,
+    kind,
+    status: 'processing',
+    heartbeat_timeout_s: 1,
+    deadline_at: deadline,
+  })
+  const healthy = `healthy-${randomUUID().slice(0, 8)}`
+  await createStatus({ status_id: healthy, kind, status: 'processing', heartbeat_timeout_s: 3600 })
+  // Past its one second, judged when the page renders it.
+  await new Promise((resolve) => setTimeout(resolve, 1100))
+  await signIn()
+  await filterByKind(kind)
+  await row(healthy).waitFor()
+  expect(await row(stalled).locator('[data-liveness="stalled"]').textContent()).toBe('Stalled')
+  expect(await row(healthy).locator('[data-liveness]').count()).toBe(0)
+
+  await row(stalled).getByRole('button', { name: stalled }).click()
+  const drawer = page.getByRole('dialog', { name: stalled })
+  await drawer.waitFor()
+  expect(await drawer.locator('[data-liveness="stalled"]').count()).toBe(1)
+  expect(await drawer.locator('[data-field="deadline_at"]').textContent()).not.toBe('—')
+  expect(await drawer.locator('[data-field="heartbeat"]').textContent()).toContain('every 1 s at most')
 })
 
 test('when more statuses match than fit a page, then Next and Previous walk the pages by cursor', async () => {

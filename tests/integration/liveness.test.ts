@@ -301,6 +301,55 @@ describe('the sweeper', () => {
   })
 })
 
+describe('a write racing the sweeper (injected clock)', () => {
+  test.each(['the write first', 'the sweep first'] as const)(
+    'when a heartbeat and a sweep of a due status meet in one flush, %s, then exactly one outcome, version by version',
+    async (order) => {
+      const own = await createTestDatabase('liveness-race')
+      cleanups.push(() => own.drop())
+      let now = Date.parse('2030-01-01T00:00:00.000Z')
+      const db = await openDatabase({ url: own.url })
+      // No background sweeps: the test sweeps by hand, at the clock it set.
+      const services = await createServices({
+        db,
+        clock: () => new Date(now),
+        sweeper: { intervalMs: 3_600_000 },
+      })
+      cleanups.push(() => services.stop())
+      await services.apiKeys.create('race', ['status:read'])
+      await services.statuses.create('race', {
+        status_id: 'r',
+        status: 'processing',
+        heartbeat_timeout_s: 10,
+      })
+      now += 11_000
+      // Straight to the writer, as the route's command would go, so that the order below is the queue's.
+      const beat = () =>
+        services.updater.execute('race', 'r', { type: 'update', input: { progress_percentage: 30 } })
+      const sweep = () => services.updater.later('race', 'r', { type: 'sweep' })
+      // Both are queued in this turn, so one flush applies them in this order.
+      const [first, second] = order === 'the write first' ? [beat(), sweep()] : [sweep(), beat()]
+      await Promise.all([first, second])
+      const history = (await services.statuses.history('race', 'r', { limit: 10 })).items
+      expect(history.map((e) => e.version)).toEqual(range(1, history.length))
+      const record = await services.statuses.get('race', 'r')
+      expect(record.version).toBe(history.at(-1)!.version)
+      if (order === 'the write first') {
+        // The write was a heartbeat: the status was no longer due, and the sweep wrote nothing.
+        expect(history.map((e) => e.type)).toEqual(['status.created', 'status.progress'])
+        expect(record).toMatchObject({ status: 'processing', retry_count: 0, progress_percentage: 30 })
+      } else {
+        // Swept first; the write then applies to the retry_pending status, as any later write would.
+        expect(history.map((e) => e.type)).toEqual(['status.created', 'status.error', 'status.progress'])
+        expect(record).toMatchObject({ status: 'retry_pending', retry_count: 1, progress_percentage: 30 })
+      }
+      // Swept again later, nothing more: what was due has been dealt with.
+      await services.sweeper.sweep()
+      expect((await services.statuses.history('race', 'r', { limit: 10 })).items).toHaveLength(history.length)
+    },
+  )
+})
+
 describe('filters stalled and overdue', () => {
   test('when listed, counted and bulk-cancelled, then stalled and overdue select what they say', async () => {
     // A server whose sweeper never runs, so stalled statuses stay stalled to be seen.

@@ -2,6 +2,7 @@ import { StatusTrackerError, StatusTrackerNetworkError, type StatusRecord } from
 import {
   emptyFilters,
   explainRefusal,
+  livenessOf,
   matches,
   newer,
   toLiveFilter,
@@ -112,4 +113,30 @@ test.each<[string, unknown, string]>([
   ['not an error of the client', new TypeError('x is undefined'), 'Something went wrong'],
 ])('when %s, then the page explains it in words', (_name, error, words) => {
   expect(explainRefusal(error)).toContain(words)
+})
+
+describe('livenessOf (SPEC §11, judged in the browser)', () => {
+  const now = Date.parse('2026-11-22T10:10:00.000Z')
+  test('when a processing status has not beaten within its timeout, then it is stalled; within it, nothing', () => {
+    const beaten = (last: string) => record({ heartbeat_timeout_s: 60, last_heartbeat_at: last })
+    expect(livenessOf(beaten('2026-11-22T10:09:00.000Z'), now)).toBe('stalled')
+    expect(livenessOf(beaten('2026-11-22T10:09:00.001Z'), now)).toBeNull()
+    // Never beaten: the clock runs from its creation.
+    expect(livenessOf(record({ heartbeat_timeout_s: 60 }), now)).toBe('stalled')
+    expect(livenessOf(record({ heartbeat_timeout_s: null }), now)).toBeNull()
+  })
+
+  test('when the deadline or, while waiting to start, start_by has passed, then it is overdue', () => {
+    expect(livenessOf(record({ deadline_at: '2026-11-22T10:10:00.000Z' }), now)).toBe('overdue')
+    expect(livenessOf(record({ deadline_at: '2026-11-22T10:10:00.001Z' }), now)).toBeNull()
+    const startBy = '2026-11-22T10:00:00.000Z'
+    expect(livenessOf(record({ status: 'pending', start_by: startBy }), now)).toBe('overdue')
+    expect(livenessOf(record({ status: 'processing', start_by: startBy }), now)).toBeNull()
+    // A pending status cannot stall: it has not started.
+    expect(livenessOf(record({ status: 'pending', heartbeat_timeout_s: 1 }), now)).toBeNull()
+  })
+
+  test('when it is terminal, then it is neither', () => {
+    expect(livenessOf(record({ status: 'failed', deadline_at: '2026-11-22T10:00:00.000Z' }), now)).toBeNull()
+  })
 })
