@@ -36,7 +36,7 @@ export const streamOperations = operations({
       'Each event is sent as `id: <seq>`, `event: status.event`, `data: <StatusEvent JSON>`. ' +
       'Starts after `Last-Event-ID` (what browsers send on reconnect), else after `since_seq`, else live from now. ' +
       'A comment heartbeat every 15 s; `status.resync` (`{ since_seq, seq }`: the start point is outside the kept events) ' +
-      'and `status.overflow` (a slow reader) end the stream. With `status_ids` only those statuses\' events are sent, ' +
+      "and `status.overflow` (a slow reader) end the stream. With `status_ids` only those statuses' events are sent, " +
       'and `bookmark` events (`id: <seq>`, `data: { seq }`) tell where the feed has got to while others go by.',
     query: StreamQuerySchema,
     headers: z.object({
