@@ -14,6 +14,7 @@ import { dashboardRoutes } from './http/routes/dashboard'
 import { docsRoutes } from './http/routes/docs'
 import { eventRoutes } from './http/routes/events'
 import { statsRoutes } from './http/routes/stats'
+import { tokenRoutes } from './http/routes/tokens'
 import { healthRoutes } from './http/routes/health'
 import { keyRoutes } from './http/routes/keys'
 import { statusRoutes } from './http/routes/status'
@@ -49,7 +50,7 @@ export function createApp({ services, logger, rateLimit, checkReady, corsOrigins
   if (cors) app.use(['/api', '/openapi.json'], cors)
   // The key (cached) and its bucket come before everything that costs: a flooding key's excess is
   // refused at the price of a lookup, not of a log line, a body parse and a route.
-  app.use('/api', identifyKey(services.apiKeys), limiter.middleware)
+  app.use('/api', identifyKey(services), limiter.middleware)
   // Latency of what the limiter let through: its refusals are counted by status_rate_limited_total.
   app.use(httpMetrics(services.metrics.registry))
   app.use(
@@ -66,7 +67,7 @@ export function createApp({ services, logger, rateLimit, checkReady, corsOrigins
   // The API first: its requests are nearly all of them, and Express tries every layer in order. The
   // pages, /health, /metrics and the description share no path with it.
   const api = express.Router()
-  api.use(authenticate(services.apiKeys), jsonBody())
+  api.use(authenticate(services), jsonBody())
   api.use(
     statusRoutes(services),
     batchRoutes(services),
@@ -75,6 +76,7 @@ export function createApp({ services, logger, rateLimit, checkReady, corsOrigins
     sseRoutes(services),
     eventRoutes(services),
     statsRoutes(services),
+    tokenRoutes(services),
   )
   app.use('/api', api)
   app.use(healthRoutes({ checkReady, registry: services.metrics.registry }))

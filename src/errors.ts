@@ -31,7 +31,14 @@ export const PROBLEMS = {
   },
   'filter-required': { status: 400, means: 'bulk cancel was given no filter (it never cancels everything)' },
   'bad-request': { status: 400, means: 'a body the parser refused for another reason (its own 4xx status)' },
-  unauthenticated: { status: 401, means: 'no API key, or not a valid one' },
+  unauthenticated: {
+    status: 401,
+    means: 'no API key or browser token, or not a valid one (also a token whose key was revoked)',
+  },
+  'token-expired': {
+    status: 401,
+    means: 'the browser token is past its `expires_at`: ask the application for a new one',
+  },
   'insufficient-scope': {
     status: 403,
     means: 'the key lacks the scope this route needs (with `required_scope`)',
@@ -133,6 +140,7 @@ export const statusTerminal = (id: string, status: string) =>
 /** A search whose `%` or `_` made it a scan, matching more statuses than can be listed by id. */
 export const tooManyWaiters = (max: number) =>
   new AppError('too-many-waiters', `At most ${max} waiting reads per API key at once`, { max_waiters: max })
+export const tokenExpired = () => new AppError('token-expired', 'The browser token has expired')
 export const searchTooBroad = (max: number) =>
   new AppError('search-too-broad', `A search containing % or _ may match at most ${max} statuses; narrow it`)
 

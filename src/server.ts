@@ -70,7 +70,7 @@ export async function startServer(config: Config) {
   const server = http.createServer(app.listener).listen(config.PORT, config.HOST)
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject))
   const sockets = attachSocketServer(server, {
-    apiKeys: services.apiKeys,
+    credentials: services,
     eventManager: services.eventManager,
     statuses: services.statuses,
     logger,

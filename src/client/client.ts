@@ -107,7 +107,7 @@ export function createStatusTrackerClient(options: ClientOptions) {
   const subscriptions = new Set<{ close(): Promise<void> }>()
   const realtime = {
     url: socketUrl(http.baseUrl),
-    ...(options.apiKey !== undefined && { apiKey: options.apiKey }),
+    ...((options.apiKey ?? options.token) !== undefined && { apiKey: options.apiKey ?? options.token }),
     ...(options.socket && { socket: options.socket }),
     ...(options.subscribeAckTimeoutMs !== undefined && { ackTimeoutMs: options.subscribeAckTimeoutMs }),
     backoff: { baseMs: options.backoff?.baseMs ?? 200, maxMs: options.backoff?.maxMs ?? 5_000 },
@@ -341,6 +341,18 @@ export function createStatusTrackerClient(options: ClientOptions) {
       http.call({ method: 'DELETE', path: `/api/keys/${encodeURIComponent(id)}` }, opts),
   }
 
+  const tokens = {
+    /**
+     * `POST /api/tokens`: a read-only token for these statuses, to hand to a browser (SPEC §13); pass it
+     * as `token` to a client there. Expires after `ttl_s` (default 900 s).
+     */
+    create: (
+      body: { status_ids: string[]; ttl_s?: number },
+      opts?: RequestOptions,
+    ): ApiCall<{ token: string; expires_at: string }> =>
+      http.call({ method: 'POST', path: '/api/tokens', body }, opts),
+  }
+
   const webhooks = {
     /** `POST /api/webhooks` (admin); the answer's `secret` is shown only here. */
     create: (body: WebhookCreateInput, opts?: RequestOptions): ApiCall<CreatedWebhook> =>
@@ -371,6 +383,7 @@ export function createStatusTrackerClient(options: ClientOptions) {
     statuses,
     events,
     keys,
+    tokens,
     webhooks,
 
     /** `GET /api/stats`: counts (optionally filtered), queue depth, event rate, subscribers. */

@@ -8,6 +8,11 @@ export interface TransportOptions {
   baseUrl: string
   /** Sent as `Authorization: Bearer <key>`. */
   apiKey?: string
+  /**
+   * A browser token (`stt_…`, from `POST /api/tokens`) instead of a key, for pages that must not hold
+   * one: it reads its own statuses, their history and their events, and nothing else (SPEC §13).
+   */
+  token?: string
   /** The `fetch` to use: the global one unless given (wrap it to log, trace or test). */
   fetch?: Fetch
   /** Retries after the first attempt; 0 turns retrying off. Default 3. */
@@ -118,6 +123,7 @@ class AttemptTimedOut extends Error {}
 
 export function createTransport(options: TransportOptions) {
   const baseUrl = options.baseUrl.replace(/\/+$/, '')
+  const credential = options.apiKey ?? options.token
   const fetchImpl: Fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init))
   const policy: RetryPolicy = {
     retries: options.retries ?? DEFAULT_RETRY_POLICY.retries,
@@ -175,7 +181,7 @@ export function createTransport(options: TransportOptions) {
     const headers: Record<string, string> = {
       Accept: stream ? 'text/event-stream' : 'application/json',
       ...options.headers,
-      ...(options.apiKey !== undefined && { Authorization: `Bearer ${options.apiKey}` }),
+      ...(credential !== undefined && { Authorization: `Bearer ${credential}` }),
       ...(spec.body !== undefined && { 'Content-Type': 'application/json' }),
       ...(idempotencyKey !== undefined && { 'Idempotency-Key': idempotencyKey }),
       ...spec.headers,

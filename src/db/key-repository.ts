@@ -48,6 +48,11 @@ export function createKeyRepository() {
       return row && row.revokedAt === null ? toKey(row) : null
     },
 
+    async findActiveById(db: Db, id: string): Promise<ApiKeyRow | null> {
+      const row = await db.apiKey.findUnique({ where: { id } })
+      return row && row.revokedAt === null ? toKey(row) : null
+    },
+
     async list(db: Db, tenantId?: string): Promise<ApiKeyRow[]> {
       const rows = await db.apiKey.findMany({
         where: tenantId === undefined ? {} : { tenantId },

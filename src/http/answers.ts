@@ -42,7 +42,7 @@ export const Problems = {
     'filter-required',
     'bad-request',
   ]),
-  unauthenticated: problem('Unauthenticated', 401, ['unauthenticated']),
+  unauthenticated: problem('Unauthenticated', 401, ['unauthenticated', 'token-expired']),
   forbidden: problem('Forbidden', 403, ['insufficient-scope']),
   statusNotFound: problem('StatusNotFound', 404, ['status-not-found']),
   webhookNotFound: problem('WebhookNotFound', 404, ['webhook-not-found', 'delivery-not-found']),

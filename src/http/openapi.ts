@@ -10,6 +10,7 @@ import { healthOperations } from './routes/health'
 import { keyOperations } from './routes/keys'
 import { statsOperations } from './routes/stats'
 import { statusOperations } from './routes/status'
+import { tokenOperations } from './routes/tokens'
 import { webhookOperations } from './routes/webhooks'
 import { StatusEventSchema } from './schemas/responses'
 import { SubscribeSchema } from './schemas/socket'
@@ -29,6 +30,7 @@ const declared = () => [
   streamOperations,
   statsOperations,
   keyOperations,
+  tokenOperations,
   webhookOperations,
   healthOperations,
   docsOperations,

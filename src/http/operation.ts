@@ -17,6 +17,8 @@ export interface Operation {
   path: string
   /** The key's scope an `/api` operation needs; `null` for a public one (no key, no rate limit). */
   scope: Scope | null
+  /** A browser token may call it, within its statuses (SPEC §13); every other operation is 403 for one. */
+  tokens?: true
   tag: string
   summary: string
   description?: string
@@ -74,7 +76,7 @@ export function mount<T extends Record<string, Operation>>(
       res.locals.route = operation.path
       next()
     }
-    const guards = scope ? [named, requireScope(scope)] : [named]
+    const guards = scope ? [named, requireScope(scope, operation.tokens === true)] : [named]
     router[operation.method](operation.path.slice(base.length) || '/', ...guards, (req, res) => {
       // A body the JSON parser left alone (another type) is no absent body, even where one is optional.
       if (operation.bodyOptional && !readsItself && req.body === undefined && hasBody(req))
@@ -119,6 +121,7 @@ export function describe(operationId: string, operation: Operation): ZodOpenApiO
     ...(operation.description && { description: operation.description }),
     security: scope ? security(scope) : [],
     ...(scope && { 'x-required-scope': scope }),
+    ...(operation.tokens && { 'x-browser-token': true }),
     ...(requestParams && {
       requestParams: Object.fromEntries(Object.entries(requestParams).filter(([, schema]) => schema)),
     }),

@@ -6,7 +6,9 @@ import { z } from 'zod'
 import { AppError, forbidden, unauthenticated, zodIssues } from '../errors'
 import { corsOrigin, type CorsOrigins } from '../http/cors'
 import { SubscribeSchema, UnsubscribeSchema } from '../http/schemas/socket'
-import { hasScope, type ApiKey, type ApiKeyService } from '../services/api-key-service'
+import { identify, type Credentials } from '../http/auth'
+import { hasScope, type ApiKey } from '../services/api-key-service'
+import type { Grant } from '../services/token-service'
 import type { StatusService } from '../services/status-service'
 import type { Cluster } from './cluster'
 import type { StatusEvent } from '../domain/status-record'
@@ -14,7 +16,8 @@ import { matcherFor } from '../domain/event-selector'
 import type { StatusEventManager, Subscribed } from '../services/status-event-manager'
 
 export interface SocketServerOptions {
-  apiKeys: ApiKeyService
+  /** API keys, and browser tokens (SPEC §13), which subscribe to their own statuses only. */
+  credentials: Credentials
   eventManager: StatusEventManager
   /** For subscriptions' snapshots. */
   statuses: Pick<StatusService, 'snapshot'>
@@ -43,7 +46,7 @@ const problem = (err: unknown) => {
  */
 export function attachSocketServer(httpServer: HttpServer, options: SocketServerOptions) {
   const {
-    apiKeys,
+    credentials,
     eventManager,
     statuses,
     logger,
@@ -125,19 +128,30 @@ export function attachSocketServer(httpServer: HttpServer, options: SocketServer
     const header = socket.handshake.headers['x-api-key']
     const token =
       typeof auth?.token === 'string' ? auth.token : typeof header === 'string' ? header : undefined
-    const key = token === undefined ? null : await apiKeys.authenticate(token).catch(() => null)
-    const refusal = !key ? unauthenticated() : !hasScope(key, 'status:read') ? forbidden('status:read') : null
-    if (refusal) {
-      const err = new Error(refusal.code) as Error & { data: unknown }
-      err.data = { code: refusal.code, message: refusal.message }
+    let found: Awaited<ReturnType<typeof identify>> = null
+    let refusal: AppError | null = null
+    try {
+      if (token !== undefined) found = await identify(credentials, token)
+    } catch (err) {
+      // An expired token says so; a lookup that failed is no key.
+      refusal = err instanceof AppError ? err : unauthenticated()
+    }
+    if (!found) refusal ??= unauthenticated()
+    else if (!hasScope(found.key, 'status:read')) refusal = forbidden('status:read')
+    if (refusal || !found) {
+      const why = refusal ?? unauthenticated()
+      const err = new Error(why.code) as Error & { data: unknown }
+      err.data = { code: why.code, message: why.message }
       return next(err)
     }
-    socket.data.key = key
+    socket.data.key = found.key
+    socket.data.grant = found.grant
     next()
   })
 
   namespace.on('connection', (socket: Socket) => {
     const key = socket.data.key as ApiKey
+    const grant = socket.data.grant as Grant | undefined
     const tenantId = key.tenant_id
     const subscriptions = new Map<string, Subscribed<unknown>>()
     connections.set(socket.id, { socket, subscriptions, queued: countQueued(socket) })
@@ -153,7 +167,12 @@ export function attachSocketServer(httpServer: HttpServer, options: SocketServer
           )
         }
         const id = randomUUID()
-        const selector = { ids: request.status_ids, filter: request.filter }
+        // A browser token subscribes to its own statuses: those it names among them, or all of them.
+        if (grant && request.filter) throw forbidden('status:read')
+        const ids = grant
+          ? (request.status_ids ?? [...grant.statusIds]).filter((s) => grant.statusIds.has(s))
+          : request.status_ids
+        const selector = { ids, filter: request.filter }
         const subscription = await eventManager.subscribe(tenantId, {
           from:
             request.since_seq !== undefined

@@ -26,8 +26,11 @@ export function sseRoutes({
   maxBufferedBytes = 4 * 1024 * 1024,
 }: SseOptions) {
   return mount(Router(), '/api', streamOperations, {
-    streamEvents: async ({ query: { since_seq, status_ids } }, req, res) => {
+    streamEvents: async ({ query: { since_seq, status_ids: asked } }, req, res) => {
       const tenantId = tenantOf(req)
+      // A browser token streams its own statuses only: those it asked for among them, or all of them.
+      const granted = req.grant && [...req.grant.statusIds]
+      const status_ids = granted ? (asked ?? granted).filter((id) => req.grant!.statusIds.has(id)) : asked
       const start = startOf(req, since_seq)
       const write = (chunk: string) => {
         res.write(chunk)

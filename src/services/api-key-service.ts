@@ -25,6 +25,8 @@ export const hasScope = (key: ApiKeyRow, scope: Scope) =>
 
 export function createApiKeyService({ db, keys, clock, cacheTtlMs = 5_000 }: ApiKeyServiceDeps) {
   const cache = new LRUCache<string, ApiKeyRow>({ max: 10_000, ttl: cacheTtlMs })
+  // Browser tokens name the key that issued them: it is looked up by id, and cached as long.
+  const byId = new LRUCache<string, ApiKeyRow>({ max: 10_000, ttl: cacheTtlMs })
 
   /** Creates a key (and its tenant when new); the secret is returned once and only its hash is kept. */
   async function create(tenantId: string, scopes: Scope[]): Promise<{ key: ApiKeyRow; secret: string }> {
@@ -49,6 +51,15 @@ export function createApiKeyService({ db, keys, clock, cacheTtlMs = 5_000 }: Api
       return key
     },
 
+    /** The active key with this id (a browser token's issuer), or null once it is revoked. */
+    async active(id: string): Promise<ApiKeyRow | null> {
+      const cached = byId.get(id)
+      if (cached) return cached
+      const key = await keys.findActiveById(db.read, id)
+      if (key) byId.set(id, key)
+      return key
+    },
+
     /** The key of `secret` when this process verified it lately (no database trip), else undefined. */
     known: (secret: string): ApiKeyRow | undefined => cache.get(hashSecret(secret)),
 
@@ -57,6 +68,7 @@ export function createApiKeyService({ db, keys, clock, cacheTtlMs = 5_000 }: Api
     async revoke(id: string, tenantId?: string): Promise<boolean> {
       const revoked = await db.write((tx) => keys.revoke(tx, id, clock(), tenantId))
       cache.clear()
+      byId.clear()
       return revoked
     },
 

@@ -19,6 +19,7 @@ import { createStatusFilterService } from './status-filter-service'
 import { createStatusService } from './status-service'
 import { createStatusUpdater } from './status-updater'
 import { createStatusWaiters } from './status-waiters'
+import { createTokenService } from './token-service'
 import { createWebhookDispatcher, type WebhookDispatcherOptions } from './webhook-dispatcher'
 import { createWebhookService } from './webhook-service'
 
@@ -65,8 +66,13 @@ export async function createServices({
     settings.getOrCreate(tx, 'cursor_secret', () => randomBytes(32).toString('base64url')),
   )
   const cursors = createCursorCodec(cursorSecret)
+  // The browser tokens' HMAC key, kept there for the same reasons: every instance accepts every token.
+  const tokenSecret = await db.write((tx) =>
+    settings.getOrCreate(tx, 'token_secret', () => randomBytes(32).toString('base64url')),
+  )
   const metrics = createMetrics()
   const statusRepository = createStatusRepository(db)
+  const apiKeys = createApiKeyService({ db, keys: createKeyRepository(), clock })
   const eventRepository = createEventRepository(db)
   // Names this instance's leases (relay and webhook deliveries); a restart makes a new owner.
   const owner = uuidv7()
@@ -215,7 +221,8 @@ export async function createServices({
     stop,
     statuses,
     filters: createStatusFilterService({ db, cursors, updater, clock }),
-    apiKeys: createApiKeyService({ db, keys: createKeyRepository(), clock }),
+    apiKeys,
+    tokens: createTokenService({ secret: tokenSecret, apiKeys, clock }),
     updater,
     eventManager,
     retention,

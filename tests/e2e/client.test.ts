@@ -665,6 +665,25 @@ describe('liveness through the client (SPEC §11)', () => {
     expect(failed).toMatchObject({ status: 'failed', error_info: { code: 'heartbeat-timeout' } })
   })
 
+  test('when a client is given a browser token instead of a key, then it reads and follows its status, and may do nothing else', async () => {
+    const { status_id: id } = await api.statuses.create(makeStatus({ status: 'processing' }))
+    const { token } = await api.tokens.create({ status_ids: [id], ttl_s: 300 })
+    const viewer = clientOf(server, '', { apiKey: undefined, token })
+    expect((await viewer.statuses.get(id)).status_id).toBe(id)
+    const events: StatusEvent[] = []
+    const subscription = viewer.subscribe({ status_ids: [id] }, { onEvent: (e) => events.push(e) })
+    await subscription.ready
+    const finished = viewer.statuses.waitFor(id, { until: 'terminal' })
+    await api.statuses.update(id, { new_status: 'completed' })
+    expect((await finished).status).toBe('completed')
+    await until(() => events.length === 1, 'the event over Socket.IO')
+    const refusal = await viewer.statuses.update(id, { message: 'no' }).then(
+      () => new Error('the write succeeded'),
+      (err: unknown) => err,
+    )
+    expect(refusal).toMatchObject({ status: 403, code: 'insufficient-scope' })
+  })
+
   test("when other statuses' events go by, then a filtered subscription's lastSeq advances with the bookmarks", async () => {
     const { status_id: watched } = await api.statuses.create(makeStatus())
     const { status_id: other } = await api.statuses.create(makeStatus({ status: 'processing' }))

@@ -59,6 +59,15 @@ test('when a server at debug is sent keys, a wrong key, tokens and webhook secre
       method: 'POST',
       body: JSON.stringify({ status_id: 'hygiene-1' }),
     })
+    // A browser token, in a header on a refused read and in the stream's URL on a refused stream.
+    const issued = await call(server.baseUrl, '/api/tokens', {
+      key: admin,
+      method: 'POST',
+      body: JSON.stringify({ status_ids: ['hygiene-1'] }),
+    })
+    const token = rememberSecret(((await issued.json()) as { token: string }).token)
+    expect((await call(server.baseUrl, '/api/status/missing', { key: token })).status).toBe(404)
+    expect((await call(server.baseUrl, `/api/events/stream?token=${token}&since_seq=x`)).status).toBe(400)
     // Deliveries that fail are logged too (at debug while retries remain).
     await until(() => inbox.received.length >= 2, 'both webhooks tried a delivery')
     const socket = io(`${server.baseUrl}/status`, { auth: { token: writer }, reconnection: false })

@@ -242,6 +242,27 @@ describe.each(STORES)('two instances on %s', (store) => {
     return counts
   }
 
+  test('when the key that issued a browser token is revoked on one instance, then the other refuses the token within its key cache time (SPEC §13)', async () => {
+    const { a, b, key } = await twoInstances(store)
+    expect((await call(a, key, 'POST', '/api/status', { status_id: 'watched' })).status).toBe(201)
+    const issuer = (await (await call(a, key, 'POST', '/api/keys', { scopes: ['status:read'] })).json()) as {
+      id: string
+      key: string
+    }
+    const issued = await call(a, issuer.key, 'POST', '/api/tokens', { status_ids: ['watched'] })
+    const { token } = (await issued.json()) as { token: string }
+    // Made on one instance, taken by the other: the signing secret is the database's.
+    expect((await call(b, token, 'GET', '/api/status/watched')).status).toBe(200)
+    expect((await call(a, key, 'DELETE', `/api/keys/${issuer.id}`)).status).toBe(204)
+    expect((await call(a, token, 'GET', '/api/status/watched')).status).toBe(401)
+    // B trusted the key for up to its cache time (5 s): within that, and a margin, it refuses too.
+    await until(
+      async () => (await call(b, token, 'GET', '/api/status/watched')).status === 401,
+      'B refuses',
+      15_000,
+    )
+  })
+
   test('when a read waits on one instance, then a write through the other wakes it (SPEC §11)', async () => {
     const { a, b, key } = await twoInstances(store)
     expect((await call(a, key, 'POST', '/api/status', { status_id: 'waited' })).status).toBe(201)

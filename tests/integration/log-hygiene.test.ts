@@ -101,7 +101,7 @@ test('when a socket connects with a key and another is refused, then neither tok
   const server = http.createServer(t.app.listener)
   const listening = await listenOnLoopback(server)
   const sockets = attachSocketServer(server, {
-    apiKeys: t.services.apiKeys,
+    credentials: t.services,
     eventManager: t.services.eventManager,
     statuses: t.services.statuses,
     logger: createLogger('debug', log.stream),

@@ -264,7 +264,7 @@ describe('the stream on its own app', () => {
     const app = express()
     app.use(
       '/api',
-      authenticate(server.services.apiKeys),
+      authenticate(server.services),
       sseRoutes({ eventManager: server.services.eventManager, ...options }),
     )
     app.use(errorHandler)

@@ -32,6 +32,7 @@ export const streamOperations = operations({
     scope: 'status:read',
     tag: 'Events',
     summary: 'The same feed as Server-Sent Events, replayed then live',
+    tokens: true,
     description:
       'Each event is sent as `id: <seq>`, `event: status.event`, `data: <StatusEvent JSON>`. ' +
       'Starts after `Last-Event-ID` (what browsers send on reconnect), else after `since_seq`, else live from now. ' +

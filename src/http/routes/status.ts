@@ -15,7 +15,7 @@ import {
   recordAnswer,
   writeConflict,
 } from '../answers'
-import { tenantOf } from '../auth'
+import { checkGrant, tenantOf } from '../auth'
 import { mount, operations } from '../operation'
 import { IdParamsSchema, PageQuerySchema } from '../schemas/common'
 import {
@@ -102,6 +102,7 @@ export const statusOperations = operations({
     scope: 'status:read',
     tag: 'Statuses',
     summary: 'Read one status, or wait for it to finish or change',
+    tokens: true,
     description:
       'With `wait=terminal` the answer comes as soon as the status is terminal, with `wait=change` as soon as its `version` is above `after_version` (default: the version now); after `timeout_s` seconds (0–60, default 30) it comes anyway, with the record as it then is and `Status-Wait: timeout`. A shutdown answers waiting reads the same way. Waiters are woken by the event feed, so a write through any instance wakes them. At most 1,000 waiting reads per API key (`too-many-waiters`). A deleted status answers 404.',
     params: IdParamsSchema,
@@ -226,6 +227,7 @@ export const statusOperations = operations({
     scope: 'status:read',
     tag: 'Statuses',
     summary: "A status's events, oldest first",
+    tokens: true,
     description: 'Still readable after the status is deleted.',
     params: IdParamsSchema,
     query: PageQuerySchema,
@@ -258,6 +260,7 @@ export function statusRoutes({
     },
 
     getStatus: async ({ params, query }, req, res) => {
+      checkGrant(req, params.id)
       if (query.wait !== undefined) {
         const { record, timedOut } = await statuses.wait({
           tenantId: tenantOf(req),
@@ -319,6 +322,7 @@ export function statusRoutes({
     },
 
     getStatusHistory: async ({ params, query }, req, res) => {
+      checkGrant(req, params.id)
       res.json(await statuses.history(tenantOf(req), params.id, query))
     },
   })

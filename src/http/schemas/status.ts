@@ -203,6 +203,8 @@ export const StreamQuerySchema = z.strictObject({
   since_seq: single(queryNumber(z.coerce.number().int().min(0))).optional(),
   /** Only these statuses' events (and bookmarks in between); fewer than a query's 1,000 parameters. */
   status_ids: listOf(StatusIdSchema, 500).optional(),
+  /** A browser token, for `EventSource`, which cannot set headers (SPEC §13); never an API key. */
+  token: single(z.string().startsWith('stt_')).optional(),
 })
 
 /** `If-Match: "3"` (also `W/"3"` or a bare 3); `*` matches any version. */
