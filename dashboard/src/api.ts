@@ -5,8 +5,9 @@ import {
   StatusTrackerError,
   StatusTrackerNetworkError,
   type ListQuery,
+  type LogLine,
   type Page,
-  type StatusEvent,
+  type StatusChangeEvent,
   type StatusPage,
   type Stats,
   type SubscribeRequest,
@@ -18,8 +19,9 @@ export type {
   ListQuery,
   Page,
   PriorityValue,
+  LogLine,
   Stats,
-  StatusEvent,
+  StatusChangeEvent,
   StatusPage,
   StatusRecord,
   StatusValue,
@@ -31,8 +33,8 @@ export type LiveFilter = NonNullable<SubscribeRequest['filter']>
 export type ConnectionState = 'connecting' | 'live' | 'offline' | 'refused'
 
 export interface LiveHandlers {
-  /** Each event once, in `seq` order. */
-  event(event: StatusEvent): void
+  /** Each change event once, in `seq` order. */
+  event(event: StatusChangeEvent): void
   /** The feed started afresh (first subscription, new filter, or a resync): reload what is shown. */
   reset(): void
   connection(state: ConnectionState, error?: StatusTrackerError): void
@@ -45,7 +47,11 @@ export interface LiveWatch {
 
 export interface DashboardApi {
   listStatuses(query: ListQuery): Promise<StatusPage>
-  history(id: string, cursor?: string): Promise<Page<StatusEvent>>
+  history(id: string, cursor?: string): Promise<Page<StatusChangeEvent>>
+  /** Every kept line of a status's log (at most 1,000), oldest first. */
+  logs(id: string): Promise<LogLine[]>
+  /** One status's new log lines as they are appended, until closed. */
+  followLog(id: string, lines: (lines: LogLine[]) => void): { close(): void }
   stats(): Promise<Stats>
   /** Live events for `filter`; resubscribes after a reconnect from the last `seq` seen, without a gap. */
   watch(filter: LiveFilter, handlers: LiveHandlers): LiveWatch
@@ -65,7 +71,10 @@ export function createApi(apiKey: string, baseUrl = ''): DashboardApi {
     }
     handlers.connection('connecting')
     const subscription = client.subscribe(selector(filter), {
-      onEvent: (event) => handlers.event(event),
+      // A filtered subscription gets no log lines; the drawer follows the open status's log on its own.
+      onEvent: (event) => {
+        if (event.type !== 'status.log') handlers.event(event)
+      },
       onSnapshot: fresh,
       onResync: fresh,
       onResume: () => handlers.connection('live'),
@@ -82,6 +91,14 @@ export function createApi(apiKey: string, baseUrl = ''): DashboardApi {
   return {
     listStatuses: (query) => client.statuses.list({ ...query, include_total: true }),
     history: (id, cursor) => client.statuses.history(id, { cursor, limit: 100 }),
+    logs: async (id) => (await client.logs.list(id, { limit: 1000 })).items,
+    followLog(id, lines) {
+      const subscription = client.subscribe(
+        { status_ids: [id], snapshot_limit: 1 },
+        { onEvent: (event) => event.type === 'status.log' && lines(event.lines) },
+      )
+      return { close: () => void subscription.close() }
+    },
     stats: () => client.stats(),
     watch,
   }

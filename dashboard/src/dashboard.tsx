@@ -4,8 +4,9 @@ import {
   StatusTrackerError,
   type ConnectionState,
   type LiveWatch,
+  type LogLine,
   type Stats,
-  type StatusEvent,
+  type StatusChangeEvent as StatusEvent,
   type StatusPage,
   type StatusRecord,
 } from './api'
@@ -14,6 +15,9 @@ import { StatusDrawer, type DrawerState } from './drawer'
 import { FiltersForm } from './filters-form'
 import { emptyFilters, explainRefusal, matches, newer, toLiveFilter, toQuery, type Filters } from './model'
 import { StatusTable } from './status-table'
+
+/** The drawer's log shows at most as many lines as the service keeps. */
+const LOG_SHOWN = 1000
 
 interface Props {
   apiKey: string
@@ -44,6 +48,9 @@ export function Dashboard({ apiKey, onSignOut }: Props) {
     seenDuringLoad: null as Map<string, StatusEvent> | null,
   }).current
   const watch = useRef<LiveWatch | null>(null)
+  const followed = useRef<{ close(): void } | null>(null)
+  // Signing out unmounts the page: the open drawer's log subscription goes with it.
+  useEffect(() => () => followed.current?.close(), [])
   const timers = useRef<{ reload?: number; stats?: number }>({}).current
   const opener = useRef<HTMLElement | null>(null)
 
@@ -189,9 +196,36 @@ export function Dashboard({ apiKey, onSignOut }: Props) {
     void load()
   }
 
+  /** Follows the open status's log: live lines first, so none is missed while the kept ones load. */
+  function followLog(id: string) {
+    followed.current?.close()
+    let live: LogLine[] | null = []
+    followed.current = api.followLog(id, (lines) => {
+      const open = current.drawer
+      if (open?.record.status_id !== id) return
+      if (live) live.push(...lines)
+      else showDrawer({ ...open, log: [...open.log, ...lines].slice(-LOG_SHOWN) })
+    })
+    void api.logs(id).then(
+      (kept) => {
+        const open = current.drawer
+        const arrived = live ?? []
+        live = null
+        if (open?.record.status_id !== id) return
+        // Lines appended while the kept ones loaded may be in both: the live ones already at the end go.
+        const key = (line: LogLine) => `${line.at}\u0000${line.level}\u0000${line.message}`
+        const tail = new Set(kept.slice(-arrived.length).map(key))
+        const fresh = arrived.filter((line) => !tail.has(key(line)))
+        showDrawer({ ...open, log: [...kept, ...fresh].slice(-LOG_SHOWN) })
+      },
+      () => (live = null),
+    )
+  }
+
   async function openDrawer(record: StatusRecord) {
     opener.current = document.activeElement as HTMLElement | null
-    showDrawer({ record, history: [], hasMore: false, loading: true, deleted: false })
+    showDrawer({ record, history: [], hasMore: false, loading: true, deleted: false, log: [] })
+    followLog(record.status_id)
     try {
       const history = await api.history(record.status_id)
       const open = current.drawer
@@ -232,6 +266,8 @@ export function Dashboard({ apiKey, onSignOut }: Props) {
   }
 
   function closeDrawer() {
+    followed.current?.close()
+    followed.current = null
     showDrawer(null)
     // The row may have been re-rendered meanwhile: fall back to its button by id.
     const back = opener.current?.isConnected

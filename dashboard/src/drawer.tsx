@@ -1,5 +1,5 @@
 import { useEffect, useRef } from 'preact/hooks'
-import type { StatusEvent, StatusRecord } from './api'
+import type { LogLine, StatusChangeEvent as StatusEvent, StatusRecord } from './api'
 import { LivenessBadge, ProgressBar, StateBadge } from './components'
 import { describeChanges, formatTime, TERMINAL } from './model'
 
@@ -11,6 +11,8 @@ export interface DrawerState {
   loading: boolean
   deleted: boolean
   error?: string
+  /** The status's log, oldest first: what was kept when it opened, then what is appended live. */
+  log: LogLine[]
 }
 
 interface Props {
@@ -112,6 +114,23 @@ export function StatusDrawer({ state, onClose, onLoadMore }: Props) {
           <pre>{JSON.stringify(record.metadata, null, 2)}</pre>
         </section>
       )}
+
+      <section aria-labelledby="drawer-log">
+        <h3 id="drawer-log">Log</h3>
+        {state.log.length === 0 ? (
+          <p>No log lines.</p>
+        ) : (
+          <ol class="log" data-testid="log" aria-live="polite">
+            {state.log.map((line, i) => (
+              <li key={i} class={`log-${line.level}`} data-level={line.level}>
+                <time dateTime={line.at}>{formatTime(line.at)}</time> <span class="level">{line.level}</span>{' '}
+                <span class="text">{line.message}</span>
+                {line.fields && <code class="fields">{JSON.stringify(line.fields)}</code>}
+              </li>
+            ))}
+          </ol>
+        )}
+      </section>
 
       <section aria-labelledby="drawer-history">
         <h3 id="drawer-history">History</h3>

@@ -4,7 +4,7 @@ import {
   type ListQuery,
   type LiveFilter,
   type PriorityValue,
-  type StatusEvent,
+  type StatusChangeEvent,
   type StatusRecord,
   type StatusValue,
 } from './api'
@@ -132,7 +132,7 @@ const show = (value: unknown): string =>
       : String(value)
 
 /** One line per changed field of an event: `status: pending → processing`. */
-export function describeChanges(event: StatusEvent): string[] {
+export function describeChanges(event: StatusChangeEvent): string[] {
   return Object.entries(event.changes).map(([field, [from, to]]) => `${field}: ${show(from)} → ${show(to)}`)
 }
 

@@ -137,6 +137,29 @@ export const scenarios: Scenario[] = [
     },
   },
   {
+    name: 'logs',
+    title: 'POST /api/status/:id/logs (10 lines a request)',
+    async run(ctx) {
+      const ids = await ctx.statusIds('bench', FIXTURE_COUNT)
+      const body = JSON.stringify({
+        lines: Array.from({ length: 10 }, (_, i) => ({
+          message: `step ${i + 1} of 10: transcoding segment`,
+          ...(i % 3 === 0 && { level: 'warn', fields: { segment: i, retries: 1 } }),
+        })),
+      })
+      return measureHttp(
+        {
+          url: ctx.service.url,
+          serverCpuMs: ctx.service.cpuMs,
+          databaseCpuMs: ctx.database.cpuMs,
+          headers: { ...authHeaders(ctx.service.apiKey), ...json },
+          next: (n) => ({ method: 'POST', path: `/api/status/${ids[n % ids.length]}/logs`, body }),
+        },
+        ctx.settings,
+      )
+    },
+  },
+  {
     kind: 'section',
     name: 'sweep',
     title: 'Liveness sweep: 10,000 of 1,000,000 statuses due at once, PUTs meanwhile',

@@ -229,6 +229,7 @@ export function seedRows(options: {
       stallsAt: null,
       overdueAt: null,
       dueAt: null,
+      logLines: null,
     }
     return STATUS_COLUMNS_TABLE.map(([, field]) => values[field])
   }

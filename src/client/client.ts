@@ -27,6 +27,8 @@ import type {
   ErrorReportInput,
   EventsPage,
   HeartbeatInput,
+  LogLine,
+  LogLineInput,
   EventsQuery,
   Health,
   KeyCreateInput,
@@ -34,6 +36,7 @@ import type {
   Page,
   PageQuery,
   Stats,
+  StatusChangeEvent,
   StatusEvent,
   StatusFilter,
   StatusPage,
@@ -224,14 +227,16 @@ export function createStatusTrackerClient(options: ClientOptions) {
       allPages((cursor) => statuses.list({ ...query, cursor }, opts)),
 
     /** One page of a status's events, oldest first. */
-    history: (id: string, query: PageQuery = {}, opts?: RequestOptions): ApiCall<Page<StatusEvent>> =>
+    /** One page of a status's change events (its log lines are `logs.list`). */
+    history: (id: string, query: PageQuery = {}, opts?: RequestOptions): ApiCall<Page<StatusChangeEvent>> =>
       http.call({ method: 'GET', path: statusPath(id, '/history'), query }, opts),
 
     historyAll: (
       id: string,
       query: Omit<PageQuery, 'cursor'> = {},
       opts?: RequestOptions,
-    ): AsyncGenerator<StatusEvent> => allPages((cursor) => statuses.history(id, { ...query, cursor }, opts)),
+    ): AsyncGenerator<StatusChangeEvent> =>
+      allPages((cursor) => statuses.history(id, { ...query, cursor }, opts)),
 
     /**
      * `POST /api/status/batch`: 202 once queued, or with `wait: true` 200 once committed, with a result
@@ -341,6 +346,21 @@ export function createStatusTrackerClient(options: ClientOptions) {
       http.call({ method: 'DELETE', path: `/api/keys/${encodeURIComponent(id)}` }, opts),
   }
 
+  const logs = {
+    /** `POST /api/status/:id/logs`: 1–100 lines, stored (and a `status.log` event) when it resolves. */
+    append: (id: string, lines: LogLineInput[], opts?: RequestOptions): ApiCall<{ accepted: number }> =>
+      http.call({ method: 'POST', path: statusPath(id, '/logs'), body: { lines } }, opts),
+    /** One page of its kept lines, oldest first. */
+    list: (id: string, query: PageQuery = {}, opts?: RequestOptions): ApiCall<Page<LogLine>> =>
+      http.call({ method: 'GET', path: statusPath(id, '/logs'), query }, opts),
+    /** Every kept line, page after page. */
+    listAll: (
+      id: string,
+      query: Omit<PageQuery, 'cursor'> = {},
+      opts?: RequestOptions,
+    ): AsyncGenerator<LogLine> => allPages((cursor) => logs.list(id, { ...query, cursor }, opts)),
+  }
+
   const tokens = {
     /**
      * `POST /api/tokens`: a read-only token for these statuses, to hand to a browser (SPEC §13); pass it
@@ -383,6 +403,7 @@ export function createStatusTrackerClient(options: ClientOptions) {
     statuses,
     events,
     keys,
+    logs,
     tokens,
     webhooks,
 

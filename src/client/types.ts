@@ -12,6 +12,7 @@ import type {
   EventsQuerySchema,
   FilterQuerySchema,
   HeartbeatSchema,
+  LogAppendSchema,
   ListQuerySchema,
   StatusCreateSchema,
   StatusUpdateSchema,
@@ -30,7 +31,12 @@ export type Wire<T> = T extends Date ? string : T extends object ? { [K in keyof
 
 // Outputs: the server's own types, as JSON.
 export type StatusRecord = Wire<Domain.StatusRecord>
+/** An event of the feed: a change (with `changes` and `status`) or a log's lines (`type: 'status.log'`). */
 export type StatusEvent = Wire<Domain.StatusEvent>
+export type StatusChangeEvent = Wire<Domain.StatusChangeEvent>
+export type StatusLogEvent = Wire<Domain.StatusLogEvent>
+export type LogLine = Wire<Domain.LogLine>
+export type LogLevel = Domain.LogLevel
 export type EventType = Domain.EventType
 export type ErrorInfo = Domain.ErrorInfo
 export type Webhook = Wire<Hooks.Webhook>
@@ -76,6 +82,10 @@ export type StatusCreateInput = Omit<z.input<typeof StatusCreateSchema>, 'start_
   deadline_at?: string | Date
 }
 export type HeartbeatInput = NonNullable<z.input<typeof HeartbeatSchema>>
+/** A log line as sent: `at` may be a `Date`. */
+export type LogLineInput = Omit<z.input<typeof LogAppendSchema>['lines'][number], 'at'> & {
+  at?: string | Date
+}
 
 /** What `statuses.waitFor` waits for. */
 export interface WaitForOptions {

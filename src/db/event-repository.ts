@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
-import type { EventType, StatusEvent } from '../domain/status-record'
+import type { StatusEvent } from '../domain/status-record'
 import type { Database } from './prisma'
+import { eventOf } from './status-repository'
 
 interface RawEvent {
   seq: number
@@ -11,18 +12,21 @@ interface RawEvent {
   occurred_at: string | Date
   changes: string
   record: string
+  lines: string | null
 }
 
-const toEvent = (raw: RawEvent): StatusEvent => ({
-  event_id: raw.event_id,
-  seq: Number(raw.seq),
-  type: raw.type as EventType,
-  status_id: raw.status_id,
-  version: raw.version,
-  occurred_at: new Date(raw.occurred_at),
-  changes: JSON.parse(raw.changes),
-  status: JSON.parse(raw.record),
-})
+const toEvent = (raw: RawEvent): StatusEvent =>
+  eventOf({
+    seq: raw.seq,
+    eventId: raw.event_id,
+    type: raw.type,
+    statusId: raw.status_id,
+    version: raw.version,
+    occurredAt: new Date(raw.occurred_at),
+    changes: raw.changes,
+    record: raw.record,
+    lines: raw.lines,
+  })
 
 export interface Checkpoint {
   lastSeq: number
@@ -56,7 +60,7 @@ export function createEventRepository(db: Database) {
   return {
     async after(tenantId: string, afterSeq: number, limit: number): Promise<StatusEvent[]> {
       const rows = await direct.all<RawEvent>(
-        `SELECT seq, event_id, type, status_id, version, occurred_at, changes, record FROM status_events
+        `SELECT seq, event_id, type, status_id, version, occurred_at, changes, record, lines FROM status_events
          WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
         [tenantId, afterSeq, limit],
       )
@@ -66,7 +70,7 @@ export function createEventRepository(db: Database) {
     /** One stored event, or undefined once retention purged it. */
     async at(tenantId: string, seq: number): Promise<StatusEvent | undefined> {
       const row = await direct.get<RawEvent>(
-        `SELECT seq, event_id, type, status_id, version, occurred_at, changes, record FROM status_events
+        `SELECT seq, event_id, type, status_id, version, occurred_at, changes, record, lines FROM status_events
          WHERE tenant_id = ? AND seq = ?`,
         [tenantId, seq],
       )

@@ -17,15 +17,17 @@ export function createRetentionRepository(db: Pick<Database, 'read' | 'write'>) 
       return rows.map((row) => row.id)
     },
 
-    /** Deletes up to `limit` of the tenant's statuses in `states` last updated before `before`. */
+    /** Deletes up to `limit` of the tenant's statuses in `states` last updated before `before`, and their logs. */
     purgeStatuses(tenantId: string, states: string[], before: Date, limit: number): Promise<number> {
-      return db.write(
-        (tx) => tx.$executeRaw`DELETE FROM statuses WHERE tenant_id = ${tenantId} AND status_id IN (
-          SELECT status_id FROM statuses
-          WHERE tenant_id = ${tenantId} AND status IN (${Prisma.join(states)})
-            AND updated_at < ${before}
-          LIMIT ${limit})`,
-      )
+      return db.write(async (tx) => {
+        const rows = await tx.$queryRaw<{ status_id: string }[]>`SELECT status_id FROM statuses
+          WHERE tenant_id = ${tenantId} AND status IN (${Prisma.join(states)}) AND updated_at < ${before}
+          LIMIT ${limit}`
+        if (rows.length === 0) return 0
+        const ids = Prisma.join(rows.map((row) => row.status_id))
+        await tx.$executeRaw`DELETE FROM status_logs WHERE tenant_id = ${tenantId} AND status_id IN (${ids})`
+        return tx.$executeRaw`DELETE FROM statuses WHERE tenant_id = ${tenantId} AND status_id IN (${ids})`
+      })
     },
 
     /** Deletes up to `limit` events from the front of the tenant's feed, up to the first to keep. */

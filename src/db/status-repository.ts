@@ -1,5 +1,12 @@
 import { v7 as uuidv7 } from 'uuid'
-import type { Changes, EventType, StatusEvent, StatusRecord, StoredStatus } from '../domain/status-record'
+import type {
+  ChangeEventType,
+  Changes,
+  LogLine,
+  StatusEvent,
+  StatusRecord,
+  StoredStatus,
+} from '../domain/status-record'
 import { toRecord } from '../domain/status-record'
 
 import { priorityRank, type PriorityValue, type StatusValue } from '../domain/transitions'
@@ -38,6 +45,7 @@ export function rowToStatus(row: StatusRow): StoredStatus {
     stalls_at: row.stallsAt,
     overdue_at: row.overdueAt,
     due_at: row.dueAt,
+    log_lines: row.logLines ?? 0,
   }
 }
 
@@ -73,28 +81,50 @@ function statusToRow(tenantId: string, s: StoredStatus): StatusRow {
     stallsAt: s.stalls_at,
     overdueAt: s.overdue_at,
     dueAt: s.due_at,
+    logLines: s.log_lines === 0 ? null : s.log_lines,
   }
 }
 
-export function rowToEvent(row: EventRow): StatusEvent {
-  return {
+/** A stored event as the feed hands it on: a change with its record, or a log's lines (SPEC §14). */
+export function eventOf(
+  row: Pick<
+    EventRow,
+    'eventId' | 'type' | 'statusId' | 'version' | 'occurredAt' | 'changes' | 'record' | 'lines'
+  > & { seq: bigint | number },
+): StatusEvent {
+  const common = {
     event_id: row.eventId,
     seq: Number(row.seq),
-    type: row.type as EventType,
     status_id: row.statusId,
     version: row.version,
     occurred_at: row.occurredAt,
+  }
+  if (row.type === 'status.log')
+    return { ...common, type: 'status.log', lines: JSON.parse(row.lines ?? '[]') }
+  return {
+    ...common,
+    type: row.type as ChangeEventType,
     changes: JSON.parse(row.changes),
     status: JSON.parse(row.record),
   }
 }
 
-export interface NewEvent {
-  type: EventType
-  status: StatusRecord
-  changes: Changes
-  occurredAt: Date
+export const rowToEvent = (row: EventRow): StatusEvent => eventOf(row)
+
+/** Lines of one status's log, numbered from `first` on. */
+export interface NewLog {
+  statusId: string
+  first: number
+  lines: LogLine[]
 }
+
+/** SPEC §14: the newest this many lines of each status are kept. */
+export const LOG_LINES_KEPT = 1000
+
+/** What the writer appends to the feed: a change and the record after it, or lines of a status's log. */
+export type NewEvent =
+  | { type: ChangeEventType; status: StatusRecord; changes: Changes; occurredAt: Date }
+  | { type: 'status.log'; statusId: string; version: number; lines: LogLine[]; occurredAt: Date }
 
 export interface SnapshotSelector {
   ids?: string[]
@@ -145,6 +175,7 @@ export const STATUS_COLUMNS_TABLE = [
   ['stalls_at', 'stallsAt', 'time'],
   ['overdue_at', 'overdueAt', 'time'],
   ['due_at', 'dueAt', 'time'],
+  ['log_lines', 'logLines', 'int'],
 ] as const satisfies readonly (readonly [string, keyof StatusRow, JsonColumn])[]
 const COLUMNS = STATUS_COLUMNS_TABLE
 
@@ -172,8 +203,19 @@ const sameValue = (a: unknown, b: unknown) =>
 const SELECT_STATUS = `SELECT ${COLUMNS.map(([column, field]) =>
   column === field ? column : `${column} AS "${field}"`,
 ).join(', ')} FROM statuses`
-const EVENT_JSON: readonly JsonColumn[] = ['bigint', 'text', 'text', 'text', 'int', 'time', 'text', 'text']
+const EVENT_JSON: readonly JsonColumn[] = [
+  'bigint',
+  'text',
+  'text',
+  'text',
+  'int',
+  'time',
+  'text',
+  'text',
+  'text',
+]
 const WHERE_ONE = ' WHERE tenant_id = ? AND status_id = ?'
+const LOG_JSON: readonly JsonColumn[] = ['text', 'int', 'time', 'text', 'text', 'text']
 
 const DATE_FIELDS = COLUMNS.filter(([, , json]) => json === 'time').map(([, field]) => field)
 
@@ -213,28 +255,41 @@ export function createStatusRepository(database: Pick<Database, 'direct' | 'dial
       SET last_seq = last_seq + ${batch.length} WHERE id = ${tenantId} RETURNING last_seq`
     if (!bumped) throw new Error(`Tenant ${tenantId} does not exist`)
     const first = Number(bumped.last_seq) - batch.length + 1
-    const stored = batch.map((event, i): StatusEvent => ({
-      event_id: uuidv7(),
-      seq: first + i,
-      type: event.type,
-      status_id: event.status.status_id,
-      version: event.status.version,
-      occurred_at: event.occurredAt,
-      changes: event.changes,
-      status: event.status,
-    }))
-    const rows = stored.map((e) => [
-      e.seq,
-      e.event_id,
-      e.type,
-      e.status_id,
-      e.version,
-      dialect.jsonTime(e.occurred_at),
-      JSON.stringify(e.changes),
-      JSON.stringify(e.status),
-    ])
+    const stored = batch.map((event, i): StatusEvent => {
+      const common = { event_id: uuidv7(), seq: first + i, occurred_at: event.occurredAt }
+      return event.type === 'status.log'
+        ? {
+            ...common,
+            type: event.type,
+            status_id: event.statusId,
+            version: event.version,
+            lines: event.lines,
+          }
+        : {
+            ...common,
+            type: event.type,
+            status_id: event.status.status_id,
+            version: event.status.version,
+            changes: event.changes,
+            status: event.status,
+          }
+    })
+    const rows = stored.map((e) => {
+      const log = e.type === 'status.log'
+      return [
+        e.seq,
+        e.event_id,
+        e.type,
+        e.status_id,
+        e.version,
+        dialect.jsonTime(e.occurred_at),
+        log ? '{}' : JSON.stringify(e.changes),
+        log ? '{}' : JSON.stringify(e.status),
+        log ? JSON.stringify(e.lines) : null,
+      ]
+    })
     await db.$executeRaw`INSERT INTO status_events (tenant_id, seq, event_id, type, status_id, version,
-      occurred_at, changes, record) ${dialect.selectJsonRows(Prisma.sql`${tenantId}`, rows, EVENT_JSON)}`
+      occurred_at, changes, record, lines) ${dialect.selectJsonRows(Prisma.sql`${tenantId}`, rows, EVENT_JSON)}`
     return stored
   }
 
@@ -350,6 +405,9 @@ export function createStatusRepository(database: Pick<Database, 'direct' | 'dial
       if (ids.length === 0) return
       await db.$executeRaw`DELETE FROM statuses WHERE tenant_id = ${tenantId}
         AND status_id IN (${dialect.jsonStrings(ids)})`
+      // Its log goes with it (SPEC §14); a status made again under the id starts a new one.
+      await db.$executeRaw`DELETE FROM status_logs WHERE tenant_id = ${tenantId}
+        AND status_id IN (${dialect.jsonStrings(ids)})`
     },
 
     /** Writes new statuses in one statement (the writer's flush); one that exists is overwritten. */
@@ -386,9 +444,64 @@ export function createStatusRepository(database: Pick<Database, 'direct' | 'dial
 
     appendEvents,
 
+    /** Appends log lines (one statement), then drops what is past each status's newest LOG_LINES_KEPT. */
+    async appendLogs(db: Db, tenantId: string, logs: NewLog[]): Promise<void> {
+      if (logs.length === 0) return
+      const rows = logs.flatMap(({ statusId, first, lines }) =>
+        lines.map((line, i) => [
+          statusId,
+          first + i,
+          dialect.jsonTime(line.at),
+          line.level,
+          line.message,
+          line.fields === undefined ? null : JSON.stringify(line.fields),
+        ]),
+      )
+      await db.$executeRaw`INSERT INTO status_logs (tenant_id, status_id, n, at, level, message, fields)
+        ${dialect.selectJsonRows(Prisma.sql`${tenantId}`, rows, LOG_JSON)}`
+      const last = new Map<string, number>()
+      for (const { statusId, first, lines } of logs) last.set(statusId, first + lines.length - 1)
+      const over = [...last].filter(([, n]) => n > LOG_LINES_KEPT).map(([id, n]) => [id, n - LOG_LINES_KEPT])
+      if (over.length === 0) return
+      const table = dialect.jsonRowsTable(over, [
+        ['status_id', 'text'],
+        ['upto', 'int'],
+      ])
+      await db.$executeRaw`DELETE FROM status_logs WHERE tenant_id = ${tenantId} AND EXISTS (
+        SELECT 1 FROM (${table}) AS v WHERE v.status_id = status_logs.status_id AND status_logs.n <= v.upto)`
+    },
+
+    /** A page of a status's log lines after line `afterN`, oldest first. */
+    async logPage(tenantId: string, statusId: string, afterN: number, limit: number) {
+      const rows = await direct.all<{
+        n: number
+        at: string | Date
+        level: string
+        message: string
+        fields: string | null
+      }>(
+        'SELECT n, at, level, message, fields FROM status_logs WHERE tenant_id = ? AND status_id = ? AND n > ? ORDER BY n LIMIT ?',
+        [tenantId, statusId, afterN, limit],
+      )
+      return rows.map((row) => ({
+        n: Number(row.n),
+        line: {
+          at: new Date(row.at),
+          level: row.level as LogLine['level'],
+          message: row.message,
+          ...(row.fields !== null && { fields: JSON.parse(row.fields) as Record<string, unknown> }),
+        } satisfies LogLine,
+      }))
+    },
+
     async eventPage(db: Db, tenantId: string, page: SeqPage, statusId?: string): Promise<StatusEvent[]> {
       const rows = await db.statusEvent.findMany({
-        where: { tenantId, seq: { gt: page.afterSeq }, ...(statusId === undefined ? {} : { statusId }) },
+        // A status's history is its changes; its log lines are read apart (logPage).
+        where: {
+          tenantId,
+          seq: { gt: page.afterSeq },
+          ...(statusId === undefined ? {} : { statusId, type: { not: 'status.log' } }),
+        },
         orderBy: { seq: 'asc' },
         take: page.limit,
       })

@@ -34,6 +34,9 @@ export function matcherFor(selector: EventSelector): (event: StatusEvent) => boo
     const ids = new Set(selector.ids)
     return (event) => ids.has(event.status_id)
   }
+  // A log event carries no record to judge a filter by: it reaches subscriptions by id, and every one
+  // that selects nothing (the whole feed).
+  if (!selector.filter) return () => true
   const { status, priority, kind, stalled, overdue } = selector.filter ?? {}
   const selects = (values: Selected, now: Date) =>
     (!status?.length || status.includes(values.status)) &&
@@ -42,6 +45,7 @@ export function matcherFor(selector: EventSelector): (event: StatusEvent) => boo
     (!stalled || isStalled(timed(values), now)) &&
     (!overdue || isOverdue(timed(values), now))
   return (event) => {
+    if (event.type === 'status.log') return false
     const after = event.status
     const before = <K extends keyof Selected>(field: K): Selected[K] =>
       field in event.changes ? (event.changes[field]![0] as Selected[K]) : after[field]

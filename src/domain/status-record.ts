@@ -47,12 +47,15 @@ export interface StoredStatus extends StatusRecord {
   overdue_at: Date | null
   /** The sooner of the two: when the sweeper has to look at it (indexed). */
   due_at: Date | null
+  /** SPEC §14: how many log lines it has had; the last one's `n`. */
+  log_lines: number
 }
 
 /** What the stored status keeps beside the record. */
-export const HIDDEN_FIELDS = ['last_reported_at', 'stalls_at', 'overdue_at', 'due_at'] as const
+export const HIDDEN_FIELDS = ['last_reported_at', 'stalls_at', 'overdue_at', 'due_at', 'log_lines'] as const
 
-export const EVENT_TYPES = [
+/** The events a change of a status makes (§3); its history is made of these. */
+export const CHANGE_EVENT_TYPES = [
   'status.created',
   'status.updated',
   'status.progress',
@@ -60,14 +63,28 @@ export const EVENT_TYPES = [
   'status.cancelled',
   'status.deleted',
 ] as const
+export type ChangeEventType = (typeof CHANGE_EVENT_TYPES)[number]
+/** Every event of the feed: the changes, and the lines of a status's log (§14). */
+export const EVENT_TYPES = [...CHANGE_EVENT_TYPES, 'status.log'] as const
 export type EventType = (typeof EVENT_TYPES)[number]
 
 export type Changes = Record<string, [unknown, unknown]>
 
-export interface StatusEvent {
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const
+export type LogLevel = (typeof LOG_LEVELS)[number]
+
+/** One line of a status's log, as kept and as its event carries it. */
+export interface LogLine {
+  at: Date
+  level: LogLevel
+  message: string
+  fields?: Record<string, unknown>
+}
+
+export interface StatusChangeEvent {
   event_id: string
   seq: number
-  type: EventType
+  type: ChangeEventType
   status_id: string
   version: number
   occurred_at: Date
@@ -75,7 +92,23 @@ export interface StatusEvent {
   status: StatusRecord
 }
 
+/** Lines appended to a status's log: the envelope with `lines` in place of `changes` and `status`. */
+export interface StatusLogEvent {
+  event_id: string
+  seq: number
+  type: 'status.log'
+  status_id: string
+  /** The status's version when they were appended (a log changes no version). */
+  version: number
+  occurred_at: Date
+  lines: LogLine[]
+}
+
+export type StatusEvent = StatusChangeEvent | StatusLogEvent
+
+export const isLogEvent = (event: StatusEvent): event is StatusLogEvent => event.type === 'status.log'
+
 export function toRecord(stored: StoredStatus): StatusRecord {
-  const { last_reported_at: _r, stalls_at: _s, overdue_at: _o, due_at: _d, ...record } = stored
+  const { last_reported_at: _r, stalls_at: _s, overdue_at: _o, due_at: _d, log_lines: _l, ...record } = stored
   return record
 }

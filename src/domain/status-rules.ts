@@ -4,7 +4,8 @@ import {
   HIDDEN_FIELDS,
   type Changes,
   type ErrorInfo,
-  type EventType,
+  type ChangeEventType,
+  type LogLine,
   type StoredStatus,
 } from './status-record'
 import { canMove, isStartState, isTerminal, type PriorityValue, type StatusValue } from './transitions'
@@ -43,7 +44,7 @@ export interface UpdateInput {
 export interface Change {
   next: StoredStatus
   changes: Changes
-  type: EventType
+  type: ChangeEventType
 }
 
 const PROGRESS_FIELDS = new Set([
@@ -144,6 +145,7 @@ export function createStatus(input: CreateInput, now: Date): StoredStatus {
     stalls_at: null,
     overdue_at: null,
     due_at: null,
+    log_lines: 0,
   }
   enter(s, input.status ?? 'pending', now)
   s.estimated_completion_at = estimateCompletion(s, now)
@@ -187,7 +189,7 @@ function finish(
   before: StoredStatus,
   next: StoredStatus,
   now: Date,
-  typeOf: (changed: string[]) => EventType,
+  typeOf: (changed: string[]) => ChangeEventType,
   heartbeat = true,
 ): Change | null {
   next.estimated_completion_at = estimateCompletion(next, now)
@@ -290,6 +292,35 @@ export function applyCancel(current: StoredStatus, now: Date): Change {
   const next: StoredStatus = { ...current }
   enter(next, 'cancelled', now)
   return finish(current, next, now, () => 'status.cancelled')!
+}
+
+/** Lines as a producer sends them: `level` and `at` may be left to the defaults. */
+export interface LogInput {
+  message: string
+  level?: LogLine['level']
+  at?: Date
+  fields?: Record<string, unknown>
+}
+
+/**
+ * SPEC §14: lines appended to a status's log, numbered on from its last (`log_lines`), with `info` and
+ * the time received as defaults. A log is a sign of life, so it counts as a heartbeat, and it is
+ * accepted for a finished status too (what happened after the end is still worth reading). It changes
+ * no version: its event is the lines.
+ */
+export function applyLog(
+  current: StoredStatus,
+  input: LogInput[],
+  now: Date,
+): { next: StoredStatus; lines: LogLine[]; first: number } {
+  const lines = input.map((line): LogLine => ({
+    at: line.at ?? now,
+    level: line.level ?? 'info',
+    message: line.message,
+    ...(line.fields !== undefined && { fields: line.fields }),
+  }))
+  const next = beat({ ...current, log_lines: current.log_lines + lines.length }, now)
+  return { next, lines, first: current.log_lines + 1 }
 }
 
 /** A producer's update as reported, with its `reported_at` rules. */

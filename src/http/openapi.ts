@@ -12,7 +12,7 @@ import { statsOperations } from './routes/stats'
 import { statusOperations } from './routes/status'
 import { tokenOperations } from './routes/tokens'
 import { webhookOperations } from './routes/webhooks'
-import { StatusEventSchema } from './schemas/responses'
+import { EVENT_TYPES } from '../domain/status-record'
 import { SubscribeSchema } from './schemas/socket'
 
 // The OpenAPI 3.1 description of the HTTP API, assembled from the operations the routes declare
@@ -67,7 +67,7 @@ const webhooks: ZodOpenApiPathsObject = {
           }),
           'X-Delivery-Id': z.uuid().meta({ description: 'The same on every attempt of one delivery' }),
           'X-Event-Id': z.uuid(),
-          'X-Event-Type': StatusEventSchema.shape.type,
+          'X-Event-Type': z.enum(EVENT_TYPES),
         }),
       },
       // What we send is an answer of ours: point at the response rendering of the event rather than

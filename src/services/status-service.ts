@@ -1,9 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto'
 import type { Database } from '../db/prisma'
 import type { SnapshotSelector, StatusRepository } from '../db/status-repository'
-import type { ErrorInfo, StatusEvent, StatusRecord } from '../domain/status-record'
+import type { ErrorInfo, LogLine, StatusChangeEvent, StatusRecord } from '../domain/status-record'
 import { toRecord } from '../domain/status-record'
-import type { CreateInput, UpdateInput } from '../domain/status-rules'
+import type { CreateInput, LogInput, UpdateInput } from '../domain/status-rules'
 import { statusNotFound } from '../errors'
 import type { CursorCodec } from './cursor-codec'
 import type {
@@ -139,12 +139,37 @@ export function createStatusService(deps: StatusServiceDeps) {
       await mutate(tenantId, statusId, { type: 'remove' } as const, {}, null)
     },
 
-    /** The status's events, oldest first; still readable after the status is deleted. */
+    /**
+     * SPEC §14: lines appended to the status's log, through the writer with other writes (a flush at a
+     * time), each append one `status.log` event. 404 for an unknown status.
+     */
+    async appendLogs(tenantId: string, statusId: string, lines: LogInput[]): Promise<{ accepted: number }> {
+      return (await updater.later(tenantId, statusId, { type: 'log', lines })).result
+    },
+
+    /** The status's kept log lines, oldest first, a page at a time. */
+    async logs(
+      tenantId: string,
+      statusId: string,
+      page: { limit: number; cursor?: string },
+    ): Promise<Page<LogLine>> {
+      const scope = `logs:${statusId}`
+      const afterN = page.cursor === undefined ? 0 : Number(cursors.decode(scope, page.cursor)[0])
+      const rows = await statusRepository.logPage(tenantId, statusId, afterN, page.limit + 1)
+      if (rows.length === 0 && afterN === 0 && !(await statusRepository.get(tenantId, statusId)))
+        throw statusNotFound(statusId)
+      const items = rows.slice(0, page.limit)
+      const has_more = rows.length > page.limit
+      const next_cursor = has_more ? cursors.encode(scope, [items[items.length - 1]!.n]) : null
+      return { items: items.map((row) => row.line), next_cursor, has_more }
+    },
+
+    /** The status's change events, oldest first; still readable after the status is deleted. */
     async history(
       tenantId: string,
       statusId: string,
       page: { limit: number; cursor?: string },
-    ): Promise<Page<StatusEvent>> {
+    ): Promise<Page<StatusChangeEvent>> {
       const scope = `history:${statusId}`
       const afterSeq = page.cursor === undefined ? 0 : Number(cursors.decode(scope, page.cursor)[0])
       const rows = await statusRepository.eventPage(
@@ -155,7 +180,8 @@ export function createStatusService(deps: StatusServiceDeps) {
       )
       if (rows.length === 0 && afterSeq === 0 && !(await statusRepository.get(tenantId, statusId)))
         throw statusNotFound(statusId)
-      const items = rows.slice(0, page.limit)
+      // eventPage leaves the log's events out of a status's history.
+      const items = rows.slice(0, page.limit) as StatusChangeEvent[]
       const has_more = rows.length > page.limit
       const next_cursor = has_more ? cursors.encode(scope, [items[items.length - 1]!.seq]) : null
       return { items, next_cursor, has_more }

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino'
 import type { IdempotencyRepository, IdempotentResult } from '../db/idempotency-repository'
 import type { Database, Db } from '../db/prisma'
-import type { NewEvent, StatusRepository } from '../db/status-repository'
+import type { NewEvent, NewLog, StatusRepository } from '../db/status-repository'
 import type { ErrorInfo, StatusRecord, StoredStatus } from '../domain/status-record'
 import { toRecord } from '../domain/status-record'
 import {
@@ -9,11 +9,13 @@ import {
   applyCreate,
   applyError,
   applyHeartbeat,
+  applyLog,
   applyRemove,
   applyReport,
   applySweep,
   type Change,
   type CreateInput,
+  type LogInput,
   type UpdateInput,
 } from '../domain/status-rules'
 import type { StatusValue } from '../domain/transitions'
@@ -56,6 +58,8 @@ export type Command =
   | { type: 'heartbeat'; input: Pick<UpdateInput, 'progress_percentage' | 'message'> }
   /** The sweeper found it due (SPEC §11): records its lapse, unless a write came first. */
   | { type: 'sweep' }
+  /** Lines appended to its log (SPEC §14): kept, and a `status.log` event. */
+  | { type: 'log'; lines: LogInput[] }
 
 /** What a single command answers; `replayed` is true when an Idempotency-Key answered from the stored result. */
 export interface Written<T> {
@@ -84,6 +88,7 @@ export interface CommandResults {
   heartbeat: HeartbeatResult
   /** The record after the sweep; null when it was not due any more. */
   sweep: StatusRecord | null
+  log: { accepted: number }
 }
 
 export interface Idempotency {
@@ -269,6 +274,8 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
         }
       case 'sweep':
         return applied ? toRecord(state) : null
+      case 'log':
+        return { accepted: command.lines.length }
       default:
         return toRecord(state)
     }
@@ -283,7 +290,7 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
     command: Command,
     state: StoredStatus | null,
     now: Date,
-  ): { next: StoredStatus | null; change: Change | null; applied: boolean } {
+  ): { next: StoredStatus | null; change: Change | null; applied: boolean; log?: NewLog } {
     if (command.type === 'create') {
       if (state) throw statusExists(statusId)
       const change = applyCreate(command.input, now)
@@ -312,6 +319,10 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
         const change = applySweep(state, now)
         return { next: change?.next ?? state, change, applied: change !== null }
       }
+      case 'log': {
+        const { next, lines, first } = applyLog(state, command.lines, now)
+        return { next, change: null, applied: true, log: { statusId, first, lines } }
+      }
     }
   }
 
@@ -323,6 +334,7 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
     deletes: Set<string>
     events: NewEvent[]
     saved: { key: string; result: IdempotentResult }[]
+    logs: NewLog[]
   }
 
   /** Applies a batch in memory: each tenant's writes, and each waiter's outcome. */
@@ -341,6 +353,7 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
         deletes: new Set(),
         events: [],
         saved: [],
+        logs: [],
       }
       writes.set(entry.tenantId, tenant)
       const known = stored.get(entry.tenantId) ?? new Map<string, IdempotentResult>()
@@ -367,6 +380,17 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
           if (applied.change) {
             const { next, type, changes } = applied.change
             tenant.events.push({ type, status: toRecord(next), changes, occurredAt: next.updated_at })
+          }
+          if (applied.log) {
+            const { lines } = applied.log
+            tenant.logs.push(applied.log)
+            tenant.events.push({
+              type: 'status.log',
+              statusId: entry.statusId,
+              version: applied.next!.version,
+              lines,
+              occurredAt: now,
+            })
           }
           if (applied.next === null) deleted = true
           state = applied.next
@@ -422,6 +446,7 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
       await statusRepository.removeMany(tx, tenantId, [...tenant.deletes])
       await statusRepository.insertMany(tx, tenantId, tenant.inserts)
       await statusRepository.updateMany(tx, tenantId, tenant.updates)
+      await statusRepository.appendLogs(tx, tenantId, tenant.logs)
       await statusRepository.appendEvents(tx, tenantId, tenant.events)
       await idempotency.saveMany(tx, tenantId, tenant.saved, now)
     }

@@ -56,6 +56,8 @@ export function createStatusWaiters({ read, maxPerKey }: WaitersOptions) {
       for (const event of batch) {
         const set = statuses.get(event.status_id)
         if (!set) continue
+        // A log changes no version: nothing to wake a waiter.
+        if (event.type === 'status.log') continue
         for (const waiter of [...set]) {
           if (event.type === 'status.deleted') waiter.settle({ gone: true })
           else {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
 import { v7 as uuidv7 } from 'uuid'
 import type { StoredWebhook, WebhookRepository } from '../db/webhook-repository'
-import { EVENT_TYPES, type EventType } from '../domain/status-record'
+import { CHANGE_EVENT_TYPES, type EventType } from '../domain/status-record'
 import type { Delivery, DeliveryState, Webhook } from '../domain/webhook'
 import { deliveryNotFound, deliveryPending, webhookNotFound } from '../errors'
 import type { CursorCodec } from './cursor-codec'
@@ -95,7 +95,8 @@ export function createWebhookService({
     /** The secret, given or generated, is returned here and never again. */
     async create(tenantId: string, input: WebhookCreate): Promise<Webhook & { secret: string }> {
       const secret = input.secret ?? `whsec_${randomBytes(24).toString('base64url')}`
-      const events = input.events ? [...new Set(input.events)] : [...EVENT_TYPES]
+      // Every change by default; a status's log lines only when asked for by name (SPEC §14).
+      const events = input.events ? [...new Set(input.events)] : [...CHANGE_EVENT_TYPES]
       creating.set(tenantId, (creating.get(tenantId) ?? 0) + 1)
       try {
         const hook = await webhooks.insert({

@@ -225,6 +225,28 @@ test('when a status has stalled or is overdue, then its row and drawer say so, w
   expect(await drawer.locator('[data-field="heartbeat"]').textContent()).toContain('every 1 s at most')
 })
 
+test('when a status with log lines is opened, then the drawer shows its kept lines and new ones as they are appended', async () => {
+  const kind = uniqueKind('logged')
+  const id = `logged-${randomUUID().slice(0, 8)}`
+  await createStatus({ status_id: id, kind, status: 'processing' })
+  await call('POST', `/api/status/${id}/logs`, {
+    lines: [
+      { message: 'downloading source' },
+      { message: 'disk almost full', level: 'warn', fields: { free_mb: 12 } },
+    ],
+  })
+  await signIn()
+  await filterByKind(kind)
+  await row(id).getByRole('button', { name: id }).click()
+  const drawer = page.getByRole('dialog', { name: id })
+  const log = drawer.getByTestId('log')
+  await log.locator('li').nth(1).waitFor()
+  expect(await log.locator('li[data-level="warn"]').textContent()).toContain('disk almost full')
+  await call('POST', `/api/status/${id}/logs`, { lines: [{ message: 'encoding 1080p', level: 'info' }] })
+  await log.locator('li', { hasText: 'encoding 1080p' }).waitFor()
+  expect(await log.locator('li').count()).toBe(3)
+})
+
 test('when more statuses match than fit a page, then Next and Previous walk the pages by cursor', async () => {
   const kind = uniqueKind('pages')
   const ids = Array.from({ length: 12 }, (_, i) => `${kind}-${String(i + 1).padStart(2, '0')}`)

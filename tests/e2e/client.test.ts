@@ -684,6 +684,28 @@ describe('liveness through the client (SPEC §11)', () => {
     expect(refusal).toMatchObject({ status: 403, code: 'insufficient-scope' })
   })
 
+  test('when a producer appends log lines, then logs.list pages them and a subscription by id gets them live as status.log', async () => {
+    const { status_id: id } = await api.statuses.create(makeStatus({ status: 'processing' }))
+    const events: StatusEvent[] = []
+    const subscription = api.subscribe({ status_ids: [id] }, { onEvent: (e) => events.push(e) })
+    await subscription.ready
+    expect(
+      await api.logs.append(id, [
+        { message: 'fetching' },
+        { message: 'retrying', level: 'warn', at: new Date('2030-01-01T00:00:00Z') },
+      ]),
+    ).toEqual({ accepted: 2 })
+    await until(() => events.length === 1, 'the log event')
+    const [event] = events
+    expect(event!.type === 'status.log' && event!.lines.map((l) => [l.level, l.message])).toEqual([
+      ['info', 'fetching'],
+      ['warn', 'retrying'],
+    ])
+    const all: string[] = []
+    for await (const line of api.logs.listAll(id, { limit: 1 })) all.push(line.message)
+    expect(all).toEqual(['fetching', 'retrying'])
+  })
+
   test("when other statuses' events go by, then a filtered subscription's lastSeq advances with the bookmarks", async () => {
     const { status_id: watched } = await api.statuses.create(makeStatus())
     const { status_id: other } = await api.statuses.create(makeStatus({ status: 'processing' }))

@@ -1,5 +1,5 @@
 import type { Response } from 'supertest'
-import type { StatusEvent, StatusRecord } from '../../src/client/types'
+import type { StatusChangeEvent, StatusEvent, StatusRecord } from '../../src/client/types'
 import type { StatusCreate } from '../../src/http/schemas/status'
 import { makeStatus } from './factories'
 import { bearer, type TestApp } from './test-app'
@@ -7,7 +7,10 @@ import { freshTenantName } from './tenants'
 
 /** A status and an event as they travel on the wire (dates are RFC 3339 strings): the client's types. */
 export type StatusJson = StatusRecord
-export type EventJson = StatusEvent
+/** A change event: what a status's history holds, and most of what the tests read from the feed. */
+export type EventJson = StatusChangeEvent
+/** Any event of the feed, log lines included. */
+export type FeedEventJson = StatusEvent
 
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 export const RFC3339_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/

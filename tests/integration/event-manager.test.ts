@@ -256,7 +256,7 @@ describe('delivery to sinks', () => {
   test('when only some events make a sink throw, then those are dead-lettered and later events are delivered', async () => {
     const picky = recordingSink('picky', {
       fail: (batch) =>
-        batch.some((event) => event.status.priority === 'high')
+        batch.some((event) => event.type !== 'status.log' && event.status.priority === 'high')
           ? new Error('no high priority here')
           : undefined,
     })

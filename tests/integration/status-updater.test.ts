@@ -1,6 +1,6 @@
 import pino from 'pino'
 import { createIdempotencyRepository } from '../../src/db/idempotency-repository'
-import type { StatusEvent } from '../../src/domain/status-record'
+import type { StatusChangeEvent as StatusEvent } from '../../src/domain/status-record'
 import { AppError } from '../../src/errors'
 import {
   createStatusUpdater,
@@ -73,8 +73,9 @@ async function submitAll(
 
 const history = async (tenant: string, id: string): Promise<StatusEvent[]> =>
   (await t.services.statuses.history(tenant, id, { limit: 500 })).items
+/** The tenant's feed; these tests write no log lines, so every event is a change. */
 const feed = async (tenant: string): Promise<StatusEvent[]> =>
-  (await t.services.statuses.feed(tenant, { afterSeq: 0, limit: 1000 })).items
+  (await t.services.statuses.feed(tenant, { afterSeq: 0, limit: 1000 })).items as StatusEvent[]
 const current = (tenant: string, id: string) => t.services.statuses.get(tenant, id)
 /** The record as an event carries it: dates as RFC 3339 strings. */
 const asJson = (value: unknown) => JSON.parse(JSON.stringify(value)) as unknown

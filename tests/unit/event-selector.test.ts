@@ -1,4 +1,4 @@
-import type { StatusEvent, StoredStatus } from '../../src/domain/status-record'
+import type { StatusChangeEvent, StoredStatus } from '../../src/domain/status-record'
 import { toRecord } from '../../src/domain/status-record'
 import { applyUpdate, createStatus, type CreateInput, type UpdateInput } from '../../src/domain/status-rules'
 import { matcherFor } from '../../src/domain/event-selector'
@@ -10,7 +10,7 @@ const created = (input: Partial<CreateInput> = {}): StoredStatus =>
   createStatus({ status_id: 'job-1', kind: 'video.transcode', ...input }, t0)
 
 /** The event `applyUpdate` produces for `input` on `from`, as the outbox stores it. */
-function eventOf(from: StoredStatus, input: UpdateInput): StatusEvent {
+function eventOf(from: StoredStatus, input: UpdateInput): StatusChangeEvent {
   const change = applyUpdate(from, input, new Date(t0.getTime() + 1000))
   if (!change) throw new Error('the update changed nothing')
   seq += 1
@@ -26,7 +26,7 @@ function eventOf(from: StoredStatus, input: UpdateInput): StatusEvent {
   }
 }
 
-function createdEvent(input: Partial<CreateInput> = {}): StatusEvent {
+function createdEvent(input: Partial<CreateInput> = {}): StatusChangeEvent {
   const status = created(input)
   seq += 1
   return {

@@ -30,6 +30,10 @@ export const usage = `Usage: npm run bench -- [options]
   Filters at scale (filters):
   --filter-rows N     statuses seeded into the filters' own database (default 1000000)
 
+  Liveness and logs: heartbeat (bare heartbeats over 100,000 cloned live statuses), logs (10 lines a
+  POST), and sweep (sqlite only: --filter-rows statuses seeded, 10,000 of them made due in one UPDATE
+  while PUTs run at 1,000/s; how long until all are swept, and PUT p99 before and during).
+
   Overload (overload): a server of its own with RATE_LIMIT_RPS=200, RATE_LIMIT_BURST=400; a victim
   tenant's GETs at 100/s timed alone, then while another tenant's key floods at 2,000/s (10× its limit),
   evenly spread and in autocannon's bursts.

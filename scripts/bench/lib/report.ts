@@ -96,6 +96,12 @@ const TARGETS: Target[] = [
     value: (r) => r.ratioToCeiling,
     met: (v) => v >= 0.6,
   },
+  {
+    scenario: 'logs',
+    description: 'log appends (10 lines) ≥ 0.5× ceiling',
+    value: (r) => r.ratioToCeiling,
+    met: (v) => v >= 0.5,
+  },
   { scenario: 'get', description: 'GET p99 ≤ 5 ms', value: (r) => r.latencyMs.p99, met: (v) => v <= 5 },
   { scenario: 'put', description: 'PUT p99 ≤ 20 ms', value: (r) => r.latencyMs.p99, met: (v) => v <= 20 },
 ]

@@ -17,10 +17,11 @@ import {
 } from '../answers'
 import { checkGrant, tenantOf } from '../auth'
 import { mount, operations } from '../operation'
-import { IdParamsSchema, PageQuerySchema } from '../schemas/common'
+import { IdParamsSchema, LimitSchema, PageQuerySchema, CursorSchema } from '../schemas/common'
 import {
   HeartbeatAnswerSchema,
   HistoryPageSchema,
+  LogPageSchema,
   StatusPageSchema,
   StatusRecordSchema,
   StatusUpdatedSchema,
@@ -31,6 +32,7 @@ import {
   IdempotencyKeySchema,
   IfMatchSchema,
   ListQuerySchema,
+  LogAppendSchema,
   StatusCreateSchema,
   StatusUpdateSchema,
   WaitQuerySchema,
@@ -64,6 +66,9 @@ function expectedVersionOf(req: Request, fromBody: number | undefined): number |
   }
   return fromHeader ?? fromBody
 }
+
+/** A log is read in pages of up to its whole kept length. */
+const LogPageQuerySchema = z.strictObject({ limit: LimitSchema(1000, 100), cursor: CursorSchema.optional() })
 
 /** The single statuses' operations (bulk ones are in ./batch.ts). */
 export const statusOperations = operations({
@@ -221,6 +226,35 @@ export const statusOperations = operations({
       '422': Problems.idempotencyReused,
     },
   },
+  // GET first: the document lists a path's methods in HTTP's order.
+  listStatusLogs: {
+    method: 'get',
+    path: '/api/status/:id/logs',
+    scope: 'status:read',
+    tag: 'Statuses',
+    summary: "A status's log lines, oldest first",
+    params: IdParamsSchema,
+    query: LogPageQuerySchema,
+    responses: {
+      '200': { description: 'One page of lines', content: json(LogPageSchema) },
+      '404': Problems.statusNotFound,
+    },
+  },
+  appendStatusLogs: {
+    method: 'post',
+    path: '/api/status/:id/logs',
+    scope: 'status:write',
+    tag: 'Statuses',
+    summary: "Append lines to a status's log",
+    description:
+      'Up to 100 lines, each `{ message, level?, at?, fields? }` (message and fields at most 2 KiB each; `level` `info` and `at` the time received by default). Written with other writes, a flush at a time; the answer comes once they are stored. The newest 1,000 lines of each status are kept. Each append is one `status.log` event in the feed (with `lines` in place of `changes` and `status`), live on every channel; webhooks get it only when their `events` name it. It counts as a heartbeat, and is accepted for a finished status too.',
+    params: IdParamsSchema,
+    body: LogAppendSchema,
+    responses: {
+      '202': { description: 'Stored', content: json(z.object({ accepted: z.number().int().min(1) })) },
+      '404': Problems.statusNotFound,
+    },
+  },
   getStatusHistory: {
     method: 'get',
     path: '/api/status/:id/history',
@@ -319,6 +353,14 @@ export function statusRoutes({
         idempotencyKey: idempotencyKeyOf(req),
       })
       sendRecord(res, result, replayed)
+    },
+
+    appendStatusLogs: async ({ params, body }, req, res) => {
+      res.status(202).json(await statuses.appendLogs(tenantOf(req), params.id, body.lines))
+    },
+
+    listStatusLogs: async ({ params, query }, req, res) => {
+      res.json(await statuses.logs(tenantOf(req), params.id, query))
     },
 
     getStatusHistory: async ({ params, query }, req, res) => {

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { EVENT_TYPES } from '../../domain/status-record'
+import { CHANGE_EVENT_TYPES, EVENT_TYPES, LOG_LEVELS } from '../../domain/status-record'
 import { PRIORITY_VALUES, STATUS_VALUES } from '../../domain/transitions'
 import { DELIVERY_STATES } from '../../domain/webhook'
 import { SCOPES } from '../../services/api-key-service'
@@ -107,14 +107,18 @@ export const StatusPageSchema = z
   })
   .meta({ id: 'StatusPage' })
 
-export const StatusEventSchema = z
+const eventEnvelope = {
+  event_id: z.uuid(),
+  seq: z.number().int().min(1).meta({ description: 'Strictly increasing per tenant, without gaps' }),
+  status_id: z.string(),
+  version: z.number().int().min(1),
+  occurred_at: TimeSchema,
+}
+
+export const StatusChangeEventSchema = z
   .object({
-    event_id: z.uuid(),
-    seq: z.number().int().min(1).meta({ description: 'Strictly increasing per tenant, without gaps' }),
-    type: z.enum(EVENT_TYPES),
-    status_id: z.string(),
-    version: z.number().int().min(1),
-    occurred_at: TimeSchema,
+    ...eventEnvelope,
+    type: z.enum(CHANGE_EVENT_TYPES),
     changes: z
       .record(z.string(), z.tuple([z.unknown(), z.unknown()]))
       .meta({ description: '`[old, new]` for every field that changed' }),
@@ -122,10 +126,36 @@ export const StatusEventSchema = z
       description: 'The record after the change (for a delete, the last one)',
     }),
   })
+  .meta({ id: 'StatusChangeEvent' })
+
+export const LogLineSchema = z
+  .object({
+    at: TimeSchema,
+    level: z.enum(LOG_LEVELS),
+    message: z.string(),
+    fields: z.record(z.string(), z.unknown()).optional(),
+  })
+  .meta({ id: 'LogLine' })
+
+export const StatusLogEventSchema = z
+  .object({
+    ...eventEnvelope,
+    type: z.literal('status.log'),
+    version: z.number().int().min(1).meta({ description: "The status's version when they were appended" }),
+    lines: z.array(LogLineSchema),
+  })
+  .meta({ id: 'StatusLogEvent', description: 'Lines appended to a status’s log (SPEC §14)' })
+
+export const StatusEventSchema = z
+  .discriminatedUnion('type', [StatusChangeEventSchema, StatusLogEventSchema])
   .meta({ id: 'StatusEvent' })
 
+export const LogPageSchema = z
+  .object({ items: z.array(LogLineSchema), next_cursor: CursorOutSchema, has_more: z.boolean() })
+  .meta({ id: 'LogPage' })
+
 export const HistoryPageSchema = z
-  .object({ items: z.array(StatusEventSchema), next_cursor: CursorOutSchema, has_more: z.boolean() })
+  .object({ items: z.array(StatusChangeEventSchema), next_cursor: CursorOutSchema, has_more: z.boolean() })
   .meta({ id: 'HistoryPage' })
 
 export const EventsPageSchema = z

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { LOG_LEVELS } from '../../domain/status-record'
 import { PRIORITY_VALUES, STATUS_VALUES } from '../../domain/transitions'
 import { SORT_KEYS, type SortKey, type StatusFilter } from '../../services/status-filter-service'
 import {
@@ -78,6 +79,30 @@ export const StatusUpdateSchema = z
     message: `at least one of ${UPDATABLE.join(', ')} is required`,
   })
 export type StatusUpdate = z.infer<typeof StatusUpdateSchema>
+
+const LOG_PART_MAX_BYTES = 2 * 1024
+const bytes = (s: string) => Buffer.byteLength(s)
+
+/** SPEC §14: 1–100 lines; a message and a line's fields at most 2 KiB each (as UTF-8, as JSON). */
+export const LogAppendSchema = z.strictObject({
+  lines: z
+    .array(
+      z.strictObject({
+        message: z
+          .string()
+          .min(1)
+          .refine((m) => bytes(m) <= LOG_PART_MAX_BYTES, 'must be at most 2 KiB'),
+        level: z.enum(LOG_LEVELS).optional(),
+        at: InstantSchema.optional(),
+        fields: z
+          .record(z.string(), z.unknown())
+          .refine((f) => bytes(JSON.stringify(f)) <= LOG_PART_MAX_BYTES, 'must be at most 2 KiB as JSON')
+          .optional(),
+      }),
+    )
+    .min(1)
+    .max(100),
+})
 
 /** A heartbeat's optional body: with either field it is an update as well (SPEC §11). */
 export const HeartbeatSchema = z
