@@ -1,4 +1,6 @@
+import http from 'node:http'
 import type { DestinationStream } from 'pino'
+import { io, type Socket as ClientSocket } from 'socket.io-client'
 import supertest from 'supertest'
 import { createApp, type HttpApp } from '../../src/app'
 import { createLogger } from '../../src/logger'
@@ -7,6 +9,8 @@ import { openDatabase, type Database, type PrismaClient } from '../../src/db/pri
 import { createServices, type ServiceOptions, type Services } from '../../src/services'
 import type { Scope } from '../../src/services/api-key-service'
 import { postgresRateLimitStore } from '../../src/db/rate-limit-repository'
+import { attachSocketServer } from '../../src/realtime/socket-server'
+import { listenOnLoopback } from './listen'
 import { createTestDatabase, testStore } from './test-database'
 
 export interface TestAppOptions {
@@ -96,3 +100,44 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
 }
 
 export const bearer = (key: string) => ({ Authorization: `Bearer ${key}` })
+
+/**
+ * The app on a loopback port with its Socket.IO server attached, as server.ts serves them, for tests
+ * that use both the REST routes (`t.request`) and real socket clients (`socket()`, closed by `close()`).
+ */
+export async function listenWithSockets(t: TestApp, logger = createLogger('silent')) {
+  const server = http.createServer(t.app.listener)
+  const listening = await listenOnLoopback(server)
+  const sockets = attachSocketServer(server, {
+    credentials: t.services,
+    eventManager: t.services.eventManager,
+    statuses: t.services.statuses,
+    logger,
+  })
+  const clients: ClientSocket[] = []
+  /** A client of `/status` with `token` (a key or a browser token); resolves once connected, or with the refusal. */
+  function socket(token: string): ClientSocket & { connected$: Promise<Error | null> } {
+    const client = io(`${listening.url}/status`, {
+      transports: ['websocket'],
+      auth: { token },
+      forceNew: true,
+      reconnection: false,
+    })
+    clients.push(client)
+    const connected$ = new Promise<Error | null>((resolve) =>
+      client.once('connect', () => resolve(null)).once('connect_error', resolve),
+    )
+    return Object.assign(client, { connected$ })
+  }
+  return {
+    ...listening,
+    socket,
+    /** Disconnects the clients opened so far (between tests). */
+    disconnectClients: () => clients.splice(0).forEach((client) => client.disconnect()),
+    async close() {
+      clients.splice(0).forEach((client) => client.disconnect())
+      await sockets.close()
+      await listening.close()
+    },
+  }
+}

@@ -1,15 +1,12 @@
 import { randomBytes } from 'node:crypto'
 import { Writable } from 'node:stream'
 import { io } from 'socket.io-client'
-import { attachSocketServer } from '../../src/realtime/socket-server'
 import { createLogger, REDACTED } from '../../src/logger'
-import { bearer, buildTestApp, type TestApp } from '../helpers/test-app'
+import { bearer, buildTestApp, listenWithSockets, type TestApp } from '../helpers/test-app'
 
 // Every log line the app writes, at debug (the access log of every request), is searched for every
 // secret this file made or sent: API keys in either header, a wrong key, webhook secrets, a token in a
 // query string, and the socket handshake's token.
-import http from 'node:http'
-import { listenOnLoopback } from '../helpers/listen'
 
 interface LogLine {
   level: number
@@ -98,14 +95,7 @@ test('when a credential is put in a query string, then the logged URL has its va
 })
 
 test('when a socket connects with a key and another is refused, then neither token is logged', async () => {
-  const server = http.createServer(t.app.listener)
-  const listening = await listenOnLoopback(server)
-  const sockets = attachSocketServer(server, {
-    credentials: t.services,
-    eventManager: t.services.eventManager,
-    statuses: t.services.statuses,
-    logger: createLogger('debug', log.stream),
-  })
+  const listening = await listenWithSockets(t, createLogger('debug', log.stream))
   const url = `${listening.url}/status`
   try {
     const good = io(url, { auth: { token: key }, transports: ['websocket'] })
@@ -117,7 +107,6 @@ test('when a socket connects with a key and another is refused, then neither tok
     bad.disconnect()
     expect(refusal.message).toBe('unauthenticated')
   } finally {
-    await sockets.close()
     await listening.close()
   }
   expect(leaks()).toEqual([])

@@ -1,11 +1,6 @@
-import http from 'node:http'
-import { io, type Socket as ClientSocket } from 'socket.io-client'
-import { createLogger } from '../../src/logger'
-import { attachSocketServer } from '../../src/realtime/socket-server'
-import { listenOnLoopback, type Listening } from '../helpers/listen'
 import type { FeedEventJson } from '../helpers/status-api'
 import { freshTenantName } from '../helpers/tenants'
-import { bearer, buildTestApp, type TestApp } from '../helpers/test-app'
+import { bearer, buildTestApp, listenWithSockets, type TestApp } from '../helpers/test-app'
 import { range, until } from '../helpers/wait'
 import { startReceiver } from '../helpers/webhook-receiver'
 
@@ -14,26 +9,14 @@ import { startReceiver } from '../helpers/webhook-receiver'
 jest.setTimeout(120_000)
 
 let t: TestApp
-let listening: Listening
-let sockets: ReturnType<typeof attachSocketServer>
-const clients: ClientSocket[] = []
+let listening: Awaited<ReturnType<typeof listenWithSockets>>
 
 beforeAll(async () => {
   t = await buildTestApp({ webhooks: { backoffBaseMs: 10 } })
-  const server = http.createServer(t.app.listener)
-  listening = await listenOnLoopback(server)
-  sockets = attachSocketServer(server, {
-    credentials: t.services,
-    eventManager: t.services.eventManager,
-    statuses: t.services.statuses,
-    logger: createLogger('silent'),
-  })
+  listening = await listenWithSockets(t)
 })
-afterEach(() => {
-  for (const client of clients.splice(0)) client.disconnect()
-})
+afterEach(() => listening.disconnectClients())
 afterAll(async () => {
-  await sockets?.close()
   await listening?.close()
   await t?.close()
 })
@@ -178,16 +161,8 @@ describe('status.log on the live channels', () => {
   test('when a subscriber reconnects with since_seq, then the log events it missed are replayed in seq order with the changes', async () => {
     const s = await tenantWithStatus()
     const connect = async () => {
-      const socket = io(`${listening.url}/status`, {
-        transports: ['websocket'],
-        auth: { token: s.key },
-        forceNew: true,
-        reconnection: false,
-      })
-      clients.push(socket)
-      await new Promise<void>((resolve, reject) =>
-        socket.once('connect', resolve).once('connect_error', reject),
-      )
+      const socket = listening.socket(s.key)
+      expect(await socket.connected$).toBeNull()
       const events: FeedEventJson[] = []
       socket.on('status.event', (e: FeedEventJson) => events.push(e))
       return { socket, events }

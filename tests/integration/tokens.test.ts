@@ -1,14 +1,9 @@
 import fc from 'fast-check'
-import { io, type Socket as ClientSocket } from 'socket.io-client'
-import http from 'node:http'
-import { attachSocketServer } from '../../src/realtime/socket-server'
-import { createLogger } from '../../src/logger'
-import { listenOnLoopback, type Listening } from '../helpers/listen'
 import { HTTP_METHODS, type OpenApiDocument } from '../helpers/openapi'
 import { openEventStream } from '../helpers/sse-stream'
 import type { EventJson } from '../helpers/status-api'
 import { freshTenantName } from '../helpers/tenants'
-import { bearer, buildTestApp, type TestApp } from '../helpers/test-app'
+import { bearer, buildTestApp, listenWithSockets, type TestApp } from '../helpers/test-app'
 import { until } from '../helpers/wait'
 
 // SPEC §13: browser tokens through the real app (REST, SSE and Socket.IO), on a clock the test moves.
@@ -17,26 +12,14 @@ jest.setTimeout(120_000)
 
 let t: TestApp
 let now = Date.parse('2030-06-01T12:00:00.000Z')
-let listening: Listening
-let sockets: ReturnType<typeof attachSocketServer>
-const clients: ClientSocket[] = []
+let listening: Awaited<ReturnType<typeof listenWithSockets>>
 
 beforeAll(async () => {
   t = await buildTestApp({ clock: () => new Date(now) })
-  const server = http.createServer(t.app.listener)
-  listening = await listenOnLoopback(server)
-  sockets = attachSocketServer(server, {
-    credentials: t.services,
-    eventManager: t.services.eventManager,
-    statuses: t.services.statuses,
-    logger: createLogger('silent'),
-  })
+  listening = await listenWithSockets(t)
 })
-afterEach(() => {
-  for (const client of clients.splice(0)) client.disconnect()
-})
+afterEach(() => listening.disconnectClients())
 afterAll(async () => {
-  await sockets?.close()
   await listening?.close()
   await t?.close()
 })
@@ -241,16 +224,8 @@ describe('a token on the live channels', () => {
   test('when it subscribes over Socket.IO, then only its statuses; a filter is refused', async () => {
     const { issue, writer } = await tenantWithStatuses()
     const token = await issue({ status_ids: ['b'] })
-    const socket = io(`${listening.url}/status`, {
-      transports: ['websocket'],
-      auth: { token },
-      forceNew: true,
-      reconnection: false,
-    })
-    clients.push(socket)
-    await new Promise<void>((resolve, reject) =>
-      socket.once('connect', resolve).once('connect_error', reject),
-    )
+    const socket = listening.socket(token)
+    expect(await socket.connected$).toBeNull()
     const events: EventJson[] = []
     socket.on('status.event', (e: EventJson) => events.push(e))
     const refused = await socket.emitWithAck('subscribe', { filter: { status: ['pending'] } })
@@ -268,16 +243,7 @@ describe('a token on the live channels', () => {
     const { issue } = await tenantWithStatuses()
     const token = await issue({ status_ids: ['a'], ttl_s: 60 })
     now += 61_000
-    const socket = io(`${listening.url}/status`, {
-      transports: ['websocket'],
-      auth: { token },
-      forceNew: true,
-      reconnection: false,
-    })
-    clients.push(socket)
-    const err = await new Promise<Error & { data?: { code?: string } }>((resolve) =>
-      socket.once('connect_error', resolve),
-    )
-    expect(err.data?.code).toBe('token-expired')
+    const err = (await listening.socket(token).connected$) as (Error & { data?: { code?: string } }) | null
+    expect(err?.data?.code).toBe('token-expired')
   })
 })

@@ -3,14 +3,13 @@
 // /api/status with realistic complex filters timed one request at a time. Each filter's plan is the
 // store's EXPLAIN of the SQL the service sends for it (same WHERE, ORDER BY and LIMIT shape, written out
 // here per store), run on the same database with the same values.
-import { readFileSync } from 'node:fs'
-import path from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
 import { Client } from 'pg'
 import { SEED_TAGS, seedPostgresStatuses, seedStatuses, seedStatusId } from '../../lib/seed-rows'
 import { cpuWindow, percentile } from '../lib/cpu'
 import { authHeaders } from '../lib/fixtures'
-import { freePort, HOST, logTail, startServer } from '../lib/processes'
+import type { ChildServer } from '../lib/processes'
+import { startSeededService } from '../lib/seeded-service'
 import { round, target, thousands, type SectionResult } from '../lib/report'
 import type { BenchContext } from '../lib/context'
 
@@ -282,7 +281,7 @@ export async function runFilters(ctx: BenchContext): Promise<SectionResult> {
   const reader = postgres
     ? await postgresReader(databaseUrl)
     : sqliteReader(databaseUrl.replace(/^file:/, ''))
-  let server: Awaited<ReturnType<typeof startServer>> | undefined
+  let server: ChildServer | undefined
   try {
     const probe = await reader.resourceId(seedStatusId(Math.max(1, Math.floor(rows / 2))))
     const q = probe?.slice(-6) ?? '123456'
@@ -290,29 +289,10 @@ export async function runFilters(ctx: BenchContext): Promise<SectionResult> {
     const kind = 'video.transcode'
     const queries = filterQueries(postgres ? postgresShapes : sqliteShapes, now, q, tag, kind)
 
-    const port = await freePort()
-    server = await startServer({
-      name: 'filters-service',
-      nodeArgs: [path.join(ctx.rootDir, 'dist', 'src', 'server.js')],
-      cwd: ctx.rootDir,
-      port,
-      logFile: path.join(ctx.tmpDir, 'filters-service.log'),
-      readyPath: '/health',
-      readyTimeoutMs: 120_000,
-      env: {
-        ...process.env,
-        NODE_ENV: 'production',
-        HOST,
-        PORT: String(port),
-        DATABASE_URL: databaseUrl,
-        LOG_LEVEL: ctx.options.logLevel,
-        RATE_LIMIT_RPS: '1000000',
-        RATE_LIMIT_BURST: '2000000',
-      },
-    })
-    const { logFile, url } = server
-    const apiKey = readFileSync(logFile, 'utf8').match(/\b(st_[A-Za-z0-9_-]+)/)?.[1]
-    if (!apiKey) throw new Error(`the filters service printed no admin key:\n${logTail(logFile)}`)
+    const started = await startSeededService(ctx, 'filters-service', databaseUrl)
+    server = started.server
+    const { url } = server
+    const apiKey = started.apiKey
     const headers = authHeaders(apiKey)
 
     type Page = {

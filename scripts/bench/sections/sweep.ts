@@ -3,14 +3,12 @@
 // Their due times are moved into the past in one statement, so they all become due at the same moment,
 // while PUTs of other statuses run at a steady rate: how long until every one is swept, and what the
 // sweep does to the PUTs' p99 against a window just before it.
-import { readFileSync } from 'node:fs'
-import path from 'node:path'
 import autocannon from 'autocannon'
 import BetterSqlite3 from 'better-sqlite3'
 import { seedStatuses } from '../../lib/seed-rows'
 import { cpuWindow } from '../lib/cpu'
 import { authHeaders } from '../lib/fixtures'
-import { freePort, HOST, logTail, startServer } from '../lib/processes'
+import { startSeededService } from '../lib/seeded-service'
 import { round, target, thousands, type SectionResult } from '../lib/report'
 import type { BenchContext } from '../lib/context'
 
@@ -100,29 +98,8 @@ export async function runSweep(ctx: BenchContext): Promise<SectionResult> {
   )
   const sweptCount = () => swept.pluck().get(TENANT, JSON.stringify(due)) as number
 
-  const port = await freePort()
-  const server = await startServer({
-    name: 'sweep-service',
-    nodeArgs: [path.join(ctx.rootDir, 'dist', 'src', 'server.js')],
-    cwd: ctx.rootDir,
-    port,
-    logFile: path.join(ctx.tmpDir, 'sweep-service.log'),
-    readyPath: '/health',
-    readyTimeoutMs: 120_000,
-    env: {
-      ...process.env,
-      NODE_ENV: 'production',
-      HOST,
-      PORT: String(port),
-      DATABASE_URL: databaseUrl,
-      LOG_LEVEL: ctx.options.logLevel,
-      RATE_LIMIT_RPS: '1000000',
-      RATE_LIMIT_BURST: '2000000',
-    },
-  })
+  const { server, apiKey } = await startSeededService(ctx, 'sweep-service', databaseUrl)
   try {
-    const apiKey = readFileSync(server.logFile, 'utf8').match(/\b(st_[A-Za-z0-9_-]+)/)?.[1]
-    if (!apiKey) throw new Error(`the sweep service printed no admin key:\n${logTail(server.logFile)}`)
     const seconds = ctx.part.durationSec
     await steadyPuts(server.url, apiKey, putIds, ctx.part.warmupSec, 0)
     const before = await steadyPuts(server.url, apiKey, putIds, seconds, 100_000)
