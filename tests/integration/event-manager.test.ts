@@ -8,6 +8,7 @@ import {
   type CloseReason,
   type EventSink,
 } from '../../src/services/status-event-manager'
+import { createSinkLeases } from '../../src/services/sink-leases'
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database'
 import { range, sleep, until } from '../helpers/wait'
 
@@ -93,6 +94,13 @@ function recordingSink(
     received,
     seqsOf: (tenantId: string) => received.filter((e) => e.tenantId === tenantId).map((e) => e.seq),
   }
+}
+
+/** A logger that keeps every line it writes, parsed. */
+function capturingLogger() {
+  const lines: Record<string, unknown>[] = []
+  const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) })
+  return { logger, lines }
 }
 
 let statusCounter = 0
@@ -427,6 +435,116 @@ describe('delivery to sinks', () => {
     expect(wire(withoutTenant(recorder.received))).toEqual(wire(await tenant.stored()))
   })
 
+  test('when notify() comes before start(), or stop() without start(), then nothing is delivered: a sink still starts at the head', async () => {
+    const { services: writer, db } = await open({ start: false })
+    const tenant = await tenantOf(writer, 'tenant-a')
+    for (let n = 0; n < 3; n++) await tenant.create()
+    const manager = () => {
+      const recorder = recordingSink()
+      const events = createStatusEventManager({
+        eventRepository: createEventRepository(db),
+        logger: pino({ level: 'silent' }),
+        pollMs: 10,
+      })
+      events.addSink(recorder.sink)
+      cleanups.push(() => events.stop())
+      return { recorder, events }
+    }
+
+    // Never started, it has no cursors: stopping has nothing to deliver.
+    const idle = manager()
+    await idle.events.stop()
+    expect(idle.recorder.received).toEqual([])
+
+    const early = manager()
+    early.events.notify()
+    await new Promise((resolve) => setImmediate(resolve))
+    await early.events.start()
+    await tenant.create()
+    await until(() => early.recorder.received.length >= 1, 'the new event arrived')
+    expect(early.recorder.seqsOf('tenant-a')).toEqual([4])
+  })
+
+  test('when deliveries fail, then each retry is logged as a warning and the dead-lettering as an error, naming the sink and the tenant', async () => {
+    const { services: writer, db } = await open({ start: false })
+    await (await tenantOf(writer, 'tenant-a')).create()
+    const { logger, lines } = capturingLogger()
+    const manager = createStatusEventManager({
+      eventRepository: createEventRepository(db),
+      logger,
+      pollMs: 10,
+      maxAttempts: 2,
+      backoffBaseMs: 5,
+      leaseMs: LEASE_MS,
+    })
+    manager.addSink(recordingSink('flaky', { durable: true, fail: () => new Error('down') }).sink)
+    cleanups.push(() => manager.stop())
+    await manager.start()
+
+    await until(async () => (await manager.stats()).dead_lettered_total === 1, 'the event was dead-lettered')
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        level: 40,
+        sink: 'flaky',
+        tenantId: 'tenant-a',
+        attempt: 1,
+        err: expect.objectContaining({ message: 'down' }),
+        msg: 'event delivery failed, will retry',
+      }),
+    )
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        level: 50,
+        sink: 'flaky',
+        tenantId: 'tenant-a',
+        events: 1,
+        err: expect.objectContaining({ message: 'down' }),
+        msg: 'event delivery failed for good, dead-lettering',
+      }),
+    )
+  })
+
+  test('when the store fails under the manager, then the failed pass, the failed final delivery and the failed release of leases are logged, and stop() still returns', async () => {
+    const { services: writer, db } = await open({ start: false })
+    await (await tenantOf(writer, 'tenant-a')).create()
+    const repository = createEventRepository(db)
+    let broken = false
+    const failing: typeof repository = {
+      ...repository,
+      heads: () => (broken ? Promise.reject(new Error('store gone')) : repository.heads()),
+      releaseCheckpoints: () => Promise.reject(new Error('store gone')),
+    }
+    const { logger, lines } = capturingLogger()
+    const archive = recordingSink('archive', { durable: true })
+    const manager = createStatusEventManager({
+      eventRepository: failing,
+      logger,
+      pollMs: 10,
+      leaseMs: LEASE_MS,
+    })
+    manager.addSink(archive.sink)
+    cleanups.push(() => manager.stop())
+    await manager.start()
+    await until(() => archive.received.length === 1, 'the archive received the event')
+
+    broken = true
+    const logged = (msg: string) =>
+      expect.objectContaining({
+        level: 50,
+        sink: 'archive',
+        err: expect.objectContaining({ message: 'store gone' }),
+        msg,
+      })
+    await until(
+      () => lines.some((line) => line.msg === 'event pump failed' && line.sink === 'archive'),
+      'a failed pass was logged',
+    )
+    expect(lines).toContainEqual(logged('event pump failed'))
+    await manager.stop()
+    expect(lines).toContainEqual(logged('final delivery failed'))
+    expect(lines).toContainEqual(logged('releasing relay leases failed'))
+  })
+
   test('when addSink is called after start, then it throws', async () => {
     const { services } = await open()
     expect(() => services.eventManager.addSink(recordingSink().sink)).toThrow('Add sinks before start()')
@@ -593,6 +711,128 @@ describe('several instances', () => {
   })
 })
 
+// One durable sink's leases (sink-leases.ts) as two instances hold them, driven step by step: each take()
+// and hold() is a call of the test, at a time of a clock only the test moves, on the test's database.
+describe('relay leases', () => {
+  const T0 = Date.parse('2030-01-01T00:00:00.000Z')
+  const at = (ms: number) => new Date(T0 + ms)
+
+  async function leases() {
+    const db = await openDatabase({ url: fileUrl() })
+    cleanups.push(() => db.close())
+    const eventRepository = createEventRepository(db)
+    let now = T0
+    const logs: Record<string, unknown>[] = []
+    const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line)) })
+    const instance = (owner: string) =>
+      createSinkLeases('archive', {
+        eventRepository,
+        logger,
+        clock: () => new Date(now),
+        leaseMs: LEASE_MS,
+        owner,
+      })
+    // What a pass hands take(): the stored checkpoint, with the reads counted.
+    const reads = { stored: 0 }
+    const stored = async (tenantId: string) => {
+      reads.stored += 1
+      return (await eventRepository.checkpoints('archive')).get(tenantId)
+    }
+    return {
+      a: instance('instance-a'),
+      b: instance('instance-b'),
+      eventRepository,
+      stored,
+      reads,
+      logs,
+      moveTo: (ms: number) => void (now = T0 + ms),
+      checkpoint: () => checkpointOf(db, 'archive', 'tenant-a'),
+    }
+  }
+
+  test('when an instance holds a lease with more than half of it left, then it relays on without reading the checkpoint; from half-time on it renews the lease; count() drops it when it runs out', async () => {
+    const { a, stored, reads, moveTo, checkpoint } = await leases()
+
+    expect(await a.take('tenant-a', 5, stored)).toEqual({ relay: true, cursor: 0 })
+    expect(await checkpoint()).toEqual({ lastSeq: 0, lockedBy: 'instance-a', lockedUntil: at(LEASE_MS) })
+    expect(reads.stored).toBe(1)
+
+    moveTo(LEASE_MS / 2 - 1)
+    expect(await a.take('tenant-a', 5, stored)).toEqual({ relay: true })
+    expect(reads.stored).toBe(1)
+
+    moveTo(LEASE_MS / 2)
+    expect(await a.take('tenant-a', 5, stored)).toEqual({ relay: true, cursor: 0 })
+    expect(reads.stored).toBe(2)
+    const renewed = LEASE_MS / 2 + LEASE_MS
+    expect(await checkpoint()).toMatchObject({ lockedBy: 'instance-a', lockedUntil: at(renewed) })
+
+    moveTo(renewed - 1)
+    expect(a.count()).toBe(1)
+    moveTo(renewed)
+    expect(a.count()).toBe(0)
+  })
+
+  test('when another instance holds the lease, then the tenant is skipped at the stored checkpoint until that lease runs out, and taken the moment it does; the former holder’s next hold() is refused', async () => {
+    const { a, b, stored, logs, moveTo, checkpoint } = await leases()
+    expect(await a.take('tenant-a', 5, stored)).toEqual({ relay: true, cursor: 0 })
+    expect(await a.hold('tenant-a', 3)).toBe(true)
+
+    moveTo(LEASE_MS - 1)
+    expect(await b.take('tenant-a', 5, stored)).toEqual({ relay: false, cursor: 3 })
+    expect(await checkpoint()).toEqual({ lastSeq: 3, lockedBy: 'instance-a', lockedUntil: at(LEASE_MS) })
+    expect(b.count()).toBe(0)
+
+    moveTo(LEASE_MS)
+    expect(await b.take('tenant-a', 5, stored)).toEqual({ relay: true, cursor: 3 })
+    expect(await checkpoint()).toEqual({ lastSeq: 3, lockedBy: 'instance-b', lockedUntil: at(2 * LEASE_MS) })
+    expect(b.count()).toBe(1)
+
+    expect(await a.hold('tenant-a', 5)).toBe(false)
+    expect(await checkpoint()).toMatchObject({ lastSeq: 3, lockedBy: 'instance-b' })
+    expect(logs).toContainEqual(
+      expect.objectContaining({
+        sink: 'archive',
+        tenantId: 'tenant-a',
+        msg: 'relay lease lost, another instance continues',
+      }),
+    )
+  })
+
+  test('when an instance dropped a lease it still holds in the row, then it takes it back from the stored checkpoint; once released, a row at the head is skipped without a write', async () => {
+    const { a, b, stored, reads, moveTo, checkpoint } = await leases()
+    expect(await a.take('tenant-a', 3, stored)).toEqual({ relay: true, cursor: 0 })
+    expect(await a.hold('tenant-a', 2)).toBe(true)
+
+    a.drop('tenant-a')
+    expect(a.count()).toBe(0)
+    moveTo(1)
+    expect(await a.take('tenant-a', 3, stored)).toEqual({ relay: true, cursor: 2 })
+    expect(reads.stored).toBe(2)
+    expect(await checkpoint()).toEqual({ lastSeq: 2, lockedBy: 'instance-a', lockedUntil: at(1 + LEASE_MS) })
+    expect(await a.hold('tenant-a', 3)).toBe(true)
+
+    await a.release()
+    expect(a.count()).toBe(0)
+    expect(await checkpoint()).toEqual({ lastSeq: 3, lockedBy: null, lockedUntil: null })
+    expect(await b.take('tenant-a', 3, stored)).toEqual({ relay: false, cursor: 3 })
+    expect(await checkpoint()).toEqual({ lastSeq: 3, lockedBy: null, lockedUntil: null })
+    expect(await b.take('tenant-a', 4, stored)).toEqual({ relay: true, cursor: 3 })
+    expect(await checkpoint()).toMatchObject({ lockedBy: 'instance-b' })
+  })
+
+  test('when another instance takes the lease after a pass read the checkpoints, then the claim is refused and the tenant is skipped', async () => {
+    const { a, b, stored, eventRepository } = await leases()
+    const readBefore = await eventRepository.checkpoints('archive')
+    expect(await a.take('tenant-a', 2, stored)).toEqual({ relay: true, cursor: 0 })
+
+    expect(await b.take('tenant-a', 2, async (tenantId) => readBefore.get(tenantId))).toEqual({
+      relay: false,
+    })
+    expect(b.count()).toBe(0)
+  })
+})
+
 describe('stats()', () => {
   test('when a sink is behind, then lag counts the undelivered events; then delivered and dead-lettered totals and the rate add up', async () => {
     let release: () => void = () => undefined
@@ -637,6 +877,38 @@ describe('stats()', () => {
       lag: 0,
       events_per_second: 0.5,
     })
+  })
+
+  test('when time moves on, then events_per_second counts the events of the last 10 whole seconds only', async () => {
+    // The rate's clock is Date.now, held here mid-second and moved only by the test.
+    const start = Math.floor(Date.now() / 1000) * 1000 + 500
+    let offsetMs = 0
+    const now = jest.spyOn(Date, 'now').mockImplementation(() => start + offsetMs)
+    cleanups.push(async () => now.mockRestore())
+    const { services } = await open()
+    const rateAt = async (ms: number) => {
+      offsetMs = ms
+      return (await services.eventManager.stats()).events_per_second
+    }
+    const tenant = await tenantOf(services, 'tenant-a')
+    const write = async (count: number) => {
+      for (let n = 0; n < count; n++) await tenant.create()
+      await until(async () => (await services.eventManager.stats()).lag === 0, 'the live sink is at the head')
+    }
+
+    // Nobody is subscribed: the live sink passes the events over, and they still count.
+    await write(5)
+    expect(await rateAt(0)).toBe(0.5)
+    offsetMs = 3000
+    await write(2)
+    expect(await rateAt(3000)).toBe(0.7)
+    expect(await rateAt(9000)).toBe(0.7)
+    expect(await rateAt(10_000)).toBe(0.2)
+    expect(await rateAt(12_000)).toBe(0.2)
+    expect(await rateAt(13_000)).toBe(0)
+    offsetMs = 14_000
+    await write(1)
+    expect(await rateAt(60_000)).toBe(0)
   })
 
   test('when subscriptions open and close, then subscribers counts the open ones', async () => {
@@ -866,6 +1138,24 @@ describe('subscribe()', () => {
     await tenant.progress(ids[1]!, 10)
     await until(async () => sub.sent.length === 1, 'the live event arrived')
     expect(sub.seqs()).toEqual([4])
+    // Every instance serves its own subscribers: the live sink is not durable and takes no leases.
+    expect((await services.eventManager.stats()).leases).toBe(0)
+  })
+
+  test('when start() is called twice, then the second call sends nothing', async () => {
+    const { services, tenant, ids } = await withEvents(1)
+    const sub = subscriber()
+    const subscription = await services.eventManager.subscribe('tenant-a', {
+      from: 'head',
+      match: () => true,
+      ...sub,
+    })
+    subscription.start()
+    subscription.start()
+
+    await tenant.progress(ids[0]!, 10)
+    await until(async () => sub.sent.length >= 1, 'the live event arrived')
+    expect(sub.sent).toEqual([expect.objectContaining({ seq: 2 })])
   })
 
   test('when a tenant has no events yet, then a subscription from seq 0 goes live without a resync', async () => {
@@ -893,6 +1183,7 @@ describe('subscribe()', () => {
       ...sub,
     })
     expect(subscription).toMatchObject({ resync: true, seq: 2, replayed: 0 })
+    expect(sub.closed).toEqual(['unsubscribed'])
     expect((await services.eventManager.stats()).subscribers).toBe(0)
   })
 
@@ -1011,6 +1302,93 @@ describe('subscribe()', () => {
     expect(sub.closed).toEqual(['slow-consumer'])
     subscription.start()
     expect(sub.sent).toHaveLength(0)
+  })
+
+  test('when as many events arrive before start() as the catch-up buffer holds, then start() sends them all', async () => {
+    const { services, tenant, ids } = await withEvents(1, { maxCatchUpBuffer: 2 })
+    const sub = subscriber()
+    const subscription = await services.eventManager.subscribe('tenant-a', {
+      from: 'head',
+      match: () => true,
+      ...sub,
+    })
+
+    for (let n = 1; n <= 2; n++) await tenant.progress(ids[0]!, n)
+    await until(
+      async () => (await services.eventManager.stats()).lag === 0,
+      'the live sink handled the events',
+    )
+    subscription.start()
+
+    expect(sub.seqs()).toEqual([2, 3])
+    expect(sub.closed).toEqual([])
+  })
+
+  test('when a subscriber’s send throws, then the live sink fails like any sink: after maxAttempts the events are dead-lettered under its name', async () => {
+    const { db, services, tenant, ids } = await withEvents(1, { maxAttempts: 1 })
+    const subscription = await services.eventManager.subscribe('tenant-a', {
+      from: 'head',
+      match: () => true,
+      send: () => {
+        throw new Error('transport broke')
+      },
+    })
+    subscription.start()
+
+    await tenant.progress(ids[0]!, 10)
+    await until(
+      async () => (await services.eventManager.stats()).dead_lettered_total === 1,
+      'the event was dead-lettered',
+    )
+    expect(await db.read.deadLetter.findMany()).toEqual([
+      expect.objectContaining({ sink: 'live', tenantId: 'tenant-a', seq: 2n, error: 'transport broke' }),
+    ])
+  })
+
+  test('when the last subscriber of a tenant leaves, even while the live sink reads its events, then those are passed over quietly and later ones are not read at all', async () => {
+    const { services: writer, db } = await open({ start: false })
+    const tenant = await tenantOf(writer, 'tenant-a')
+    const id = await tenant.create()
+
+    // The real repository, with its page reads recorded; one read can close the subscription first.
+    const repository = createEventRepository(db)
+    const pages: number[] = []
+    let closeOnRead: (() => void) | undefined
+    const watched: typeof repository = {
+      ...repository,
+      after: (tenantId, afterSeq, limit) => {
+        pages.push(afterSeq)
+        closeOnRead?.()
+        closeOnRead = undefined
+        return repository.after(tenantId, afterSeq, limit)
+      },
+    }
+    const manager = createStatusEventManager({
+      eventRepository: watched,
+      logger: pino({ level: 'silent' }),
+      pollMs: 10,
+      maxAttempts: 1,
+    })
+    cleanups.push(() => manager.stop())
+    await manager.start()
+    const sub = subscriber()
+    const subscription = await manager.subscribe('tenant-a', { from: 'head', match: () => true, ...sub })
+    subscription.start()
+
+    closeOnRead = () => subscription.close()
+    await tenant.progress(id, 10)
+    await until(async () => (await manager.stats()).lag === 0, 'the live sink is past seq 2')
+    expect(pages).toEqual([1])
+    expect(sub.sent).toEqual([])
+    expect(sub.closed).toEqual(['unsubscribed'])
+    expect(await manager.stats()).toMatchObject({ dead_lettered_total: 0, subscribers: 0 })
+
+    await tenant.progress(id, 20)
+    await tenant.progress(id, 30)
+    await until(async () => (await manager.stats()).lag === 0, 'the live sink is past seq 4')
+    expect(pages).toEqual([1])
+    // The three events count in the live rate, the two passed over unread too.
+    expect((await manager.stats()).events_per_second).toBe(0.3)
   })
 
   test('when a subscription is closed, then it receives nothing more and its onClose says unsubscribed', async () => {
