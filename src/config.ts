@@ -59,6 +59,7 @@ const EnvShape = z.object({
   // SPEC §11: how often the sweeper looks for due statuses (a status is swept within about this, and 2 s at most
   // at the default), the most time between a skipped event and a subscriber's bookmark, and waiting reads per key.
   SWEEP_INTERVAL_MS: intFrom(1_000, 10),
+  SWEEP_MAX_PER_SECOND: intFrom(3_000, 1),
   BOOKMARK_INTERVAL_MS: intFrom(10_000, 10),
   WAIT_MAX_PER_KEY: intFrom(1_000, 1),
   SHUTDOWN_GRACE_MS: intFrom(10_000, 0),

@@ -32,7 +32,7 @@ export async function startServer(config: Config) {
       leaseMs: config.RELAY_LEASE_MS,
       bookmarkMs: config.BOOKMARK_INTERVAL_MS,
     },
-    sweeper: { intervalMs: config.SWEEP_INTERVAL_MS },
+    sweeper: { intervalMs: config.SWEEP_INTERVAL_MS, maxPerSecond: config.SWEEP_MAX_PER_SECOND },
     maxWaitersPerKey: config.WAIT_MAX_PER_KEY,
     retention: {
       terminalDays: config.RETENTION_TERMINAL_DAYS,

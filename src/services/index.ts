@@ -38,7 +38,7 @@ export interface ServiceOptions {
   /** Called after every commit that wrote events, besides waking this process's event manager. */
   onCommitted?: () => void
   /** SPEC §11: how often the sweeper looks for due statuses, and how many it reads at a time. */
-  sweeper?: { intervalMs?: number; batchSize?: number }
+  sweeper?: { intervalMs?: number; batchSize?: number; maxPerSecond?: number }
   /** SPEC §11: waiting reads (`wait=`) one API key may hold at once. */
   maxWaitersPerKey?: number
 }
@@ -130,6 +130,7 @@ export async function createServices({
     metrics,
     intervalMs: sweeperOptions.intervalMs ?? 1000,
     batchSize: sweeperOptions.batchSize ?? 1000,
+    maxPerSecond: sweeperOptions.maxPerSecond,
   })
 
   metrics.gauge('status_updater_queue_depth', 'Updates waiting in the batched updater', () => updater.depth())
