@@ -8,7 +8,7 @@ import { corsOrigin, type CorsOrigins } from '../http/cors'
 import { SubscribeSchema, UnsubscribeSchema } from '../http/schemas/socket'
 import { identify, type Credentials } from '../http/auth'
 import { hasScope, type ApiKey } from '../services/api-key-service'
-import type { Grant } from '../services/token-service'
+import { followable, type Grant } from '../services/token-service'
 import type { StatusService } from '../services/status-service'
 import type { Cluster } from './cluster'
 import type { StatusEvent } from '../domain/status-record'
@@ -169,9 +169,7 @@ export function attachSocketServer(httpServer: HttpServer, options: SocketServer
         const id = randomUUID()
         // A browser token subscribes to its own statuses: those it names among them, or all of them.
         if (grant && request.filter) throw forbidden('status:read')
-        const ids = grant
-          ? (request.status_ids ?? [...grant.statusIds]).filter((s) => grant.statusIds.has(s))
-          : request.status_ids
+        const ids = followable(grant, request.status_ids)
         const selector = { ids, filter: request.filter }
         const subscription = await eventManager.subscribe(tenantId, {
           from:

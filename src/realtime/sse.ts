@@ -4,6 +4,7 @@ import { mount } from '../http/operation'
 import { streamOperations } from '../http/routes/events'
 import { matcherFor } from '../domain/event-selector'
 import type { StatusEventManager } from '../services/status-event-manager'
+import { followable } from '../services/token-service'
 
 /** `Last-Event-ID` (sent by EventSource on reconnect) wins over `since_seq`; with neither, live from now. */
 function startOf(req: Request, sinceSeq: number | undefined): number | undefined {
@@ -29,8 +30,7 @@ export function sseRoutes({
     streamEvents: async ({ query: { since_seq, status_ids: asked } }, req, res) => {
       const tenantId = tenantOf(req)
       // A browser token streams its own statuses only: those it asked for among them, or all of them.
-      const granted = req.grant && [...req.grant.statusIds]
-      const status_ids = granted ? (asked ?? granted).filter((id) => req.grant!.statusIds.has(id)) : asked
+      const status_ids = followable(req.grant, asked)
       const start = startOf(req, since_seq)
       const write = (chunk: string) => {
         res.write(chunk)

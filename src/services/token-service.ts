@@ -11,6 +11,15 @@ export interface Grant {
   expiresAt: Date
 }
 
+/**
+ * The statuses a live channel of a token's may follow: those it `asked` for among the granted ones, or
+ * all of them. Without a grant (an API key), what it asked for.
+ */
+export function followable(grant: Grant | undefined, asked: string[] | undefined): string[] | undefined {
+  if (!grant) return asked
+  return (asked ?? [...grant.statusIds]).filter((id) => grant.statusIds.has(id))
+}
+
 /** Browser tokens start so, apart from API keys (`st_…`). */
 export const TOKEN_PREFIX = 'stt_'
 

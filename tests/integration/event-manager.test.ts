@@ -1000,6 +1000,10 @@ describe('subscribe()', () => {
     }
   }
 
+  /** A live subscription of tenant-a from the head, matching everything, into `sub`. */
+  const atHead = (services: Services, sub: ReturnType<typeof subscriber>) =>
+    services.eventManager.subscribe('tenant-a', { from: 'head', match: () => true, ...sub })
+
   async function withEvents(count: number, events: ServiceOptions['eventManager'] = {}) {
     const { db, services } = await open({ events })
     const tenant = await tenantOf(services, 'tenant-a')
@@ -1127,11 +1131,7 @@ describe('subscribe()', () => {
   test('when subscribing at the head, then only events committed afterwards are sent', async () => {
     const { services, tenant, ids } = await withEvents(3)
     const sub = subscriber()
-    const subscription = await services.eventManager.subscribe('tenant-a', {
-      from: 'head',
-      match: () => true,
-      ...sub,
-    })
+    const subscription = await atHead(services, sub)
     expect(subscription).toMatchObject({ resync: false, seq: 3, replayed: 0 })
     subscription.start()
 
@@ -1145,11 +1145,7 @@ describe('subscribe()', () => {
   test('when start() is called twice, then the second call sends nothing', async () => {
     const { services, tenant, ids } = await withEvents(1)
     const sub = subscriber()
-    const subscription = await services.eventManager.subscribe('tenant-a', {
-      from: 'head',
-      match: () => true,
-      ...sub,
-    })
+    const subscription = await atHead(services, sub)
     subscription.start()
     subscription.start()
 
@@ -1254,11 +1250,7 @@ describe('subscribe()', () => {
   test('when a subscriber refuses an event, then it is closed as a slow consumer and sent nothing more', async () => {
     const { services, tenant, ids } = await withEvents(1)
     const sub = subscriber({ capacity: 2 })
-    const subscription = await services.eventManager.subscribe('tenant-a', {
-      from: 'head',
-      match: () => true,
-      ...sub,
-    })
+    const subscription = await atHead(services, sub)
     subscription.start()
 
     for (let n = 1; n <= 4; n++) await tenant.progress(ids[0]!, n)
@@ -1290,11 +1282,7 @@ describe('subscribe()', () => {
   test('when more events arrive before start() than the catch-up buffer holds, then the subscriber is closed as slow', async () => {
     const { services, tenant, ids } = await withEvents(1, { maxCatchUpBuffer: 2 })
     const sub = subscriber()
-    const subscription = await services.eventManager.subscribe('tenant-a', {
-      from: 'head',
-      match: () => true,
-      ...sub,
-    })
+    const subscription = await atHead(services, sub)
 
     for (let n = 1; n <= 3; n++) await tenant.progress(ids[0]!, n)
     await until(async () => sub.closed.length === 1, 'the subscriber was closed')
@@ -1307,11 +1295,7 @@ describe('subscribe()', () => {
   test('when as many events arrive before start() as the catch-up buffer holds, then start() sends them all', async () => {
     const { services, tenant, ids } = await withEvents(1, { maxCatchUpBuffer: 2 })
     const sub = subscriber()
-    const subscription = await services.eventManager.subscribe('tenant-a', {
-      from: 'head',
-      match: () => true,
-      ...sub,
-    })
+    const subscription = await atHead(services, sub)
 
     for (let n = 1; n <= 2; n++) await tenant.progress(ids[0]!, n)
     await until(
@@ -1395,11 +1379,7 @@ describe('subscribe()', () => {
     const { services, tenant, ids } = await withEvents(1)
     const sub = subscriber()
     const other = subscriber()
-    const subscription = await services.eventManager.subscribe('tenant-a', {
-      from: 'head',
-      match: () => true,
-      ...sub,
-    })
+    const subscription = await atHead(services, sub)
     const witness = await services.eventManager.subscribe('tenant-a', {
       from: 'head',
       match: () => true,
