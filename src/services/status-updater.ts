@@ -458,12 +458,17 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
     try {
       outcomes = await write(entries)
     } catch (err) {
-      if (entries.length > 1)
+      // A lost connection may have lost the answer to a COMMIT that happened: written again, the batch
+      // would apply twice (a create then finds itself, 409). Its commands fail as the database's
+      // failure (503), which a client may retry where the request is idempotent. Any other failure is
+      // the batch's own, and one status at a time finds the one that sank it.
+      const alone = entries.length > 1 && !isDatabaseUnavailable(err)
+      if (alone)
         logger.error({ err, statuses: entries.length }, 'batch write failed; retrying one status at a time')
       outcomes = []
       for (const entry of entries) {
         try {
-          outcomes.push(...(entries.length > 1 ? await write([entry]) : failed(entry, err)))
+          outcomes.push(...(alone ? await write([entry]) : failed(entry, err)))
         } catch (itemErr) {
           outcomes.push(...failed(entry, itemErr))
         }
