@@ -62,6 +62,10 @@ export const PROBLEMS = {
     status: 409,
     means: 'kept for clients: the one writer no longer produces it',
   },
+  'has-children': {
+    status: 409,
+    means: 'the status has children: delete it with `?cascade=true` to delete them too (with `children`)',
+  },
   'delivery-pending': {
     status: 409,
     means: 'the delivery is still pending: it is sent at its `next_attempt_at`',
@@ -81,6 +85,11 @@ export const PROBLEMS = {
   'idempotency-key-reused': {
     status: 422,
     means: 'this `Idempotency-Key` was used with a different request',
+  },
+  'invalid-parent': {
+    status: 422,
+    means:
+      '`parent_id` names no status of this tenant, a terminal one, the status itself, or one 5 levels deep (with `parent_id`, `reason`)',
   },
   'search-too-broad': {
     status: 422,
@@ -137,6 +146,25 @@ export const statusTerminal = (id: string, status: string) =>
   new AppError('status-terminal', `Status ${id} is ${status} and can no longer change`, {
     current_status: status,
   })
+export type ParentProblem = 'unknown' | 'terminal' | 'itself' | 'too-deep'
+const PARENT_PROBLEMS: Record<ParentProblem, string> = {
+  unknown: 'is not a status of this tenant',
+  terminal: 'is terminal: it can take no new children',
+  itself: 'is the status itself',
+  'too-deep': 'is 5 levels deep already, the most a tree may have',
+}
+/** SPEC §12: a `parent_id` a status cannot have. */
+export const invalidParent = (parentId: string, reason: ParentProblem) =>
+  new AppError('invalid-parent', `Parent ${parentId} ${PARENT_PROBLEMS[reason]}`, {
+    parent_id: parentId,
+    reason,
+  })
+export const hasChildren = (id: string, children: number) =>
+  new AppError(
+    'has-children',
+    `Status ${id} has ${children} ${children === 1 ? 'child' : 'children'}; delete with ?cascade=true to delete them too`,
+    { children },
+  )
 /** A search whose `%` or `_` made it a scan, matching more statuses than can be listed by id. */
 export const tooManyWaiters = (max: number) =>
   new AppError('too-many-waiters', `At most ${max} waiting reads per API key at once`, { max_waiters: max })

@@ -230,6 +230,12 @@ export function seedRows(options: {
       overdueAt: null,
       dueAt: null,
       logLines: null,
+      parentId: null,
+      weight: null,
+      onChildFailure: null,
+      completeWithChildren: null,
+      depth: null,
+      children: null,
     }
     return STATUS_COLUMNS_TABLE.map(([, field]) => values[field])
   }

@@ -214,9 +214,15 @@ export function createStatusTrackerClient(options: ClientOptions) {
     cancel: (id: string, opts?: WriteOptions): ApiCall<StatusRecord> =>
       http.call({ method: 'POST', path: statusPath(id, '/cancel'), idempotent: true }, opts),
 
-    /** `DELETE /api/status/:id`. A retry after a lost answer may find it gone: `404 status-not-found`. */
-    delete: (id: string, opts?: RequestOptions): ApiCall<void> =>
-      http.call({ method: 'DELETE', path: statusPath(id) }, opts),
+    /**
+     * `DELETE /api/status/:id`. A retry after a lost answer may find it gone: `404 status-not-found`. A
+     * status with children is `409 has-children` unless `cascade`, which deletes its descendants too.
+     */
+    delete: (id: string, opts?: RequestOptions & { cascade?: boolean }): ApiCall<void> =>
+      http.call(
+        { method: 'DELETE', path: statusPath(id), query: opts?.cascade ? { cascade: 'true' } : undefined },
+        opts,
+      ),
 
     /** One page of `GET /api/status`; pass `next_cursor` back as `cursor` for the next. */
     list: (query: ListQuery = {}, opts?: RequestOptions): ApiCall<StatusPage> =>
@@ -363,11 +369,12 @@ export function createStatusTrackerClient(options: ClientOptions) {
 
   const tokens = {
     /**
-     * `POST /api/tokens`: a read-only token for these statuses, to hand to a browser (SPEC §13); pass it
-     * as `token` to a client there. Expires after `ttl_s` (default 900 s).
+     * `POST /api/tokens`: a read-only token for these statuses, or for a parent and its descendants
+     * (`parent_id`), to hand to a browser (SPEC §13); pass it as `token` to a client there. Expires after
+     * `ttl_s` (default 900 s).
      */
     create: (
-      body: { status_ids: string[]; ttl_s?: number },
+      body: { status_ids?: string[]; parent_id?: string; ttl_s?: number },
       opts?: RequestOptions,
     ): ApiCall<{ token: string; expires_at: string }> =>
       http.call({ method: 'POST', path: '/api/tokens', body }, opts),

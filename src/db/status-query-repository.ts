@@ -159,6 +159,7 @@ export function buildWhere(
     ...(filter.priority && { priority: { in: filter.priority } }),
     ...(filter.kind !== undefined && { kind: filter.kind }),
     ...(filter.resource_id !== undefined && { resourceId: filter.resource_id }),
+    ...(filter.parent_id !== undefined && { parentId: filter.parent_id }),
     ...(progress && { progress }),
     ...(created && { createdAt: created }),
     ...(updated && { updatedAt: updated }),

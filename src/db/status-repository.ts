@@ -1,6 +1,9 @@
 import { v7 as uuidv7 } from 'uuid'
 import type {
   ChangeEventType,
+  ChildFailurePolicy,
+  ChildrenSummary,
+  ChildrenTally,
   Changes,
   LogLine,
   StatusEvent,
@@ -46,7 +49,29 @@ export function rowToStatus(row: StatusRow): StoredStatus {
     overdue_at: row.overdueAt,
     due_at: row.dueAt,
     log_lines: row.logLines ?? 0,
+    parent_id: row.parentId,
+    weight: row.weight ?? 1,
+    on_child_failure: (row.onChildFailure as ChildFailurePolicy | null) ?? 'continue',
+    complete_with_children: row.completeWithChildren === 1,
+    depth: row.depth ?? 1,
+    ...childrenOf(row.children),
   }
+}
+
+/** The `children` column: the summary with the sums it is kept from, as one JSON object. */
+interface StoredChildren extends ChildrenSummary {
+  tally: ChildrenTally
+}
+
+function childrenOf(column: string | null): Pick<StoredStatus, 'children' | 'children_tally'> {
+  if (column === null) return { children: null, children_tally: null }
+  const { tally, ...children } = JSON.parse(column) as StoredChildren
+  return { children, children_tally: tally }
+}
+
+function childrenColumn(s: StoredStatus): string | null {
+  if (s.children === null || s.children_tally === null) return null
+  return JSON.stringify({ ...s.children, tally: s.children_tally } satisfies StoredChildren)
 }
 
 function statusToRow(tenantId: string, s: StoredStatus): StatusRow {
@@ -82,6 +107,12 @@ function statusToRow(tenantId: string, s: StoredStatus): StatusRow {
     overdueAt: s.overdue_at,
     dueAt: s.due_at,
     logLines: s.log_lines === 0 ? null : s.log_lines,
+    parentId: s.parent_id,
+    weight: s.weight === 1 ? null : s.weight,
+    onChildFailure: s.on_child_failure === 'continue' ? null : s.on_child_failure,
+    completeWithChildren: s.complete_with_children ? 1 : null,
+    depth: s.depth === 1 ? null : s.depth,
+    children: childrenColumn(s),
   }
 }
 
@@ -128,7 +159,14 @@ export type NewEvent =
 
 export interface SnapshotSelector {
   ids?: string[]
-  filter?: { status?: string[]; priority?: string[]; kind?: string; stalled?: true; overdue?: true }
+  filter?: {
+    status?: string[]
+    priority?: string[]
+    kind?: string
+    parent_id?: string
+    stalled?: true
+    overdue?: true
+  }
   limit: number
   /** The time `stalled` and `overdue` are judged at. */
   now?: Date
@@ -176,6 +214,12 @@ export const STATUS_COLUMNS_TABLE = [
   ['overdue_at', 'overdueAt', 'time'],
   ['due_at', 'dueAt', 'time'],
   ['log_lines', 'logLines', 'int'],
+  ['parent_id', 'parentId', 'text'],
+  ['weight', 'weight', 'float'],
+  ['on_child_failure', 'onChildFailure', 'text'],
+  ['complete_with_children', 'completeWithChildren', 'int'],
+  ['depth', 'depth', 'int'],
+  ['children', 'children', 'text'],
 ] as const satisfies readonly (readonly [string, keyof StatusRow, JsonColumn])[]
 const COLUMNS = STATUS_COLUMNS_TABLE
 
@@ -316,6 +360,58 @@ export function createStatusRepository(database: Pick<Database, 'direct' | 'dial
       return found
     },
 
+    /** The status and its ancestors, nearest first (a tree has at most 5 levels); empty when unknown. */
+    async lineage(tenantId: string, statusId: string): Promise<string[]> {
+      const rows = await direct.all<{ id: string }>(
+        `WITH RECURSIVE up(id, parent) AS (
+          SELECT status_id, parent_id FROM statuses WHERE tenant_id = ? AND status_id = ?
+          UNION ALL SELECT s.status_id, s.parent_id FROM statuses s JOIN up ON s.status_id = up.parent
+            WHERE s.tenant_id = ?)
+        SELECT id FROM up`,
+        [tenantId, statusId, tenantId],
+      )
+      return rows.map((row) => row.id)
+    },
+
+    /** The ids of `rootId`'s descendants, at most `limit` of them, read on the direct connection. */
+    async descendantIds(tenantId: string, rootId: string, limit: number): Promise<string[]> {
+      const rows = await direct.all<{ id: string }>(
+        `WITH RECURSIVE tree(id) AS (
+          SELECT status_id FROM statuses WHERE tenant_id = ? AND parent_id = ?
+          UNION SELECT s.status_id FROM statuses s JOIN tree ON s.parent_id = tree.id WHERE s.tenant_id = ?)
+        SELECT id FROM tree LIMIT ?`,
+        [tenantId, rootId, tenantId, limit],
+      )
+      return rows.map((row) => row.id)
+    },
+
+    /**
+     * Every descendant of `ids` (SPEC §12: cancel and delete cascade), read and locked as `current` reads
+     * its statuses: children, their children, and so on (a tree is at most 5 levels deep).
+     */
+    async descendants(db: Db, tenantId: string, ids: string[]): Promise<Map<string, StoredStatus>> {
+      const found = new Map<string, StoredStatus>()
+      if (ids.length === 0) return found
+      const tree = `WITH RECURSIVE tree(id) AS (
+          SELECT status_id FROM statuses WHERE tenant_id = ? AND parent_id IN (${dialect.jsonStringsDirect})
+          UNION SELECT s.status_id FROM statuses s JOIN tree ON s.parent_id = tree.id WHERE s.tenant_id = ?)`
+      const rows =
+        dialect.provider === 'sqlite'
+          ? await direct.all<Record<string, unknown>>(
+              `${tree} ${SELECT_STATUS} WHERE tenant_id = ? AND status_id IN (SELECT id FROM tree)`,
+              [tenantId, JSON.stringify(ids), tenantId, tenantId],
+            )
+          : await db.$queryRaw<Record<string, unknown>[]>`WITH RECURSIVE tree(id) AS (
+              SELECT status_id FROM statuses WHERE tenant_id = ${tenantId}
+                AND parent_id IN (${dialect.jsonStrings(ids)})
+              UNION SELECT s.status_id FROM statuses s JOIN tree ON s.parent_id = tree.id
+                WHERE s.tenant_id = ${tenantId})
+              ${Prisma.raw(SELECT_STATUS)} WHERE tenant_id = ${tenantId}
+              AND status_id IN (SELECT id FROM tree) ORDER BY status_id${dialect.forUpdate}`
+      for (const raw of rows) found.set(raw.statusId as string, rowToStatus(rawToRow(raw)))
+      return found
+    },
+
     /**
      * The statuses a subscriber asked for, and the feed's `seq` they reflect, read in one snapshot
      * so that exactly the events after `seq` are missing from them.
@@ -346,6 +442,7 @@ export function createStatusRepository(database: Pick<Database, 'direct' | 'dial
           if (f.status?.length) where(`status IN (${list(f.status)})`, f.status)
           if (f.priority?.length) where(`priority IN (${list(f.priority)})`, f.priority)
           if (f.kind !== undefined) where('kind = ?', [f.kind])
+          if (f.parent_id !== undefined) where('parent_id = ?', [f.parent_id])
           const now = dialect.jsonTime(selector.now ?? new Date())
           if (f.stalled) where('stalls_at <= ?', [now])
           if (f.overdue) where('overdue_at <= ?', [now])

@@ -2,10 +2,22 @@ import { isOverdue, isStalled } from './liveness'
 import type { StatusEvent, StatusRecord } from './status-record'
 import type { StatusValue } from './transitions'
 
-/** What a live subscriber asked for: some statuses by id, or a filter on status, priority and kind. */
+/** What a live subscriber asked for: some statuses by id, or a filter on status, priority, kind or parent. */
 export interface EventSelector {
   ids?: string[]
-  filter?: { status?: string[]; priority?: string[]; kind?: string; stalled?: true; overdue?: true }
+  /**
+   * These statuses and their trees (SPEC §12): the ids of a parent and of its descendants, and every
+   * status created under one of them later. With `ids`, either selects.
+   */
+  tree?: string[]
+  filter?: {
+    status?: string[]
+    priority?: string[]
+    kind?: string
+    parent_id?: string
+    stalled?: true
+    overdue?: true
+  }
 }
 
 type Selected = Pick<
@@ -13,6 +25,7 @@ type Selected = Pick<
   | 'status'
   | 'priority'
   | 'kind'
+  | 'parent_id'
   | 'heartbeat_timeout_s'
   | 'start_by'
   | 'deadline_at'
@@ -30,6 +43,22 @@ const at = (value: Date | string | null) => (value === null ? null : new Date(va
  * one that ends its stall.
  */
 export function matcherFor(selector: EventSelector): (event: StatusEvent) => boolean {
+  if (selector.tree) {
+    // Events come in `seq` order and a child is made after its parent: the set grows as the tree does.
+    const ids = new Set([...(selector.ids ?? []), ...selector.tree])
+    const tree = new Set(selector.tree)
+    return (event) => {
+      if (
+        event.type === 'status.created' &&
+        event.status.parent_id !== null &&
+        tree.has(event.status.parent_id)
+      ) {
+        tree.add(event.status_id)
+        ids.add(event.status_id)
+      }
+      return ids.has(event.status_id)
+    }
+  }
   if (selector.ids) {
     const ids = new Set(selector.ids)
     return (event) => ids.has(event.status_id)
@@ -37,11 +66,13 @@ export function matcherFor(selector: EventSelector): (event: StatusEvent) => boo
   // A log event carries no record to judge a filter by: it reaches subscriptions by id, and every one
   // that selects nothing (the whole feed).
   if (!selector.filter) return () => true
-  const { status, priority, kind, stalled, overdue } = selector.filter ?? {}
+  const { status, priority, kind, parent_id, stalled, overdue } = selector.filter ?? {}
   const selects = (values: Selected, now: Date) =>
     (!status?.length || status.includes(values.status)) &&
     (!priority?.length || priority.includes(values.priority)) &&
     (kind === undefined || values.kind === kind) &&
+    // A status's parent never changes, so its record after says it.
+    (parent_id === undefined || values.parent_id === parent_id) &&
     (!stalled || isStalled(timed(values), now)) &&
     (!overdue || isOverdue(timed(values), now))
   return (event) => {

@@ -9,6 +9,8 @@ export interface StatusFilter {
   priority?: PriorityValue[]
   kind?: string
   resource_id?: string
+  /** SPEC §12: the children of this status. */
+  parent_id?: string
   /** Any of these tags. */
   tag?: string[]
   progress_gte?: number
@@ -31,6 +33,7 @@ export const FILTER_KEYS = [
   'priority',
   'kind',
   'resource_id',
+  'parent_id',
   'tag',
   'progress_gte',
   'progress_lte',

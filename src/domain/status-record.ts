@@ -36,6 +36,34 @@ export interface StatusRecord {
   deadline_at: Date | null
   /** The last heartbeat or write after creation; null until the first. */
   last_heartbeat_at: Date | null
+  /** SPEC §12: the status this one is a child of (same tenant); null for a root. */
+  parent_id: string | null
+  /** Its weight in its parent's `children.progress_percentage`; > 0, default 1. */
+  weight: number
+  /** `fail`: the first child that fails fails this status (`child-failed`). */
+  on_child_failure: ChildFailurePolicy
+  /** Once every child is terminal, this status completes (or fails, when one of them failed). */
+  complete_with_children: boolean
+  /** Its children's roll-up, kept by the writer in the same transaction as their changes; null without children. */
+  children: ChildrenSummary | null
+}
+
+export const CHILD_FAILURE_POLICIES = ['fail', 'continue'] as const
+export type ChildFailurePolicy = (typeof CHILD_FAILURE_POLICIES)[number]
+
+/** SPEC §12: counts by state (states with none are left out) and the weighted mean of their progress. */
+export interface ChildrenSummary {
+  total: number
+  by_status: Partial<Record<StatusValue, number>>
+  progress_percentage: number
+}
+
+/** What a parent's summary is kept from, beside it: the sums of its children's weights and weighted progress. */
+export interface ChildrenTally {
+  weight: number
+  weighted: number
+  /** The first child seen failing, which a `child-failed` error names. */
+  failed: string | null
 }
 
 /** The stored status: the record plus what only the server needs to know. */
@@ -49,10 +77,22 @@ export interface StoredStatus extends StatusRecord {
   due_at: Date | null
   /** SPEC §14: how many log lines it has had; the last one's `n`. */
   log_lines: number
+  /** SPEC §12: its level in its tree, 1 for a root; at most 5. */
+  depth: number
+  /** The sums its `children` summary is kept from; null without children. */
+  children_tally: ChildrenTally | null
 }
 
 /** What the stored status keeps beside the record. */
-export const HIDDEN_FIELDS = ['last_reported_at', 'stalls_at', 'overdue_at', 'due_at', 'log_lines'] as const
+export const HIDDEN_FIELDS = [
+  'last_reported_at',
+  'stalls_at',
+  'overdue_at',
+  'due_at',
+  'log_lines',
+  'depth',
+  'children_tally',
+] as const
 
 /** The events a change of a status makes (§3); its history is made of these. */
 export const CHANGE_EVENT_TYPES = [
@@ -109,6 +149,15 @@ export type StatusEvent = StatusChangeEvent | StatusLogEvent
 export const isLogEvent = (event: StatusEvent): event is StatusLogEvent => event.type === 'status.log'
 
 export function toRecord(stored: StoredStatus): StatusRecord {
-  const { last_reported_at: _r, stalls_at: _s, overdue_at: _o, due_at: _d, log_lines: _l, ...record } = stored
+  const {
+    last_reported_at: _r,
+    stalls_at: _s,
+    overdue_at: _o,
+    due_at: _d,
+    log_lines: _l,
+    depth: _depth,
+    children_tally: _t,
+    ...record
+  } = stored
   return record
 }

@@ -1,7 +1,9 @@
 import { invalidTransition, statusTerminal, validationFailed } from '../errors'
+import { allTerminal, childDepth, childFailed, childStarted, summarise, type ChildMove } from './groups'
 import { lapseOf, setDueTimes } from './liveness'
 import {
   HIDDEN_FIELDS,
+  type ChildFailurePolicy,
   type Changes,
   type ErrorInfo,
   type ChangeEventType,
@@ -26,6 +28,10 @@ export interface CreateInput {
   heartbeat_timeout_s?: number
   start_by?: Date
   deadline_at?: Date
+  parent_id?: string
+  weight?: number
+  on_child_failure?: ChildFailurePolicy
+  complete_with_children?: boolean
 }
 
 export interface UpdateInput {
@@ -53,6 +59,7 @@ const PROGRESS_FIELDS = new Set([
   'steps_total',
   'message',
   'estimated_completion_at',
+  'children',
 ])
 // A field whose value follows from the others: reported in `changes`, but never an update on its own.
 const DERIVED_FIELDS = new Set(['estimated_completion_at'])
@@ -110,7 +117,8 @@ function checkAhead(input: CreateInput, now: Date) {
     )
 }
 
-export function createStatus(input: CreateInput, now: Date): StoredStatus {
+/** A new status; `depth` is its level under its parent (1 for a root), which the writer checked. */
+export function createStatus(input: CreateInput, now: Date, depth = 1): StoredStatus {
   const steps_completed = input.steps_completed ?? null
   const steps_total = input.steps_total ?? null
   checkSteps(steps_completed, steps_total)
@@ -146,16 +154,72 @@ export function createStatus(input: CreateInput, now: Date): StoredStatus {
     overdue_at: null,
     due_at: null,
     log_lines: 0,
+    parent_id: input.parent_id ?? null,
+    weight: input.weight ?? 1,
+    on_child_failure: input.on_child_failure ?? 'continue',
+    complete_with_children: input.complete_with_children ?? false,
+    children: null,
+    depth,
+    children_tally: null,
   }
   enter(s, input.status ?? 'pending', now)
   s.estimated_completion_at = estimateCompletion(s, now)
   return setDueTimes(s)
 }
 
-/** A new status and its `status.created` event. */
-export function applyCreate(input: CreateInput, now: Date): Change {
-  const next = createStatus(input, now)
+/**
+ * A new status and its `status.created` event. `parent` is the state of its `parent_id` (undefined when
+ * there is no such status), which must be able to take a child (SPEC §12).
+ */
+export function applyCreate(input: CreateInput, now: Date, parent?: StoredStatus | null): Change {
+  const depth = input.parent_id === undefined ? 1 : childDepth(input.status_id, input.parent_id, parent)
+  const next = createStatus(input, now, depth)
   return { next, changes: {}, type: 'status.created' }
+}
+
+const childFailedError = (childId: string | null | undefined): ErrorInfo => ({
+  code: 'child-failed',
+  message: childId ? `Child ${childId} failed` : 'A child failed',
+  ...(childId && { details: { status_id: childId } }),
+})
+
+/**
+ * SPEC §12: a parent after its children's `moves` in one flush: its summary, then its policies (when it
+ * is not terminal) in this order: `on_child_failure: fail` and a child that failed fails it;
+ * `complete_with_children` and every child terminal completes it (failed, when a child failed), through
+ * `processing` when it had not started; a child that started starts a `pending` or `retry_pending` one.
+ * The roll-up is the service's own write: no heartbeat. Null when nothing changed.
+ */
+export function applyRollUp(
+  current: StoredStatus,
+  moves: ChildMove[],
+  now: Date,
+): { next: StoredStatus; change: Change | null } {
+  const next: StoredStatus = { ...current, ...summarise(current, moves) }
+  if (!isTerminal(current.status)) {
+    const failedNow = childFailed(moves)
+    const waiting = current.status === 'pending' || current.status === 'retry_pending'
+    if (current.on_child_failure === 'fail' && failedNow !== undefined) {
+      next.error_info = childFailedError(failedNow)
+      enter(next, 'failed', now)
+    } else if (next.complete_with_children && allTerminal(next.children)) {
+      if (waiting) enter(next, 'processing', now)
+      if (next.children!.by_status.failed) {
+        next.error_info = childFailedError(next.children_tally!.failed)
+        enter(next, 'failed', now)
+      } else enter(next, 'completed', now)
+    } else if (waiting && childStarted(moves)) enter(next, 'processing', now)
+  }
+  const change = finish(
+    current,
+    next,
+    now,
+    (changed) =>
+      changed.every((field) => PROGRESS_FIELDS.has(field)) ? 'status.progress' : 'status.updated',
+    false,
+  )
+  // Without a change, the sums may still have moved (a progress too small to show): they are kept.
+  return { next, change }
 }
 
 /**

@@ -105,7 +105,11 @@ export const writeConflict = problem('StatusConflict', 409, [
   'status-already-exists',
   'write-conflict',
   'idempotency-request-in-progress',
+  'has-children',
 ])
+
+/** A create's 422s: a reused Idempotency-Key, or a parent it cannot have (SPEC §12). */
+export const createRefused = problem('CreateRefused', 422, ['idempotency-key-reused', 'invalid-parent'])
 
 export const recordAnswer = (description: string): ZodOpenApiResponseObject => ({
   description,

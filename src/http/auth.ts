@@ -93,8 +93,8 @@ export function requireScope(scope: Scope, tokens = false): RequestHandler {
 }
 
 /** A browser token sees only its statuses: any other is not found, as another tenant's would be. */
-export function checkGrant(req: { grant?: Grant }, statusId: string): void {
-  if (req.grant && !req.grant.statusIds.has(statusId)) throw statusNotFound(statusId)
+export async function checkGrant(req: { grant?: Grant }, statusId: string): Promise<void> {
+  if (req.grant && !(await req.grant.covers(statusId))) throw statusNotFound(statusId)
 }
 
 /** The caller's tenant; only reachable behind `authenticate`. */

@@ -3,7 +3,7 @@ import type { Server as HttpServer } from 'node:http'
 import type { Logger } from 'pino'
 import { Server, type Socket } from 'socket.io'
 import { z } from 'zod'
-import { AppError, forbidden, unauthenticated, zodIssues } from '../errors'
+import { AppError, forbidden, statusNotFound, unauthenticated, zodIssues } from '../errors'
 import { corsOrigin, type CorsOrigins } from '../http/cors'
 import { SubscribeSchema, UnsubscribeSchema } from '../http/schemas/socket'
 import { identify, type Credentials } from '../http/auth'
@@ -20,7 +20,7 @@ export interface SocketServerOptions {
   credentials: Credentials
   eventManager: StatusEventManager
   /** For subscriptions' snapshots. */
-  statuses: Pick<StatusService, 'snapshot'>
+  statuses: Pick<StatusService, 'snapshot' | 'descendantIds'>
   logger: Logger
   /** Packets queued for one socket before it is disconnected as a slow consumer. */
   maxBufferedPackets?: number
@@ -167,16 +167,33 @@ export function attachSocketServer(httpServer: HttpServer, options: SocketServer
           )
         }
         const id = randomUUID()
-        // A browser token subscribes to its own statuses: those it names among them, or all of them.
-        if (grant && request.filter) throw forbidden('status:read')
-        const ids = followable(grant, request.status_ids)
-        const selector = { ids, filter: request.filter }
+        // A browser token subscribes to its own statuses: those it names among them, or all of them; a
+        // filter only on the children of a status it covers.
+        if (grant && request.filter) {
+          const parent = request.filter.parent_id
+          if (parent === undefined) throw forbidden('status:read')
+          if (!(await grant.covers(parent))) throw statusNotFound(parent)
+        }
+        const selector =
+          grant && !request.filter
+            ? await followable(grant, request.status_ids, (root, limit) =>
+                statuses.descendantIds(tenantId, root, limit),
+              )
+            : { ids: request.status_ids, filter: request.filter }
         const subscription = await eventManager.subscribe(tenantId, {
           from:
             request.since_seq !== undefined
               ? { sinceSeq: request.since_seq }
               : {
-                  snapshot: () => statuses.snapshot(tenantId, { ...selector, limit: request.snapshot_limit }),
+                  snapshot: () =>
+                    statuses.snapshot(tenantId, {
+                      // A tree's snapshot is its first statuses; the others come as they change.
+                      ids: selector.tree
+                        ? [...(selector.ids ?? []), ...selector.tree].slice(0, request.snapshot_limit)
+                        : selector.ids,
+                      filter: selector.filter,
+                      limit: request.snapshot_limit,
+                    }),
                 },
           match: matcherFor(selector),
           send: (event) => {

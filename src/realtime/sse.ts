@@ -4,6 +4,7 @@ import { mount } from '../http/operation'
 import { streamOperations } from '../http/routes/events'
 import { matcherFor } from '../domain/event-selector'
 import type { StatusEventManager } from '../services/status-event-manager'
+import type { StatusService } from '../services/status-service'
 import { followable } from '../services/token-service'
 
 /** `Last-Event-ID` (sent by EventSource on reconnect) wins over `since_seq`; with neither, live from now. */
@@ -15,6 +16,8 @@ function startOf(req: Request, sinceSeq: number | undefined): number | undefined
 
 export interface SseOptions {
   eventManager: StatusEventManager
+  /** A browser token's tree (SPEC §13) is read from here. */
+  statuses: Pick<StatusService, 'descendantIds'>
   heartbeatMs?: number
   /** Bytes queued for one client before it is dropped as a slow consumer. */
   maxBufferedBytes?: number
@@ -23,14 +26,18 @@ export interface SseOptions {
 /** `GET /api/events/stream`: the tenant's feed as Server-Sent Events, replayed then live. Mounted at `/api`. */
 export function sseRoutes({
   eventManager,
+  statuses,
   heartbeatMs = 15_000,
   maxBufferedBytes = 4 * 1024 * 1024,
 }: SseOptions) {
   return mount(Router(), '/api', streamOperations, {
     streamEvents: async ({ query: { since_seq, status_ids: asked } }, req, res) => {
       const tenantId = tenantOf(req)
-      // A browser token streams its own statuses only: those it asked for among them, or all of them.
-      const status_ids = followable(req.grant, asked)
+      // A browser token streams its own statuses only: those it asked for among them, or all of them
+      // (a parent's tree as it grows).
+      const selector = await followable(req.grant, asked, (root, limit) =>
+        statuses.descendantIds(tenantId, root, limit),
+      )
       const start = startOf(req, since_seq)
       const write = (chunk: string) => {
         res.write(chunk)
@@ -39,7 +46,7 @@ export function sseRoutes({
 
       const subscription = await eventManager.subscribe(tenantId, {
         from: start === undefined ? 'head' : { sinceSeq: start },
-        match: status_ids ? matcherFor({ ids: status_ids }) : () => true,
+        match: selector.ids || selector.tree ? matcherFor(selector) : () => true,
         send: (event) => write(`id: ${event.seq}\nevent: status.event\ndata: ${JSON.stringify(event)}\n\n`),
         // Its id is the resume point: EventSource sends it back as Last-Event-ID.
         bookmark: (seq) => write(`id: ${seq}\nevent: bookmark\ndata: ${JSON.stringify({ seq })}\n\n`),

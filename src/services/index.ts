@@ -223,7 +223,7 @@ export async function createServices({
     statuses,
     filters: createStatusFilterService({ db, cursors, updater, clock }),
     apiKeys,
-    tokens: createTokenService({ secret: tokenSecret, apiKeys, clock }),
+    tokens: createTokenService({ secret: tokenSecret, apiKeys, lineage: statusRepository.lineage, clock }),
     updater,
     eventManager,
     retention,

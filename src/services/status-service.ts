@@ -84,6 +84,10 @@ export function createStatusService(deps: StatusServiceDeps) {
       )
     },
 
+    /** The ids of a status's descendants (at most `limit`): a browser token's tree (SPEC §13). */
+    descendantIds: (tenantId: string, rootId: string, limit: number) =>
+      statusRepository.descendantIds(tenantId, rootId, limit),
+
     /** The statuses a live subscription starts from, and the feed's `seq` they reflect (one snapshot). */
     snapshot: (tenantId: string, selector: SnapshotSelector) => statusRepository.snapshot(tenantId, selector),
 
@@ -135,8 +139,9 @@ export function createStatusService(deps: StatusServiceDeps) {
     /** A long poll on one status: answered when it is terminal or changed, or at the timeout. */
     wait: (request: WaitRequest): Promise<WaitResult> => waiters.wait(request),
 
-    async remove(tenantId: string, statusId: string): Promise<void> {
-      await mutate(tenantId, statusId, { type: 'remove' } as const, {}, null)
+    /** A status with children is refused (`has-children`) unless `cascade`, which deletes them too. */
+    async remove(tenantId: string, statusId: string, { cascade = false } = {}): Promise<void> {
+      await mutate(tenantId, statusId, { type: 'remove', cascade } as const, {}, null)
     },
 
     /**

@@ -2,8 +2,9 @@ import type { Logger } from 'pino'
 import type { IdempotencyRepository, IdempotentResult } from '../db/idempotency-repository'
 import type { Database, Db } from '../db/prisma'
 import type { NewEvent, NewLog, StatusRepository } from '../db/status-repository'
-import type { ErrorInfo, StatusRecord, StoredStatus } from '../domain/status-record'
+import type { ChangeEventType, Changes, ErrorInfo, StatusRecord, StoredStatus } from '../domain/status-record'
 import { toRecord } from '../domain/status-record'
+import { MAX_DEPTH, movesPart, type ChildMove } from '../domain/groups'
 import {
   applyCancel,
   applyCreate,
@@ -12,15 +13,17 @@ import {
   applyLog,
   applyRemove,
   applyReport,
+  applyRollUp,
   applySweep,
   type Change,
   type CreateInput,
   type LogInput,
   type UpdateInput,
 } from '../domain/status-rules'
-import type { StatusValue } from '../domain/transitions'
+import { isTerminal, type StatusValue } from '../domain/transitions'
 import {
   AppError,
+  hasChildren,
   idempotencyKeyReused,
   isDatabaseUnavailable,
   statusExists,
@@ -52,8 +55,10 @@ export type Command =
   | { type: 'create'; input: CreateInput }
   | { type: 'update'; input: UpdateInput; expectedVersion?: number }
   | { type: 'error'; error: ErrorInfo; shouldRetry: boolean }
+  /** Cancels its non-terminal descendants too (SPEC §12). */
   | { type: 'cancel' }
-  | { type: 'remove' }
+  /** A status with children is refused (`has-children`) unless `cascade`, which deletes its descendants too. */
+  | { type: 'remove'; cascade?: boolean }
   /** A producer's heartbeat, bare (no version, no event) or with progress or a message. */
   | { type: 'heartbeat'; input: Pick<UpdateInput, 'progress_percentage' | 'message'> }
   /** The sweeper found it due (SPEC §11): records its lapse, unless a write came first. */
@@ -281,173 +286,344 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
     }
   }
 
+  /** One status in a flush: as read, as it is now, and its last change event in this flush. */
+  interface Slot {
+    initial: StoredStatus | null
+    state: StoredStatus | null
+    /** Deleted at some point of the flush (what is left of it, if made again, is inserted). */
+    deleted: boolean
+    lastEvent?: PlannedChange
+  }
+
+  /** A change event as planned: its record is taken from `state` when the flush is written. */
+  interface PlannedChange {
+    type: ChangeEventType
+    state: StoredStatus
+    changes: Changes
+    occurredAt: Date
+  }
+
+  /** A tenant's part of a flush: every status it reads or writes, and what it appends. */
+  interface TenantPlan {
+    slots: Map<string, Slot>
+    events: (PlannedChange | Extract<NewEvent, { type: 'status.log' }>)[]
+    saved: { key: string; result: IdempotentResult }[]
+    logs: NewLog[]
+  }
+
+  /** The children of `parentId` among the flush's statuses, as they are now (or were, if deleted). */
+  function childrenIn(tenant: TenantPlan, parentId: string): [string, Slot][] {
+    return [...tenant.slots].filter(([, slot]) => (slot.state ?? slot.initial)?.parent_id === parentId)
+  }
+
+  /** Its descendants, each after its parent: all of them are in the flush (`write` read them). */
+  function descendantsIn(tenant: TenantPlan, statusId: string): [string, Slot][] {
+    const found: [string, Slot][] = []
+    for (let level = childrenIn(tenant, statusId); level.length > 0;) {
+      found.push(...level)
+      level = level.flatMap(([id]) => childrenIn(tenant, id))
+    }
+    return found
+  }
+
+  /** How many children it has now: the summary as read, and the flush's creates and deletes since. */
+  function childCount(tenant: TenantPlan, statusId: string, slot: Slot): number {
+    let n = slot.initial?.children?.total ?? 0
+    for (const [, child] of childrenIn(tenant, statusId))
+      n += Number(child.state !== null) - Number(child.initial !== null)
+    return n
+  }
+
+  function record(tenant: TenantPlan, slot: Slot, change: Change) {
+    const planned: PlannedChange = {
+      type: change.type,
+      state: change.next,
+      changes: change.changes,
+      occurredAt: change.next.updated_at,
+    }
+    tenant.events.push(planned)
+    slot.lastEvent = planned
+  }
+
   /**
-   * Applies one command to `state` (null: no such status): the next state, the change it made, or a
-   * refusal thrown as an AppError.
+   * Applies one command to its status's slot (a state of null: no such status), and the cascade of a
+   * cancel or a delete to its descendants: the state after, whether it applied, or a refusal thrown as
+   * an AppError, before anything of it is planned.
    */
   function apply(
+    tenant: TenantPlan,
     statusId: string,
+    slot: Slot,
     command: Command,
-    state: StoredStatus | null,
     now: Date,
-  ): { next: StoredStatus | null; change: Change | null; applied: boolean; log?: NewLog } {
+  ): { result: StoredStatus | null; applied: boolean } {
+    const state = slot.state
+    const changed = (change: Change) => {
+      record(tenant, slot, change)
+      slot.state = change.next
+      return { result: change.next, applied: true }
+    }
     if (command.type === 'create') {
       if (state) throw statusExists(statusId)
-      const change = applyCreate(command.input, now)
-      return { next: change.next, change, applied: true }
+      const { parent_id } = command.input
+      const parent = parent_id === undefined ? undefined : tenant.slots.get(parent_id)?.state
+      return changed(applyCreate(command.input, now, parent))
     }
     if (!state) throw statusNotFound(statusId)
     switch (command.type) {
       case 'update': {
         if (command.expectedVersion !== undefined && command.expectedVersion !== state.version)
           throw versionMismatch(command.expectedVersion, state.version)
-        return applyReport(state, command.input, now)
+        const report = applyReport(state, command.input, now)
+        if (report.change) return changed(report.change)
+        slot.state = report.next
+        return { result: report.next, applied: report.applied }
       }
-      case 'error': {
-        const change = applyError(state, command.error, command.shouldRetry, now)
-        return { next: change.next, change, applied: true }
-      }
+      case 'error':
+        return changed(applyError(state, command.error, command.shouldRetry, now))
       case 'cancel': {
-        const change = applyCancel(state, now)
-        return { next: change.next, change, applied: true }
+        const done = changed(applyCancel(state, now))
+        for (const [, child] of descendantsIn(tenant, statusId))
+          if (child.state && !isTerminal(child.state.status)) {
+            const change = applyCancel(child.state, now)
+            record(tenant, child, change)
+            child.state = change.next
+          }
+        return done
       }
-      case 'remove':
-        return { next: null, change: applyRemove(state, now), applied: true }
-      case 'heartbeat':
-        return applyHeartbeat(state, command.input, now)
+      case 'remove': {
+        const children = childCount(tenant, statusId, slot)
+        if (children > 0 && !command.cascade) throw hasChildren(statusId, children)
+        const change = applyRemove(state, now)
+        // Children first: the feed tells of a tree's deletion leaves first, as it told of its making root first.
+        for (const [, child] of descendantsIn(tenant, statusId).reverse())
+          if (child.state) {
+            record(tenant, child, applyRemove(child.state, now))
+            child.state = null
+            child.deleted = true
+          }
+        record(tenant, slot, change)
+        slot.state = null
+        slot.deleted = true
+        return { result: change.next, applied: true }
+      }
+      case 'heartbeat': {
+        const report = applyHeartbeat(state, command.input, now)
+        if (report.change) return changed(report.change)
+        slot.state = report.next
+        return { result: report.next, applied: true }
+      }
       case 'sweep': {
         const change = applySweep(state, now)
-        return { next: change?.next ?? state, change, applied: change !== null }
+        return change ? changed(change) : { result: state, applied: false }
       }
       case 'log': {
         const { next, lines, first } = applyLog(state, command.lines, now)
-        return { next, change: null, applied: true, log: { statusId, first, lines } }
+        tenant.logs.push({ statusId, first, lines })
+        tenant.events.push({ type: 'status.log', statusId, version: next.version, lines, occurredAt: now })
+        slot.state = next
+        return { result: next, applied: true }
       }
     }
   }
 
-  interface TenantWrite {
-    /** New statuses, and statuses deleted and created again in the flush. */
-    inserts: StoredStatus[]
-    /** Statuses that exist and changed, each with its stored state. */
-    updates: { before: StoredStatus; next: StoredStatus }[]
-    deletes: Set<string>
-    events: NewEvent[]
-    saved: { key: string; result: IdempotentResult }[]
-    logs: NewLog[]
+  /**
+   * SPEC §12: each parent whose children moved in the flush takes their moves at once, deepest level
+   * first, so that a parent's own move reaches its parent in the same pass. A parent that already has a
+   * change event in this flush (its own, or a cascade's) has its roll-up folded into that event, which
+   * moves to the end: every parent gets at most one event per flush, after its children's.
+   */
+  function rollUp(tenant: TenantPlan, now: Date) {
+    for (let depth = MAX_DEPTH; depth > 1; depth--) {
+      const moves = new Map<string, ChildMove[]>()
+      for (const [statusId, slot] of tenant.slots) {
+        const child = slot.state ?? slot.initial
+        if (child?.parent_id == null || child.depth !== depth) continue
+        const move: ChildMove = { statusId, before: slot.initial, after: slot.state }
+        if (!movesPart(move)) continue
+        const list = moves.get(child.parent_id) ?? []
+        list.push(move)
+        moves.set(child.parent_id, list)
+      }
+      for (const [parentId, list] of moves) {
+        const parent = tenant.slots.get(parentId)
+        // A parent deleted with (or before) its children keeps no summary.
+        if (!parent?.state) continue
+        const { next, change } = applyRollUp(parent.state, list, now)
+        const last = parent.lastEvent
+        if (change && last && last.state.version === parent.state.version) {
+          // Folded: the same version, the event's record the state after, its changes both together.
+          next.version = parent.state.version
+          for (const [field, [, after]] of Object.entries(change.changes))
+            last.changes[field] = [
+              field in last.changes ? last.changes[field]![0] : change.changes[field]![0],
+              after,
+            ]
+          if (last.type === 'status.progress') last.type = change.type
+          Object.assign(parent.state, next)
+          tenant.events.splice(tenant.events.indexOf(last), 1)
+          tenant.events.push(last)
+        } else {
+          if (change) record(tenant, parent, change)
+          parent.state = next
+        }
+      }
+    }
   }
 
   /** Applies a batch in memory: each tenant's writes, and each waiter's outcome. */
   function plan(
     entries: Entry[],
-    current: Map<string, Map<string, StoredStatus>>,
+    tenants: Map<string, TenantPlan>,
     stored: Map<string, Map<string, IdempotentResult>>,
     now: Date,
   ) {
-    const writes = new Map<string, TenantWrite>()
-    const outcomes: [Waiter, Outcome][] = []
+    const outcomes: [Waiter, () => Outcome][] = []
+    /** Results are taken once the roll-up is done, so that a folded parent answers with its summary. */
+    const results: (() => void)[] = []
     for (const entry of entries) {
-      const tenant: TenantWrite = writes.get(entry.tenantId) ?? {
-        inserts: [],
-        updates: [],
-        deletes: new Set(),
-        events: [],
-        saved: [],
-        logs: [],
-      }
-      writes.set(entry.tenantId, tenant)
+      const tenant = tenants.get(entry.tenantId)!
       const known = stored.get(entry.tenantId) ?? new Map<string, IdempotentResult>()
       stored.set(entry.tenantId, known)
-      const before = current.get(entry.tenantId)?.get(entry.statusId) ?? null
-      let state = before
-      let deleted = false
+      const slot = tenant.slots.get(entry.statusId)!
       for (const op of entry.ops) {
-        const settle = (outcome: Outcome) => {
+        const settle = (outcome: () => Outcome) => {
           for (const waiter of op.waiters) outcomes.push([waiter, outcome])
         }
         const key = op.idempotency?.key
         const replay = key === undefined ? undefined : known.get(key)
         if (replay) {
-          settle(
+          const version = slot.state?.version ?? 0
+          settle(() =>
             replay.fingerprint === op.idempotency!.fingerprint
-              ? { ok: true, result: replay.body, version: state?.version ?? 0, replayed: true }
+              ? { ok: true, result: replay.body, version, replayed: true }
               : { ok: false, error: idempotencyKeyReused() },
           )
           continue
         }
         try {
-          const applied = apply(entry.statusId, op.command, state, now)
-          if (applied.change) {
-            const { next, type, changes } = applied.change
-            tenant.events.push({ type, status: toRecord(next), changes, occurredAt: next.updated_at })
+          const { result: state, applied } = apply(tenant, entry.statusId, slot, op.command, now)
+          const saved: IdempotentResult = {
+            fingerprint: op.idempotency?.fingerprint ?? '',
+            statusCode: 200,
+            body: null,
           }
-          if (applied.log) {
-            const { lines } = applied.log
-            tenant.logs.push(applied.log)
-            tenant.events.push({
-              type: 'status.log',
-              statusId: entry.statusId,
-              version: applied.next!.version,
-              lines,
-              occurredAt: now,
-            })
-          }
-          if (applied.next === null) deleted = true
-          state = applied.next
-          const result = resultOf(op.command, applied.change?.next ?? state!, applied.applied)
+          results.push(() => {
+            saved.body = resultOf(op.command, state!, applied)
+          })
           if (key !== undefined) {
-            const saved = { fingerprint: op.idempotency!.fingerprint, statusCode: 200, body: result }
             known.set(key, saved)
             tenant.saved.push({ key, result: saved })
           }
-          settle({ ok: true, result, version: state?.version ?? 0, replayed: false })
+          const version = slot.state?.version ?? 0
+          settle(() => ({ ok: true, result: saved.body, version, replayed: false }))
         } catch (err) {
           if (!(err instanceof AppError)) throw err
-          settle({ ok: false, error: err })
+          settle(() => ({ ok: false, error: err }))
         }
       }
-      // A status deleted (and perhaps created again) goes first; what is left of it is written after.
-      if (deleted && before) tenant.deletes.add(entry.statusId)
-      if (state && (deleted || !before)) tenant.inserts.push(state)
-      else if (state && before && state !== before) tenant.updates.push({ before, next: state })
     }
-    return { writes, outcomes }
+    for (const tenant of tenants.values()) rollUp(tenant, now)
+    for (const result of results) result()
+    return outcomes.map(([waiter, outcome]): [Waiter, Outcome] => [waiter, outcome()])
+  }
+
+  /**
+   * Reads what a flush needs, in its transaction: its statuses, their ancestors (a child's move rolls
+   * up, and a create checks its parent), and the descendants of those it cancels or deletes with
+   * children; on PostgreSQL each locked as it is read.
+   */
+  async function load(tx: Db, tenantId: string, entries: Entry[]): Promise<TenantPlan> {
+    const tenant: TenantPlan = { slots: new Map(), events: [], saved: [], logs: [] }
+    const add = (found: Map<string, StoredStatus>, ids: Iterable<string>) => {
+      for (const id of ids) {
+        const state = found.get(id) ?? null
+        if (!tenant.slots.has(id)) tenant.slots.set(id, { initial: state, state, deleted: false })
+      }
+    }
+    const ids = entries.map((entry) => entry.statusId)
+    add(await statusRepository.current(tx, tenantId, ids), ids)
+    const cascading = entries
+      .filter((entry) => tenant.slots.get(entry.statusId)!.initial?.children)
+      .filter((entry) =>
+        entry.ops.some(({ command: c }) => c.type === 'cancel' || (c.type === 'remove' && c.cascade)),
+      )
+      .map((entry) => entry.statusId)
+    if (cascading.length > 0) {
+      const found = await statusRepository.descendants(tx, tenantId, cascading)
+      add(found, found.keys())
+    }
+    const parents = new Set<string>()
+    for (const entry of entries)
+      for (const { command } of entry.ops)
+        if (command.type === 'create' && command.input.parent_id) parents.add(command.input.parent_id)
+    for (let level = 0; level < MAX_DEPTH; level++) {
+      for (const slot of tenant.slots.values())
+        if (slot.initial?.parent_id) parents.add(slot.initial.parent_id)
+      const missing = [...parents].filter((id) => !tenant.slots.has(id))
+      if (missing.length === 0) break
+      add(await statusRepository.current(tx, tenantId, missing), missing)
+    }
+    return tenant
   }
 
   async function write(entries: Entry[]): Promise<[Waiter, Outcome][]> {
-    const byTenant = new Map<string, { ids: string[]; keys: string[] }>()
+    const byTenant = new Map<string, { entries: Entry[]; keys: string[] }>()
     for (const entry of entries) {
-      const tenant = byTenant.get(entry.tenantId) ?? { ids: [], keys: [] }
-      tenant.ids.push(entry.statusId)
+      const tenant = byTenant.get(entry.tenantId) ?? { entries: [], keys: [] }
+      tenant.entries.push(entry)
       for (const op of entry.ops) if (op.idempotency) tenant.keys.push(op.idempotency.key)
       byTenant.set(entry.tenantId, tenant)
     }
     return db.write(async (tx) => {
       await statusRepository.lockForWrite(
         tx,
-        [...byTenant].map(([tenantId, { ids, keys }]) => ({ tenantId, ids, keys })),
+        [...byTenant].map(([tenantId, t]) => ({
+          tenantId,
+          ids: t.entries.map((e) => e.statusId),
+          keys: t.keys,
+        })),
       )
       const now = clock()
       const notBefore = new Date(now.getTime() - options.idempotencyTtlMs)
-      const current = new Map<string, Map<string, StoredStatus>>()
+      const tenants = new Map<string, TenantPlan>()
       const stored = new Map<string, Map<string, IdempotentResult>>()
-      for (const [tenantId, { ids, keys }] of byTenant) {
-        current.set(tenantId, await statusRepository.current(tx, tenantId, ids))
+      for (const [tenantId, { entries: own, keys }] of byTenant) {
+        tenants.set(tenantId, await load(tx, tenantId, own))
         if (keys.length > 0) stored.set(tenantId, await idempotency.findMany(tx, tenantId, keys, notBefore))
       }
-      const { writes, outcomes } = plan(entries, current, stored, now)
-      await commitWrites(tx, writes, now)
+      const outcomes = plan(entries, tenants, stored, now)
+      await commitWrites(tx, tenants, now)
       return outcomes
     })
   }
 
-  async function commitWrites(tx: Db, writes: Map<string, TenantWrite>, now: Date) {
-    for (const [tenantId, tenant] of writes) {
-      await statusRepository.removeMany(tx, tenantId, [...tenant.deletes])
-      await statusRepository.insertMany(tx, tenantId, tenant.inserts)
-      await statusRepository.updateMany(tx, tenantId, tenant.updates)
+  async function commitWrites(tx: Db, tenants: Map<string, TenantPlan>, now: Date) {
+    for (const [tenantId, tenant] of tenants) {
+      const deletes: string[] = []
+      const inserts: StoredStatus[] = []
+      const updates: { before: StoredStatus; next: StoredStatus }[] = []
+      for (const [statusId, { initial, state, deleted }] of tenant.slots) {
+        // A status deleted (and perhaps created again) goes first; what is left of it is written after.
+        if (deleted && initial) deletes.push(statusId)
+        if (state && (deleted || !initial)) inserts.push(state)
+        else if (state && initial && state !== initial) updates.push({ before: initial, next: state })
+      }
+      const events = tenant.events.map((event): NewEvent =>
+        event.type === 'status.log'
+          ? event
+          : {
+              type: event.type,
+              status: toRecord(event.state),
+              changes: event.changes,
+              occurredAt: event.occurredAt,
+            },
+      )
+      await statusRepository.removeMany(tx, tenantId, deletes)
+      await statusRepository.insertMany(tx, tenantId, inserts)
+      await statusRepository.updateMany(tx, tenantId, updates)
       await statusRepository.appendLogs(tx, tenantId, tenant.logs)
-      await statusRepository.appendEvents(tx, tenantId, tenant.events)
+      await statusRepository.appendEvents(tx, tenantId, events)
       await idempotency.saveMany(tx, tenantId, tenant.saved, now)
     }
   }

@@ -265,7 +265,11 @@ describe('the stream on its own app', () => {
     app.use(
       '/api',
       authenticate(server.services),
-      sseRoutes({ eventManager: server.services.eventManager, ...options }),
+      sseRoutes({
+        eventManager: server.services.eventManager,
+        statuses: server.services.statuses,
+        ...options,
+      }),
     )
     app.use(errorHandler)
     const listening = await listenOnLoopback(http.createServer(app))

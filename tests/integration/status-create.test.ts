@@ -111,6 +111,11 @@ describe('POST /api/status', () => {
       start_by: null,
       deadline_at: null,
       last_heartbeat_at: null,
+      parent_id: null,
+      weight: 1,
+      on_child_failure: 'continue',
+      complete_with_children: false,
+      children: null,
     })
   })
 

@@ -201,6 +201,122 @@ describe('what a token reads', () => {
   })
 })
 
+/** A tenant with a tree p → k → g, a status x outside it, and a reader key. */
+async function tenantWithTree(name = freshTenantName('tree')) {
+  const base = await tenantWithStatuses(name)
+  const make = async (status_id: string, parent_id?: string) =>
+    expect(
+      (await t.request.post('/api/status').set(bearer(base.writer)).send({ status_id, parent_id })).status,
+    ).toBe(201)
+  await make('p')
+  await make('k', 'p')
+  await make('g', 'k')
+  await make('x')
+  return base
+}
+
+/** Who is in whose tree: p → k → g; x alone; d does not exist. */
+const SUBTREE: Record<string, string[]> = { p: ['p', 'k', 'g'], k: ['k', 'g'], g: ['g'], x: ['x'] }
+
+describe('a token for a parent and its descendants', () => {
+  test('when the tree is read, then every status in it answers and any other is 404', async () => {
+    const { issue } = await tenantWithTree()
+    const token = await issue({ parent_id: 'p' })
+
+    for (const id of ['p', 'k', 'g']) {
+      expect((await t.request.get(`/api/status/${id}`).set(bearer(token))).status).toBe(200)
+      expect((await t.request.get(`/api/status/${id}/history`).set(bearer(token))).status).toBe(200)
+    }
+    expect((await t.request.get('/api/status/x').set(bearer(token))).status).toBe(404)
+    const children = await t.request.get('/api/status?parent_id=k').set(bearer(token))
+    expect(children.status).toBe(200)
+    expect(children.body.items.map((s: { status_id: string }) => s.status_id)).toEqual(['g'])
+    const outside = await t.request.get('/api/status?parent_id=x').set(bearer(token))
+    expect({ status: outside.status, code: outside.body.code }).toEqual({
+      status: 404,
+      code: 'status-not-found',
+    })
+    // Listing is for a parent's children only.
+    const all = await t.request.get('/api/status').set(bearer(token))
+    expect({ status: all.status, code: all.body.code }).toEqual({ status: 403, code: 'insufficient-scope' })
+  })
+
+  test('when a token names neither statuses nor a parent, then 400', async () => {
+    const { reader } = await tenantWithTree()
+    const res = await t.request.post('/api/tokens').set(bearer(reader)).send({ ttl_s: 60 })
+    expect({ status: res.status, code: res.body.code }).toEqual({ status: 400, code: 'validation-failed' })
+  })
+
+  test('when parent tokens of random scopes are used, then none reads outside its tree or tenant', async () => {
+    const ours = await tenantWithTree()
+    const theirs = await tenantWithTree()
+    await t.request.put('/api/status/g').set(bearer(theirs.writer)).send({ message: 'theirs' })
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom('p', 'k', 'g', 'x', 'd'),
+        fc.constantFrom('p', 'k', 'g', 'x', 'd'),
+        async (parent, asked) => {
+          const token = await ours.issue({ parent_id: parent })
+          const res = await t.request.get(`/api/status/${asked}`).set(bearer(token))
+          const allowed = (SUBTREE[parent] ?? []).includes(asked)
+          expect(res.status).toBe(allowed ? 200 : 404)
+          if (allowed) expect(res.body.message).not.toBe('theirs')
+        },
+      ),
+      { numRuns: 40 },
+    )
+  })
+
+  test('when it streams events, then it gets its tree’s, a child made later included, and no other', async () => {
+    const { issue, writer } = await tenantWithTree()
+    const token = await issue({ parent_id: 'k' })
+    const stream = await openEventStream(listening.port, { query: `?token=${token}` })
+    try {
+      expect(stream.status).toBe(200)
+      await t.request.put('/api/status/p').set(bearer(writer)).send({ message: 'above it' })
+      await t.request.post('/api/status').set(bearer(writer)).send({ status_id: 'g2', parent_id: 'k' })
+      await t.request.post('/api/status').set(bearer(writer)).send({ status_id: 'gg', parent_id: 'g2' })
+      await t.request.put('/api/status/gg').set(bearer(writer)).send({ message: 'deep' })
+      await t.request.put('/api/status/x').set(bearer(writer)).send({ message: 'outside' })
+      await t.request.put('/api/status/g').set(bearer(writer)).send({ message: 'last' })
+      await until(() => stream.events().some((e) => e.status?.message === 'last'), 'the last event')
+      const seen = stream.events().map((e) => `${e.type} ${e.status_id}`)
+      expect(seen.filter((e) => e.endsWith(' p') || e.endsWith(' x'))).toEqual([])
+      expect(seen).toEqual(
+        expect.arrayContaining([
+          'status.created g2',
+          'status.created gg',
+          'status.progress gg',
+          'status.progress g',
+          // The roll-up of its new child.
+          'status.progress k',
+        ]),
+      )
+    } finally {
+      stream.close()
+    }
+  })
+
+  test('when it subscribes over Socket.IO, then a filter on a parent it covers works and one outside is 404', async () => {
+    const { issue, writer } = await tenantWithTree()
+    const token = await issue({ parent_id: 'p' })
+    const socket = listening.socket(token)
+    expect(await socket.connected$).toBeNull()
+    const events: EventJson[] = []
+    socket.on('status.event', (e: EventJson) => events.push(e))
+    const outside = await socket.emitWithAck('subscribe', { filter: { parent_id: 'x' } })
+    expect(outside).toMatchObject({ ok: false, error: { code: 'status-not-found' } })
+    const noParent = await socket.emitWithAck('subscribe', { filter: { status: ['pending'] } })
+    expect(noParent).toMatchObject({ ok: false, error: { code: 'insufficient-scope' } })
+    const ack = await socket.emitWithAck('subscribe', { filter: { parent_id: 'k' } })
+    expect(ack).toMatchObject({ ok: true, snapshot: [expect.objectContaining({ status_id: 'g' })] })
+    await t.request.put('/api/status/x').set(bearer(writer)).send({ message: 'not yours' })
+    await t.request.put('/api/status/g').set(bearer(writer)).send({ message: 'yours' })
+    await until(() => events.some((e) => e.status?.message === 'yours'), 'its event')
+    expect(events.map((e) => e.status_id)).toEqual(['g'])
+  })
+})
+
 describe('a token on the live channels', () => {
   test('when it opens the event stream with ?token=, then it gets its statuses’ events only', async () => {
     const { issue, writer } = await tenantWithStatuses()

@@ -1,12 +1,22 @@
-import { StatusTrackerError, StatusTrackerNetworkError, type StatusRecord } from '../../dashboard/src/api'
 import {
+  StatusTrackerError,
+  StatusTrackerNetworkError,
+  type StatusChangeEvent,
+  type StatusRecord,
+} from '../../dashboard/src/api'
+import {
+  appendChildPage,
+  applyChildEvent,
+  childListOf,
   emptyFilters,
   explainRefusal,
   livenessOf,
   matches,
   newer,
+  rollupOf,
   toLiveFilter,
   toQuery,
+  type ChildList,
   type Filters,
 } from '../../dashboard/src/model'
 
@@ -35,6 +45,11 @@ const record = (overrides: Partial<StatusRecord> = {}): StatusRecord => ({
   start_by: null,
   deadline_at: null,
   last_heartbeat_at: null,
+  parent_id: null,
+  weight: 1,
+  on_child_failure: 'continue',
+  complete_with_children: false,
+  children: null,
   ...overrides,
 })
 const filters = (overrides: Partial<Filters>): Filters => ({ ...emptyFilters, ...overrides })
@@ -138,5 +153,172 @@ describe('livenessOf (SPEC §11, judged in the browser)', () => {
 
   test('when it is terminal, then it is neither', () => {
     expect(livenessOf(record({ status: 'failed', deadline_at: '2026-11-22T10:00:00.000Z' }), now)).toBeNull()
+  })
+})
+
+describe('rollupOf (SPEC §12)', () => {
+  test('when children are in several states, then the bar runs finished → running → waiting and says how many are done', () => {
+    const rollup = rollupOf({
+      total: 40,
+      by_status: { pending: 8, processing: 17, completed: 12, failed: 2, retry_pending: 1 },
+      progress_percentage: 41.2345,
+    })
+
+    expect(rollup.segments).toEqual([
+      { status: 'completed', count: 12 },
+      { status: 'failed', count: 2 },
+      { status: 'processing', count: 17 },
+      { status: 'retry_pending', count: 1 },
+      { status: 'pending', count: 8 },
+    ])
+    expect(rollup).toMatchObject({ total: 40, done: 12, progress: 41.23, text: '41.23% · 12/40 done' })
+    expect(rollup.counts).toBe('12 completed, 2 failed, 17 processing, 1 retry pending, 8 pending')
+    expect(rollup.description).toBe(
+      '40 children, 12 done, weighted progress 41.23%: 12 completed, 2 failed, 17 processing, 1 retry pending, 8 pending',
+    )
+  })
+
+  test('when a state has a count of zero, then it has no segment; one child is a child', () => {
+    const rollup = rollupOf({ total: 1, by_status: { pending: 0, starting: 1 }, progress_percentage: 0 })
+
+    expect(rollup.segments).toEqual([{ status: 'starting', count: 1 }])
+    expect(rollup.text).toBe('0% · 0/1 done')
+    expect(rollup.description).toBe('1 child, 0 done, weighted progress 0%: 1 starting')
+  })
+
+  test('when no child is counted, then the counts say none', () => {
+    const rollup = rollupOf({ total: 0, by_status: {}, progress_percentage: 0 })
+
+    expect(rollup.segments).toEqual([])
+    expect(rollup.counts).toBe('none')
+    expect(rollup.description).toBe('0 children, 0 done, weighted progress 0%')
+  })
+})
+
+describe("the drawer's list of children", () => {
+  const parentId = 'batch-1'
+  const child = (n: number, overrides: Partial<StatusRecord> = {}) =>
+    record({
+      status_id: `part-${n}`,
+      parent_id: parentId,
+      status: 'pending',
+      version: 1,
+      created_at: new Date(Date.parse('2026-11-22T10:00:00.000Z') + n * 1000).toISOString(),
+      ...overrides,
+    })
+  const event = (
+    type: StatusChangeEvent['type'],
+    status: StatusRecord,
+    seq = status.version,
+  ): StatusChangeEvent => ({
+    event_id: `e-${status.status_id}-${seq}-${type}`,
+    seq,
+    type,
+    status_id: status.status_id,
+    version: status.version,
+    occurred_at: status.updated_at,
+    changes: {},
+    status,
+  })
+  const list = (items: StatusRecord[], hasMore = false): ChildList => ({
+    items,
+    hasMore,
+    cursor: hasMore ? 'next' : undefined,
+  })
+  const ids = (l: ChildList) => l.items.map((c) => c.status_id)
+
+  test('when a shown child changes, then its newer version replaces it in place; an older one is ignored', () => {
+    const before = list([child(1), child(2, { version: 4 }), child(3)])
+
+    const updated = applyChildEvent(before, parentId, event('status.updated', child(2, { version: 5 })))
+    const stale = applyChildEvent(before, parentId, event('status.updated', child(2, { version: 3 })))
+
+    expect(ids(updated)).toEqual(['part-1', 'part-2', 'part-3'])
+    expect(updated.items[1].version).toBe(5)
+    expect(stale).toBe(before)
+  })
+
+  test('when every page is loaded and a child is created, then it is added in creation order', () => {
+    const after = applyChildEvent(list([child(1), child(3)]), parentId, event('status.created', child(2)))
+
+    expect(ids(after)).toEqual(['part-1', 'part-2', 'part-3'])
+  })
+
+  test('when later pages are not loaded, then a new child is left for them, but one among the loaded is added', () => {
+    const partial = list([child(1), child(3)], true)
+
+    expect(applyChildEvent(partial, parentId, event('status.created', child(9)))).toBe(partial)
+    // Created before the last one shown, yet missing (it was created while the page loaded).
+    expect(ids(applyChildEvent(partial, parentId, event('status.updated', child(2))))).toEqual([
+      'part-1',
+      'part-2',
+      'part-3',
+    ])
+  })
+
+  test('when a shown child is deleted, then it leaves the list; an unknown one changes nothing', () => {
+    const before = list([child(1), child(2)])
+
+    expect(ids(applyChildEvent(before, parentId, event('status.deleted', child(1, { version: 2 }))))).toEqual(
+      ['part-2'],
+    )
+    expect(applyChildEvent(before, parentId, event('status.deleted', child(7)))).toBe(before)
+  })
+
+  test('when the event is of a status with another parent, then the list is left as it is', () => {
+    const before = list([child(1)])
+
+    expect(applyChildEvent(before, parentId, event('status.created', child(2, { parent_id: 'other' })))).toBe(
+      before,
+    )
+  })
+
+  test('when the events seen while a page loaded are applied again to it, then the result is as if each came once', () => {
+    const seen = [
+      event('status.created', child(2)),
+      event('status.updated', child(2, { version: 2, status: 'processing' })),
+      event('status.updated', child(1, { version: 2, status: 'completed' })),
+      event('status.deleted', child(3, { version: 2 })),
+    ]
+    // The page was read after the first two events and before the last two.
+    const page = childListOf({
+      items: [child(1), child(2, { version: 2, status: 'processing' }), child(3)],
+      has_more: false,
+      next_cursor: null,
+    })
+
+    const once = seen.reduce((l, e) => applyChildEvent(l, parentId, e), page)
+    const twice = seen.reduce((l, e) => applyChildEvent(l, parentId, e), once)
+
+    expect(ids(once)).toEqual(['part-1', 'part-2'])
+    expect(once.items.map((c) => c.status)).toEqual(['completed', 'processing'])
+    expect(twice).toEqual(once)
+  })
+
+  test('when the next page comes, then it is appended and takes over the cursor; a child already shown keeps its newer version', () => {
+    const shown = list([child(1), child(2, { version: 3, status: 'processing' })], true)
+
+    const more = appendChildPage(shown, {
+      items: [child(2, { version: 2 }), child(3), child(4)],
+      has_more: false,
+      next_cursor: null,
+    })
+
+    expect(ids(more)).toEqual(['part-1', 'part-2', 'part-3', 'part-4'])
+    expect(more.items[1]).toMatchObject({ version: 3, status: 'processing' })
+    expect(more).toMatchObject({ hasMore: false, cursor: undefined })
+  })
+
+  test('children created in the same instant are ordered by ID, as the listing pages them', () => {
+    const at = '2026-11-22T10:00:00.000Z'
+    const before = list([child(1, { status_id: 'b', created_at: at })])
+
+    const after = applyChildEvent(
+      before,
+      parentId,
+      event('status.created', child(2, { status_id: 'a', created_at: at })),
+    )
+
+    expect(ids(after)).toEqual(['a', 'b'])
   })
 })

@@ -1,10 +1,11 @@
 import { Router, type Request, type Response } from 'express'
 import { z } from 'zod'
 import type { StatusRecord } from '../../domain/status-record'
-import { AppError } from '../../errors'
+import { AppError, forbidden } from '../../errors'
 import type { StatusFilterService } from '../../services/status-filter-service'
 import type { StatusService } from '../../services/status-service'
 import {
+  createRefused,
   CreatedHeaders,
   filtersNote,
   IdempotencyHeaders,
@@ -17,7 +18,7 @@ import {
 } from '../answers'
 import { checkGrant, tenantOf } from '../auth'
 import { mount, operations } from '../operation'
-import { IdParamsSchema, LimitSchema, PageQuerySchema, CursorSchema } from '../schemas/common'
+import { IdParamsSchema, LimitSchema, PageQuerySchema, CursorSchema, single } from '../schemas/common'
 import {
   HeartbeatAnswerSchema,
   HistoryPageSchema,
@@ -67,6 +68,13 @@ function expectedVersionOf(req: Request, fromBody: number | undefined): number |
   return fromHeader ?? fromBody
 }
 
+/** `DELETE …?cascade=true` deletes a status with its descendants. */
+const DeleteQuerySchema = z.strictObject({
+  cascade: single(z.enum(['true', 'false']))
+    .transform((v) => v === 'true')
+    .optional(),
+})
+
 /** A log is read in pages of up to its whole kept length. */
 const LogPageQuerySchema = z.strictObject({ limit: LimitSchema(1000, 100), cursor: CursorSchema.optional() })
 
@@ -78,10 +86,12 @@ export const statusOperations = operations({
     scope: 'status:read',
     tag: 'Statuses',
     summary: 'List statuses: filter, sort, keyset pages',
-    description: `${filtersNote} Follow \`next_cursor\` for the next page; a cursor is bound to its query.`,
+    description: `${filtersNote} Follow \`next_cursor\` for the next page; a cursor is bound to its query. A browser token lists the children of a status it covers (\`parent_id\` is then required).`,
     query: ListQuerySchema,
+    tokens: true,
     responses: {
       '200': { description: 'One page', content: json(StatusPageSchema) },
+      '404': Problems.statusNotFound,
       '422': Problems.searchTooBroad,
     },
   },
@@ -92,13 +102,15 @@ export const statusOperations = operations({
     tag: 'Statuses',
     summary: 'Create a status',
     description:
-      "The id is the client's to choose or the server's to generate; the starting state is `status` (default `pending`).",
+      "The id is the client's to choose or the server's to generate; the starting state is `status` (default `pending`). " +
+      'With `parent_id` it is a child of that status (SPEC §12): an existing, non-terminal status of the same tenant, ' +
+      'at most 5 levels deep (else `422 invalid-parent`), whose `children` summary counts it from this transaction on.',
     headers: IdempotencyHeaders,
     body: StatusCreateSchema,
     responses: {
       '201': { description: 'Created', headers: CreatedHeaders, content: json(StatusRecordSchema) },
       '409': writeConflict,
-      '422': Problems.idempotencyReused,
+      '422': createRefused,
     },
   },
   getStatus: {
@@ -185,8 +197,11 @@ export const statusOperations = operations({
     scope: 'status:write',
     tag: 'Statuses',
     summary: 'Delete a status',
-    description: 'Writes a `status.deleted` event; the history stays readable.',
+    description:
+      'Writes a `status.deleted` event; the history stays readable. A status with children is `409 has-children` ' +
+      'unless `cascade=true`, which deletes its descendants too in the same transaction (an event each, leaves first).',
     params: IdParamsSchema,
+    query: DeleteQuerySchema,
     responses: {
       '204': { description: 'Deleted' },
       '404': Problems.statusNotFound,
@@ -217,6 +232,8 @@ export const statusOperations = operations({
     scope: 'status:write',
     tag: 'Statuses',
     summary: 'Cancel a live status',
+    description:
+      'Cancels its non-terminal descendants too, in the same transaction, with an event each (SPEC §12).',
     params: IdParamsSchema,
     headers: IdempotencyHeaders,
     responses: {
@@ -282,6 +299,11 @@ export function statusRoutes({
 }) {
   return mount(Router(), '/api', statusOperations, {
     listStatuses: async ({ query }, req, res) => {
+      // A browser token lists the children of a status it covers (SPEC §13), and nothing else.
+      if (req.grant) {
+        if (query.parent_id === undefined) throw forbidden('status:read')
+        await checkGrant(req, query.parent_id)
+      }
       res.json(await filters.list(tenantOf(req), query))
     },
 
@@ -294,7 +316,7 @@ export function statusRoutes({
     },
 
     getStatus: async ({ params, query }, req, res) => {
-      checkGrant(req, params.id)
+      await checkGrant(req, params.id)
       if (query.wait !== undefined) {
         const { record, timedOut } = await statuses.wait({
           tenantId: tenantOf(req),
@@ -329,8 +351,8 @@ export function statusRoutes({
       res.json(await statuses.heartbeat(tenantOf(req), params.id, body))
     },
 
-    deleteStatus: async ({ params }, req, res) => {
-      await statuses.remove(tenantOf(req), params.id)
+    deleteStatus: async ({ params, query }, req, res) => {
+      await statuses.remove(tenantOf(req), params.id, { cascade: query.cascade })
       res.status(204).end()
     },
 
@@ -364,7 +386,7 @@ export function statusRoutes({
     },
 
     getStatusHistory: async ({ params, query }, req, res) => {
-      checkGrant(req, params.id)
+      await checkGrant(req, params.id)
       res.json(await statuses.history(tenantOf(req), params.id, query))
     },
   })

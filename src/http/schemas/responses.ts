@@ -1,5 +1,10 @@
 import { z } from 'zod'
-import { CHANGE_EVENT_TYPES, EVENT_TYPES, LOG_LEVELS } from '../../domain/status-record'
+import {
+  CHANGE_EVENT_TYPES,
+  CHILD_FAILURE_POLICIES,
+  EVENT_TYPES,
+  LOG_LEVELS,
+} from '../../domain/status-record'
 import { PRIORITY_VALUES, STATUS_VALUES } from '../../domain/transitions'
 import { DELIVERY_STATES } from '../../domain/webhook'
 import { SCOPES } from '../../services/api-key-service'
@@ -49,6 +54,23 @@ export const ErrorInfoRecordSchema = z
   })
   .meta({ id: 'ErrorInfo' })
 
+export const ChildrenSummarySchema = z
+  .object({
+    total: z.number().int().min(1),
+    by_status: z
+      .partialRecord(StatusValueSchema, z.number().int().min(1))
+      .meta({ description: 'Children by state; states with none are left out' }),
+    progress_percentage: z
+      .number()
+      .min(0)
+      .max(100)
+      .meta({ description: "The weight-weighted mean of the children's progress" }),
+  })
+  .meta({
+    id: 'ChildrenSummary',
+    description: 'Kept in the same transaction as every change of a child; null without children',
+  })
+
 export const StatusRecordSchema = z
   .object({
     status_id: z.string(),
@@ -81,6 +103,18 @@ export const StatusRecordSchema = z
     last_heartbeat_at: TimeSchema.nullable().meta({
       description: 'The last heartbeat or write after creation',
     }),
+    parent_id: z.string().nullable().meta({ description: 'The status this one is a child of (SPEC §12)' }),
+    weight: z
+      .number()
+      .positive()
+      .meta({ description: "Its weight in its parent's children.progress_percentage" }),
+    on_child_failure: z.enum(CHILD_FAILURE_POLICIES).meta({
+      description: '`fail`: the first child that fails fails this status (`child-failed`)',
+    }),
+    complete_with_children: z.boolean().meta({
+      description: 'Once every child is terminal, this status completes (or fails, if one failed)',
+    }),
+    children: ChildrenSummarySchema.nullable(),
   })
   .meta({ id: 'StatusRecord' })
 

@@ -12,6 +12,8 @@ export const SubscribeSchema = z.strictObject({
       status: z.array(z.enum(STATUS_VALUES)).optional(),
       priority: z.array(z.enum(PRIORITY_VALUES)).optional(),
       kind: z.string().min(1).max(64).optional(),
+      /** SPEC §12: the children of this status. */
+      parent_id: StatusIdSchema.optional(),
       /** SPEC §11: statuses whose heartbeat has lapsed, or that are past their deadline or start-by. */
       stalled: z.literal(true).optional(),
       overdue: z.literal(true).optional(),

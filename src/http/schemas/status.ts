@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { LOG_LEVELS } from '../../domain/status-record'
+import { CHILD_FAILURE_POLICIES, LOG_LEVELS } from '../../domain/status-record'
 import { PRIORITY_VALUES, STATUS_VALUES } from '../../domain/transitions'
 import { SORT_KEYS, type SortKey, type StatusFilter } from '../../services/status-filter-service'
 import {
@@ -44,6 +44,10 @@ export const StatusCreateSchema = z.strictObject({
   heartbeat_timeout_s: z.number().int().min(1).max(86_400).optional(),
   start_by: InstantSchema.optional(),
   deadline_at: InstantSchema.optional(),
+  parent_id: StatusIdSchema.optional(),
+  weight: z.number().positive().max(1_000_000).optional(),
+  on_child_failure: z.enum(CHILD_FAILURE_POLICIES).optional(),
+  complete_with_children: z.boolean().optional(),
 })
 /** A create body as sent (times as RFC 3339 text). */
 export type StatusCreate = z.input<typeof StatusCreateSchema>
@@ -172,6 +176,7 @@ function filterShape(place: 'query' | 'body') {
     priority: list(z.enum(PRIORITY_VALUES)).optional(),
     kind: one(FilterTextSchema(64)).optional(),
     resource_id: one(FilterTextSchema(128)).optional(),
+    parent_id: one(StatusIdSchema).optional(),
     tag: list(FilterListValueSchema(64), 20).optional(),
     progress_gte: percent.optional(),
     progress_lte: percent.optional(),

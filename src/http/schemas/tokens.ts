@@ -1,11 +1,17 @@
 import { z } from 'zod'
 import { StatusIdSchema } from './common'
 
-/** SPEC §13. A token names its statuses; one for a parent and its descendants comes with groups (§12). */
-export const TokenCreateSchema = z.strictObject({
-  status_ids: z.array(StatusIdSchema).min(1).max(100),
-  ttl_s: z.number().int().min(60).max(86_400).default(900),
-})
+/** SPEC §13: a token names its statuses, or a parent and its descendants (§12), or both. */
+export const TokenCreateSchema = z
+  .strictObject({
+    status_ids: z.array(StatusIdSchema).min(1).max(100).optional(),
+    parent_id: StatusIdSchema.optional(),
+    ttl_s: z.number().int().min(60).max(86_400).default(900),
+  })
+  .refine((body) => body.status_ids !== undefined || body.parent_id !== undefined, {
+    message: 'status_ids or parent_id is required',
+    path: ['status_ids'],
+  })
 
 export const TokenCreatedSchema = z
   .object({
