@@ -9,6 +9,7 @@ import {
   type Page,
   type StatusChangeEvent,
   type StatusPage,
+  type StatusRecord,
   type Stats,
   type SubscribeRequest,
 } from '../../src/client'
@@ -45,13 +46,32 @@ export interface LiveWatch {
   close(): void
 }
 
+/** What the drawer hears of the status it shows. */
+export interface FollowHandlers {
+  /** Its new log lines as they are appended. */
+  lines(lines: LogLine[]): void
+  /** Its change events. */
+  event(event: StatusChangeEvent): void
+  /** Its record, whenever the subscription starts afresh (events may have been missed). */
+  record(record: StatusRecord): void
+}
+
+/** How many children the drawer loads at a time. */
+const CHILD_PAGE = 50
+
 export interface DashboardApi {
   listStatuses(query: ListQuery): Promise<StatusPage>
+  status(id: string): Promise<StatusRecord>
+  /**
+   * A page of the children of `parentId` (SPEC §12), oldest first: children created later come after
+   * every page already read.
+   */
+  children(parentId: string, cursor?: string): Promise<Page<StatusRecord>>
   history(id: string, cursor?: string): Promise<Page<StatusChangeEvent>>
   /** Every kept line of a status's log (at most 1,000), oldest first. */
   logs(id: string): Promise<LogLine[]>
-  /** One status's new log lines as they are appended, until closed. */
-  followLog(id: string, lines: (lines: LogLine[]) => void): { close(): void }
+  /** One status's changes and new log lines as they happen, until closed. */
+  follow(id: string, handlers: FollowHandlers): { close(): void }
   stats(): Promise<Stats>
   /** Live events for `filter`; resubscribes after a reconnect from the last `seq` seen, without a gap. */
   watch(filter: LiveFilter, handlers: LiveHandlers): LiveWatch
@@ -90,12 +110,23 @@ export function createApi(apiKey: string, baseUrl = ''): DashboardApi {
 
   return {
     listStatuses: (query) => client.statuses.list({ ...query, include_total: true }),
+    status: (id) => client.statuses.get(id),
+    children: (parentId, cursor) =>
+      client.statuses.list({ parent_id: parentId, sort: 'created_at', limit: CHILD_PAGE, cursor }),
     history: (id, cursor) => client.statuses.history(id, { cursor, limit: 100 }),
     logs: async (id) => (await client.logs.list(id, { limit: 1000 })).items,
-    followLog(id, lines) {
+    follow(id, handlers) {
+      // The table's subscription carries the open status's changes only while it matches the table's
+      // filter; a child or parent opened from the drawer may not.
+      const fresh = (statuses: StatusRecord[]) => statuses.forEach((status) => handlers.record(status))
       const subscription = client.subscribe(
         { status_ids: [id], snapshot_limit: 1 },
-        { onEvent: (event) => event.type === 'status.log' && lines(event.lines) },
+        {
+          onEvent: (event) =>
+            event.type === 'status.log' ? handlers.lines(event.lines) : handlers.event(event),
+          onSnapshot: fresh,
+          onResync: fresh,
+        },
       )
       return { close: () => void subscription.close() }
     },

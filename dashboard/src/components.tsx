@@ -1,5 +1,5 @@
 import { STATUS_VALUES, type ConnectionState, type Stats, type StatusRecord, type StatusValue } from './api'
-import { livenessOf, stateLabel } from './model'
+import { livenessOf, rollupOf, roundPercent, stateLabel } from './model'
 
 export function StateBadge({ status }: { status: StatusValue }) {
   return <span class={`badge state-${status}`}>{stateLabel(status)}</span>
@@ -23,7 +23,7 @@ export function LivenessBadge({ record }: { record: StatusRecord }) {
 }
 
 export function ProgressBar({ record }: { record: StatusRecord }) {
-  const value = Math.round(record.progress_percentage * 100) / 100
+  const value = roundPercent(record.progress_percentage)
   const steps =
     record.steps_total !== null ? `, step ${record.steps_completed ?? 0} of ${record.steps_total}` : ''
   return (
@@ -40,6 +40,42 @@ export function ProgressBar({ record }: { record: StatusRecord }) {
         <div class="fill" style={{ width: `${value}%` }} />
       </div>
       <span class="percent">{value}%</span>
+    </div>
+  )
+}
+
+/**
+ * A parent's roll-up (SPEC §12): its children's states as one bar, each segment as wide as its count,
+ * and their weighted progress; nothing for a status without children.
+ */
+export function RollupBar({ record, large = false }: { record: StatusRecord; large?: boolean }) {
+  if (!record.children) return null
+  const rollup = rollupOf(record.children)
+  return (
+    <div
+      class={large ? 'rollup large' : 'rollup'}
+      data-testid="rollup"
+      data-total={rollup.total}
+      data-done={rollup.done}
+      data-progress={rollup.progress}
+      title={rollup.description}
+    >
+      <div
+        class="segments"
+        role="img"
+        aria-label={`Children of ${record.status_id} by state: ${rollup.counts}`}
+      >
+        {rollup.segments.map(({ status, count }) => (
+          <span
+            key={status}
+            class={`segment state-${status}`}
+            data-status={status}
+            data-count={count}
+            style={{ flexGrow: count }}
+          />
+        ))}
+      </div>
+      <span class="summary">{rollup.text}</span>
     </div>
   )
 }

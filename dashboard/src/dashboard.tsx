@@ -144,18 +144,22 @@ export function Dashboard({ apiKey, onSignOut }: Props) {
       wanted.add(event.status_id)
       later('reload', reloadForMissing, 250)
     }
-    const open = current.drawer
-    if (open && open.record.status_id === event.status_id) {
-      const known = open.history.some((item) => item.event_id === event.event_id)
-      showDrawer({
-        ...open,
-        record: event.type === 'status.deleted' ? open.record : newer(open.record, event.status),
-        deleted: open.deleted || event.type === 'status.deleted',
-        // Only appended when every earlier page of the history is loaded, so the timeline has no hole.
-        history: known || open.hasMore ? open.history : [...open.history, event],
-      })
-    }
+    updateDrawer(event)
     later('stats', loadStats, 500)
+  }
+
+  /** The open status's event, from the table's feed or the drawer's own (whichever brings it first). */
+  function updateDrawer(event: StatusEvent) {
+    const open = current.drawer
+    if (open?.record.status_id !== event.status_id) return
+    const known = open.history.some((item) => item.event_id === event.event_id)
+    showDrawer({
+      ...open,
+      record: event.type === 'status.deleted' ? open.record : newer(open.record, event.status),
+      deleted: open.deleted || event.type === 'status.deleted',
+      // Only appended when every earlier page of the history is loaded, so the timeline has no hole.
+      history: known || open.hasMore ? open.history : [...open.history, event],
+    })
   }
 
   useEffect(() => {
@@ -196,15 +200,25 @@ export function Dashboard({ apiKey, onSignOut }: Props) {
     void load()
   }
 
-  /** Follows the open status's log: live lines first, so none is missed while the kept ones load. */
-  function followLog(id: string) {
+  /**
+   * Follows the open status: its changes, and its log (live lines first, so none is missed while the
+   * kept ones load).
+   */
+  function follow(id: string) {
     followed.current?.close()
     let live: LogLine[] | null = []
-    followed.current = api.followLog(id, (lines) => {
-      const open = current.drawer
-      if (open?.record.status_id !== id) return
-      if (live) live.push(...lines)
-      else showDrawer({ ...open, log: [...open.log, ...lines].slice(-LOG_SHOWN) })
+    followed.current = api.follow(id, {
+      lines(lines) {
+        const open = current.drawer
+        if (open?.record.status_id !== id) return
+        if (live) live.push(...lines)
+        else showDrawer({ ...open, log: [...open.log, ...lines].slice(-LOG_SHOWN) })
+      },
+      event: updateDrawer,
+      record(record) {
+        const open = current.drawer
+        if (open?.record.status_id === id) showDrawer({ ...open, record: newer(open.record, record) })
+      },
     })
     void api.logs(id).then(
       (kept) => {
@@ -223,9 +237,10 @@ export function Dashboard({ apiKey, onSignOut }: Props) {
   }
 
   async function openDrawer(record: StatusRecord) {
-    opener.current = document.activeElement as HTMLElement | null
+    // A child or parent opened from the drawer replaces what it shows; Escape still returns to the table.
+    if (!current.drawer) opener.current = document.activeElement as HTMLElement | null
     showDrawer({ record, history: [], hasMore: false, loading: true, deleted: false, log: [] })
-    followLog(record.status_id)
+    follow(record.status_id)
     try {
       const history = await api.history(record.status_id)
       const open = current.drawer
@@ -241,6 +256,16 @@ export function Dashboard({ apiKey, onSignOut }: Props) {
     } catch (err) {
       const open = current.drawer
       if (open) showDrawer({ ...open, loading: false, error: explainRefusal(err) })
+    }
+  }
+
+  /** Opens a status known by its ID alone (a child's parent). */
+  async function openById(id: string) {
+    try {
+      await openDrawer(await api.status(id))
+    } catch (err) {
+      const open = current.drawer
+      if (open) showDrawer({ ...open, error: explainRefusal(err) })
     }
   }
 
@@ -317,7 +342,16 @@ export function Dashboard({ apiKey, onSignOut }: Props) {
           {announcement}
         </p>
       </main>
-      {drawer && <StatusDrawer state={drawer} onClose={closeDrawer} onLoadMore={loadMoreHistory} />}
+      {drawer && (
+        <StatusDrawer
+          api={api}
+          state={drawer}
+          onClose={closeDrawer}
+          onLoadMore={loadMoreHistory}
+          onOpen={(record) => void openDrawer(record)}
+          onOpenId={(id) => void openById(id)}
+        />
+      )}
     </>
   )
 }

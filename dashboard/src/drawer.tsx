@@ -1,5 +1,6 @@
 import { useEffect, useRef } from 'preact/hooks'
-import type { LogLine, StatusChangeEvent as StatusEvent, StatusRecord } from './api'
+import type { DashboardApi, LogLine, StatusChangeEvent as StatusEvent, StatusRecord } from './api'
+import { ChildrenSection } from './children'
 import { LivenessBadge, ProgressBar, StateBadge } from './components'
 import { describeChanges, formatTime, TERMINAL } from './model'
 
@@ -16,25 +17,42 @@ export interface DrawerState {
 }
 
 interface Props {
+  api: DashboardApi
   state: DrawerState
   onClose: () => void
   onLoadMore: () => void
+  /** Shows another status (a child) in the drawer instead. */
+  onOpen: (record: StatusRecord) => void
+  /** Shows the status with this ID (a parent) in the drawer instead. */
+  onOpenId: (id: string) => void
 }
 
 /** A modal dialog: focus moves into it, stays in it, and Escape closes it (the browser does that). */
-export function StatusDrawer({ state, onClose, onLoadMore }: Props) {
+export function StatusDrawer({ api, state, onClose, onLoadMore, onOpen, onOpenId }: Props) {
   const dialog = useRef<HTMLDialogElement>(null)
+  const title = useRef<HTMLHeadingElement>(null)
   useEffect(() => {
     const element = dialog.current
     if (element && !element.open) element.showModal()
   }, [])
+  // Another status opened from the drawer: the button that opened it is gone, so focus goes to its title.
+  const shownId = useRef(state.record.status_id)
+  useEffect(() => {
+    if (shownId.current === state.record.status_id) return
+    shownId.current = state.record.status_id
+    dialog.current?.scrollTo({ top: 0 })
+    title.current?.focus()
+  }, [state.record.status_id])
 
   const { record, history } = state
+  const parentId = record.parent_id
   const retrying = record.status === 'retry_pending'
   return (
     <dialog ref={dialog} class="drawer" aria-labelledby="drawer-title" onClose={onClose}>
       <header>
-        <h2 id="drawer-title">{record.status_id}</h2>
+        <h2 id="drawer-title" ref={title} tabIndex={-1}>
+          {record.status_id}
+        </h2>
         <button type="button" class="secondary" onClick={() => dialog.current?.close()}>
           Close
         </button>
@@ -50,6 +68,17 @@ export function StatusDrawer({ state, onClose, onLoadMore }: Props) {
       </p>
       <ProgressBar record={record} />
       <dl class="fields">
+        {parentId && (
+          <>
+            <dt>Parent</dt>
+            <dd data-field="parent">
+              <button type="button" class="link" onClick={() => onOpenId(parentId)}>
+                {parentId}
+              </button>
+              {record.weight !== 1 && ` · weight ${record.weight}`}
+            </dd>
+          </>
+        )}
         <dt>Kind</dt>
         <dd>{record.kind ?? '—'}</dd>
         <dt>Resource</dt>
@@ -80,9 +109,17 @@ export function StatusDrawer({ state, onClose, onLoadMore }: Props) {
             ? 'not watched'
             : `every ${record.heartbeat_timeout_s} s at most; last ${formatTime(record.last_heartbeat_at)}`}
         </dd>
+        {(record.children || record.on_child_failure === 'fail' || record.complete_with_children) && (
+          <>
+            <dt>With its children</dt>
+            <dd data-field="group-rules">{groupRules(record)}</dd>
+          </>
+        )}
         <dt>Version</dt>
         <dd>{record.version}</dd>
       </dl>
+
+      <ChildrenSection api={api} record={record} onOpen={onOpen} />
 
       <section aria-labelledby="drawer-error">
         <h3 id="drawer-error">Errors and retries</h3>
@@ -164,4 +201,11 @@ export function StatusDrawer({ state, onClose, onLoadMore }: Props) {
       </section>
     </dialog>
   )
+}
+
+/** SPEC §12's parent policy, in words. */
+function groupRules(record: StatusRecord): string {
+  const failure =
+    record.on_child_failure === 'fail' ? 'fails when a child fails' : 'carries on when a child fails'
+  return record.complete_with_children ? `${failure}; finishes when all of them have` : failure
 }

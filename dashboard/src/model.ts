@@ -3,6 +3,7 @@ import {
   StatusTrackerNetworkError,
   type ListQuery,
   type LiveFilter,
+  type Page,
   type PriorityValue,
   type StatusChangeEvent,
   type StatusRecord,
@@ -119,6 +120,9 @@ export const TERMINAL: readonly StatusValue[] = ['completed', 'failed', 'cancell
 
 export const stateLabel = (status: StatusValue) => status.replace('_', ' ')
 
+/** A percentage as the page shows it: at most two decimals. */
+export const roundPercent = (value: number) => Math.round(value * 100) / 100
+
 export function formatTime(iso: string | null): string {
   if (!iso) return '—'
   return new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' })
@@ -158,4 +162,106 @@ export function livenessOf(record: StatusRecord, now: number): 'stalled' | 'over
   if (record.heartbeat_timeout_s === null || waiting) return null
   const last = at(record.last_heartbeat_at ?? record.created_at)
   return last + record.heartbeat_timeout_s * 1000 <= now ? 'stalled' : null
+}
+
+/** A status's roll-up of its children (SPEC §12), as the service keeps it. */
+export type ChildrenSummary = NonNullable<StatusRecord['children']>
+
+/** Left to right in a roll-up bar: what has finished, then what runs, then what waits. */
+const ROLLUP_ORDER: readonly StatusValue[] = [
+  'completed',
+  'failed',
+  'cancelled',
+  'processing',
+  'starting',
+  'retry_pending',
+  'pending',
+]
+
+export interface Rollup {
+  /** The states some child is in, in bar order, each with how many are in it. */
+  segments: { status: StatusValue; count: number }[]
+  total: number
+  /** Children that completed. */
+  done: number
+  /** The weight-weighted mean of the children's progress, rounded as shown. */
+  progress: number
+  /** The short line beside the bar: `62.5% · 12/40 done`. */
+  text: string
+  /** The counts by state in words, for the bar's accessible name: `12 completed, 28 pending` (or `none`). */
+  counts: string
+  /** Everything in one sentence, for a tooltip. */
+  description: string
+}
+
+export function rollupOf(children: ChildrenSummary): Rollup {
+  const segments = ROLLUP_ORDER.flatMap((status) => {
+    const count = children.by_status[status] ?? 0
+    return count > 0 ? [{ status, count }] : []
+  })
+  const done = children.by_status.completed ?? 0
+  const progress = roundPercent(children.progress_percentage)
+  const counts = segments.map(({ status, count }) => `${count} ${stateLabel(status)}`).join(', ') || 'none'
+  const noun = children.total === 1 ? 'child' : 'children'
+  return {
+    segments,
+    total: children.total,
+    done,
+    progress,
+    text: `${progress}% · ${done}/${children.total} done`,
+    counts,
+    description: `${children.total} ${noun}, ${done} done, weighted progress ${progress}%${segments.length ? `: ${counts}` : ''}`,
+  }
+}
+
+/** The order `api.children` lists them in: oldest first, then by ID (the keyset's tie-break). */
+export function childOrder(a: StatusRecord, b: StatusRecord): number {
+  const byTime = Date.parse(a.created_at) - Date.parse(b.created_at)
+  if (byTime !== 0) return byTime
+  return a.status_id < b.status_id ? -1 : a.status_id > b.status_id ? 1 : 0
+}
+
+/** The children of one status the drawer has loaded: the first pages, in `childOrder`. */
+export interface ChildList {
+  items: StatusRecord[]
+  /** More children come after the last one shown, from `cursor` on. */
+  hasMore: boolean
+  cursor?: string
+}
+
+export function childListOf(page: Page<StatusRecord>): ChildList {
+  return { items: page.items, hasMore: page.has_more, cursor: page.next_cursor ?? undefined }
+}
+
+/** `list` with the next page of children added; a child already shown keeps its newer version. */
+export function appendChildPage(list: ChildList, page: Page<StatusRecord>): ChildList {
+  const shown = new Map(list.items.map((child) => [child.status_id, child]))
+  for (const child of page.items) {
+    const known = shown.get(child.status_id)
+    shown.set(child.status_id, known ? newer(known, child) : child)
+  }
+  return { ...childListOf(page), items: [...shown.values()].sort(childOrder) }
+}
+
+/**
+ * `list` after a live event of the children of `parentId`. A child that is not shown is added when
+ * it falls among the loaded pages (a new child does when every page is loaded); one that belongs to a
+ * page not loaded yet is left for that page. Applying an event twice changes nothing more, so events
+ * seen while a page loaded can be applied again to what it brought.
+ */
+export function applyChildEvent(list: ChildList, parentId: string, event: StatusChangeEvent): ChildList {
+  if (event.status.parent_id !== parentId) return list
+  const index = list.items.findIndex((child) => child.status_id === event.status_id)
+  if (event.type === 'status.deleted') {
+    return index < 0 ? list : { ...list, items: list.items.filter((_, i) => i !== index) }
+  }
+  if (index >= 0) {
+    const current = list.items[index]
+    const next = newer(current, event.status)
+    return next === current ? list : { ...list, items: list.items.map((c, i) => (i === index ? next : c)) }
+  }
+  const last = list.items.at(-1)
+  const withinLoaded = !list.hasMore || (last !== undefined && childOrder(event.status, last) < 0)
+  if (!withinLoaded) return list
+  return { ...list, items: [...list.items, event.status].sort(childOrder) }
 }

@@ -1,5 +1,5 @@
 import type { StatusRecord } from './api'
-import { LivenessBadge, ProgressBar, StateBadge } from './components'
+import { LivenessBadge, ProgressBar, RollupBar, StateBadge } from './components'
 import { formatTime } from './model'
 
 const COLUMNS: [label: string, sortKey?: string][] = [
@@ -69,6 +69,7 @@ export function StatusTable({ rows, sort, onOpen }: Props) {
               <td class={`priority-${row.priority}`}>{row.priority}</td>
               <td>
                 <ProgressBar record={row} />
+                <RollupBar record={row} />
               </td>
               <td class="message">{row.message ?? ''}</td>
               <td>

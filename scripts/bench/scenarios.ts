@@ -1,6 +1,7 @@
 import { runBatchIngest } from './sections/batch'
 import { runFanout } from './sections/fanout'
 import { runFilters } from './sections/filters'
+import { runGroups } from './sections/groups'
 import { runInstances } from './sections/instances'
 import { authHeaders } from './lib/fixtures'
 import { runLatency } from './sections/latency'
@@ -171,6 +172,12 @@ export const scenarios: Scenario[] = [
     name: 'batch',
     title: 'Batch ingest: POST /api/status/batch, the updater in-process, the raw driver',
     run: runBatchIngest,
+  },
+  {
+    kind: 'section',
+    name: 'groups',
+    title: 'Groups: 10,000 children of one parent through /batch, against 10,000 without a parent',
+    run: runGroups,
   },
   {
     kind: 'section',

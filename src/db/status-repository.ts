@@ -535,7 +535,10 @@ export function createStatusRepository(database: Pick<Database, 'direct' | 'dial
         rows.map(([, next]) => jsonRow(next!, columns)),
         columns.map(([column, , json]) => [column, json] as const),
       )
-      await db.$executeRaw`UPDATE statuses SET ${Prisma.raw(changed.map(([c]) => `${c} = v.${c}`).join(', '))}
+      // SQLite would otherwise scan the tenant's (tenant_id, parent_id) index against the rows: by key.
+      const target =
+        dialect.provider === 'sqlite' ? 'statuses INDEXED BY sqlite_autoindex_statuses_1' : 'statuses'
+      await db.$executeRaw`UPDATE ${Prisma.raw(target)} SET ${Prisma.raw(changed.map(([c]) => `${c} = v.${c}`).join(', '))}
         FROM (${table}) AS v WHERE statuses.tenant_id = ${tenantId} AND statuses.status_id = v.status_id`
     },
 

@@ -247,6 +247,83 @@ test('when a status with log lines is opened, then the drawer shows its kept lin
   expect(await log.locator('li').count()).toBe(3)
 })
 
+test('when a parent has children, then its row and drawer show their roll-up and the drawer lists them, all live; a child opens in the drawer and links back', async () => {
+  const kind = uniqueKind('group')
+  const parent = `${kind}-parent`
+  const [first, second, third] = [1, 2, 3].map((n) => `${parent}.${n}`)
+  await createStatus({ status_id: parent, kind, complete_with_children: true })
+  // The children are of another kind: the table's filter does not select them, the drawer's does.
+  await createStatus({ status_id: first, kind: 'group.part', parent_id: parent, weight: 3 })
+  await createStatus({ status_id: second, kind: 'group.part', parent_id: parent })
+  await signIn()
+  await filterByKind(kind)
+  await until(
+    async () =>
+      JSON.stringify(
+        await page.locator('tbody tr[data-row]').evaluateAll((rows) => rows.map((r) => r.dataset.row)),
+      ) === JSON.stringify([parent]),
+    'the table shows the parent alone',
+  )
+  const rowRollup = row(parent).getByTestId('rollup')
+  await rowRollup.and(page.locator('[data-total="2"]')).waitFor()
+  expect(await rowRollup.locator('.segment[data-status="pending"]').getAttribute('data-count')).toBe('2')
+
+  // Weighted: (3 × 40 + 1 × 0) / 4.
+  await updateStatus(first, { new_status: 'processing', progress_percentage: 40 })
+  await rowRollup.and(page.locator('[data-progress="30"]')).waitFor()
+  expect(await rowRollup.locator('.summary').textContent()).toBe('30% · 0/2 done')
+  expect(await rowRollup.getByRole('img').getAttribute('aria-label')).toBe(
+    `Children of ${parent} by state: 1 processing, 1 pending`,
+  )
+  expect(await rowRollup.getAttribute('title')).toContain('2 children, 0 done')
+  await screenshot(page, 'row-rollup')
+
+  await row(parent).getByRole('button', { name: parent }).click()
+  const drawer = page.getByRole('dialog', { name: parent })
+  const children = drawer.getByTestId('children')
+  const child = (id: string) => children.locator(`li[data-child="${id}"]`)
+  await child(second).waitFor()
+  expect(
+    await children.locator('li[data-child]').evaluateAll((items) => items.map((li) => li.dataset.child)),
+  ).toEqual([first, second])
+  expect(await child(first).getAttribute('data-state')).toBe('processing')
+  expect(await children.getByTestId('children-count').textContent()).toBe('Showing 2 of 2')
+  expect(await drawer.locator('[data-field="group-rules"]').textContent()).toContain('finishes when all')
+
+  // Live, through the drawer's subscription to the parent's children.
+  await createStatus({ status_id: third, kind: 'group.part', parent_id: parent })
+  await child(third).waitFor()
+  await updateStatus(second, { new_status: 'processing' })
+  await updateStatus(second, { new_status: 'completed' })
+  await child(second).and(page.locator('[data-state="completed"]')).waitFor()
+  const drawerRollup = children.getByTestId('rollup')
+  await drawerRollup.and(page.locator('[data-total="3"][data-done="1"]')).waitFor()
+  // (3 × 40 + 100 + 0) / 5
+  expect(await drawerRollup.getAttribute('data-progress')).toBe('44')
+  await children.getByTestId('children-count').filter({ hasText: 'Showing 3 of 3' }).waitFor()
+  await rowRollup.and(page.locator('[data-total="3"][data-done="1"]')).waitFor()
+  await screenshot(page, 'drawer-children')
+
+  // A child opens in the drawer, follows its own changes, and links back to its parent.
+  await child(first).getByRole('button', { name: first }).click()
+  const childDrawer = page.getByRole('dialog', { name: first })
+  await childDrawer.waitFor()
+  expect(await page.evaluate('document.activeElement?.id')).toBe('drawer-title')
+  expect(await childDrawer.locator('[data-field="parent"]').textContent()).toBe(`${parent} · weight 3`)
+  await updateStatus(first, { progress_percentage: 80 })
+  await childDrawer
+    .locator(`[role="progressbar"][aria-label="Progress of ${first}"][aria-valuenow="80"]`)
+    .waitFor()
+
+  await childDrawer.locator('[data-field="parent"]').getByRole('button', { name: parent }).click()
+  await drawer.waitFor()
+  await child(first).locator('[role="progressbar"][aria-valuenow="80"]').waitFor()
+
+  await page.keyboard.press('Escape')
+  await drawer.waitFor({ state: 'hidden' })
+  expect(await page.evaluate('document.activeElement?.dataset?.statusId ?? null')).toBe(parent)
+})
+
 test('when more statuses match than fit a page, then Next and Previous walk the pages by cursor', async () => {
   const kind = uniqueKind('pages')
   const ids = Array.from({ length: 12 }, (_, i) => `${kind}-${String(i + 1).padStart(2, '0')}`)
@@ -431,6 +508,9 @@ test('when axe-core checks the sign-in form, the dashboard and the open drawer, 
   const id = `axe-${randomUUID().slice(0, 8)}`
   await createStatus({ status_id: id, kind: uniqueKind('axe'), tags: ['a11y'] })
   await call('POST', `/api/status/${id}/errors`, { error_info: 'disk full', should_retry: false })
+  const parent = `axe-parent-${randomUUID().slice(0, 8)}`
+  await createStatus({ status_id: parent, kind: uniqueKind('axe') })
+  await createStatus({ status_id: `${parent}.1`, parent_id: parent, status: 'processing' })
 
   await page.goto(`${server.baseUrl}/`)
   await page.getByLabel('API key').waitFor()
@@ -442,6 +522,13 @@ test('when axe-core checks the sign-in form, the dashboard and the open drawer, 
 
   await page.locator(`[data-status-id="${id}"]`).click()
   await page.getByRole('dialog').locator('li[data-event-type="status.error"]').waitFor()
+  expect(await serious()).toEqual([])
+
+  // A parent: the roll-up in its row, and the drawer's list of its children.
+  await page.keyboard.press('Escape')
+  await row(parent).getByTestId('rollup').waitFor()
+  await row(parent).getByRole('button', { name: parent }).click()
+  await page.getByRole('dialog').locator(`li[data-child="${parent}.1"]`).waitFor()
   expect(await serious()).toEqual([])
 })
 

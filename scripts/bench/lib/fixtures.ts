@@ -5,11 +5,15 @@ export interface ServiceTarget {
 
 export const authHeaders = (apiKey: string) => ({ authorization: `Bearer ${apiKey}` })
 
-/** Creates statuses `<prefix>-0000 …` through the public API, a few requests at a time. */
+/**
+ * Creates statuses `<prefix>-0000 …` through the public API, a few requests at a time; `fields` go into
+ * every create body (a `parent_id`, say).
+ */
 export async function createStatuses(
   service: ServiceTarget,
   prefix: string,
   count: number,
+  fields: Record<string, unknown> = {},
 ): Promise<string[]> {
   const ids = Array.from({ length: count }, (_, i) => `${prefix}-${String(i).padStart(4, '0')}`)
   const concurrency = 16
@@ -20,7 +24,13 @@ export async function createStatuses(
       const res = await fetch(`${service.url}/api/status`, {
         method: 'POST',
         headers: { ...authHeaders(service.apiKey), 'content-type': 'application/json' },
-        body: JSON.stringify({ status_id: id, kind: 'bench.fixture', status: 'processing', tags: ['bench'] }),
+        body: JSON.stringify({
+          status_id: id,
+          kind: 'bench.fixture',
+          status: 'processing',
+          tags: ['bench'],
+          ...fields,
+        }),
       })
       const text = await res.text()
       if (res.status !== 201) throw new Error(`creating fixture ${id}: HTTP ${res.status} ${text}`)

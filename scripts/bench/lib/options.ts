@@ -4,8 +4,8 @@ export const usage = `Usage: npm run bench -- [options]
   --warmup S          seconds of unmeasured load before each scenario (default 2)
   --connections N     concurrent HTTP connections (default 50)
   --only A,B          run only these scenarios (the hello-world ceiling always runs): hello, get,
-                      put, create, batch, schema-cost (sqlite only), fanout, latency, filters,
-                      overload, peer, instances (postgres only)
+                      put, create, batch, groups, schema-cost (sqlite only), fanout, latency,
+                      filters, overload, peer, instances (postgres only)
   --log-level L       the service's LOG_LEVEL (default info, as shipped)
   --db A[,B]          stores under test: sqlite (default), postgres, or sqlite,postgres for one report
                       with a column per store. postgres starts a throw-away server with
@@ -41,6 +41,11 @@ export const usage = `Usage: npm run bench -- [options]
   Peer (peer): BullMQ on a local redis-server (installed by scripts/install-redis.sh when missing; the
   section is skipped when it cannot be), updateProgress on distinct jobs from 50 concurrent calls with a
   QueueEvents listener, beside our PUT, /batch and in-process writer, as ratios in one table.
+
+  Groups (groups): one parent with 10,000 children and 10,000 statuses without a parent, updated through
+  POST /api/status/batch?wait=true alike in alternating rounds (--batch-connections, min(--duration, 5) s
+  a round); children's distinct-status updates/s against the others', and the parent's children summary
+  against a recount of its children read back through the API.
 
   Two instances on one PostgreSQL database (instances, postgres only): PUT and batch ingest split over
   two server processes, and update→subscriber latency from one instance to the other.
