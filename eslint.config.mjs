@@ -114,6 +114,24 @@ export default defineConfig(
     },
   },
   {
+    // The command line talks to the service through the typed client alone, so the installed package's
+    // command never loads the server, Prisma or Express.
+    files: ['src/cli/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(?!\\./|\\.\\./client$|cli-progress$|node:)',
+              message: 'src/cli may import only its own files, ../client, cli-progress and node: built-ins',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // The dashboard is bundled for browsers: from the service's own modules it may use the client and the
     // lifecycle's constants (both free of Node-only code) at run time; anything else for its types alone.
     files: ['dashboard/src/**/*.{ts,tsx}'],

@@ -8,6 +8,7 @@ import { watchServerOutput } from './log-scan'
 export const projectRoot = path.resolve(__dirname, '../..')
 const serverEntry = path.join(projectRoot, 'dist', 'src', 'server.js')
 const tsxBin = path.join(projectRoot, 'node_modules', '.bin', 'tsx')
+export const cliEntry = path.join(projectRoot, 'dist', 'src', 'cli', 'main.js')
 
 export interface Exit {
   code: number | null
@@ -212,6 +213,20 @@ export async function runToCompletion(
   clearTimeout(timer)
   return { ...exit, stdout: spawned.stdout(), stderr: spawned.stderr() }
 }
+
+/** `status-tracker ...args` (the built command), killed after each test like the servers. */
+export const spawnCli = (args: string[], env: Record<string, string>): Spawned =>
+  track(
+    spawn(process.execPath, [cliEntry, ...args], {
+      cwd: projectRoot,
+      env: childEnv(env),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  )
+
+/** `status-tracker ...args` to completion. */
+export const runCli = (args: string[], env: Record<string, string>, timeoutMs = 30_000) =>
+  runToCompletion(process.execPath, [cliEntry, ...args], env, timeoutMs)
 
 /** `tsx scripts/keys.ts ...args` against the database at `databaseUrl`. */
 export const runKeysCli = (databaseUrl: string, ...args: string[]) =>

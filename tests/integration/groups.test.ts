@@ -230,7 +230,7 @@ describe('the roll-up', () => {
     expect(parentEvents).toHaveLength(1)
     expect(read.version).toBe(version + 1)
     expect(read.children).toMatchObject({ total: 1000, by_status: { processing: 1000 } })
-  })
+  }, 30_000)
 
   test('when a child is deleted, then the summary no longer counts it', async () => {
     const parent = await api.createOk({ status: 'processing' })
