@@ -360,4 +360,5 @@ async function main(): Promise<number> {
   }
 }
 
-main().then((code) => process.exit(code))
+// A section that found the service wrong (the groups recount) has set process.exitCode: that fails the run too.
+main().then((code) => process.exit(code || Number(process.exitCode ?? 0)))

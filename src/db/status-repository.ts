@@ -10,6 +10,7 @@ import type {
   StatusRecord,
   StoredStatus,
 } from '../domain/status-record'
+import type { SelectorFilter } from '../domain/event-selector'
 import { toRecord } from '../domain/status-record'
 
 import { priorityRank, type PriorityValue, type StatusValue } from '../domain/transitions'
@@ -159,14 +160,7 @@ export type NewEvent =
 
 export interface SnapshotSelector {
   ids?: string[]
-  filter?: {
-    status?: string[]
-    priority?: string[]
-    kind?: string
-    parent_id?: string
-    stalled?: true
-    overdue?: true
-  }
+  filter?: SelectorFilter
   limit: number
   /** The time `stalled` and `overdue` are judged at. */
   now?: Date

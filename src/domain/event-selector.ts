@@ -2,6 +2,16 @@ import { isOverdue, isStalled } from './liveness'
 import type { StatusEvent, StatusRecord } from './status-record'
 import type { StatusValue } from './transitions'
 
+/** A subscription's filter (SPEC §4, §11, §12): a status matches when it matches every field given. */
+export interface SelectorFilter {
+  status?: string[]
+  priority?: string[]
+  kind?: string
+  parent_id?: string
+  stalled?: true
+  overdue?: true
+}
+
 /** What a live subscriber asked for: some statuses by id, or a filter on status, priority, kind or parent. */
 export interface EventSelector {
   ids?: string[]
@@ -10,14 +20,7 @@ export interface EventSelector {
    * status created under one of them later. With `ids`, either selects.
    */
   tree?: string[]
-  filter?: {
-    status?: string[]
-    priority?: string[]
-    kind?: string
-    parent_id?: string
-    stalled?: true
-    overdue?: true
-  }
+  filter?: SelectorFilter
 }
 
 type Selected = Pick<

@@ -1,14 +1,8 @@
 // `status-tracker run` around real shell commands, against a real server process.
 import type { StatusRecord } from '../../src/client'
-import { clientOf, closeClients } from '../helpers/api-client'
-import {
-  exitedWithin,
-  runCli,
-  spawnCli,
-  startServerProcess,
-  useTempDatabases,
-  type Spawned,
-} from '../helpers/server-process'
+import { closeClients } from '../helpers/api-client'
+import { serveForCli } from '../helpers/cli'
+import { exitedWithin, runCli, spawnCli, useTempDatabases, type Spawned } from '../helpers/server-process'
 import { until } from '../helpers/wait'
 
 jest.setTimeout(60_000)
@@ -16,15 +10,7 @@ jest.setTimeout(60_000)
 const newDatabase = useTempDatabases()
 afterEach(closeClients)
 
-async function serve() {
-  const server = await startServerProcess({ DATABASE_URL: newDatabase().url })
-  const key = server.adminKey!
-  return {
-    server,
-    api: clientOf(server, key),
-    env: { STATUS_TRACKER_URL: server.baseUrl, STATUS_TRACKER_TOKEN: key },
-  }
-}
+const serve = () => serveForCli(newDatabase())
 
 type Api = Awaited<ReturnType<typeof serve>>['api']
 

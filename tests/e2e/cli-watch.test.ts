@@ -2,14 +2,14 @@
 // bars in a real pseudo-terminal (tmux, its screen read with capture-pane).
 import { execFileSync, spawnSync } from 'node:child_process'
 import type { StatusEvent, StatusRecord } from '../../src/client'
-import { clientOf, closeClients } from '../helpers/api-client'
+import { closeClients } from '../helpers/api-client'
+import { serveForCli } from '../helpers/cli'
 import {
   cliEntry,
   exitedWithin,
   projectRoot,
   runCli,
   spawnCli,
-  startServerProcess,
   useTempDatabases,
 } from '../helpers/server-process'
 import { startTcpProxy } from '../helpers/tcp-proxy'
@@ -20,16 +20,7 @@ jest.setTimeout(60_000)
 const newDatabase = useTempDatabases()
 afterEach(closeClients)
 
-async function serve() {
-  const server = await startServerProcess({ DATABASE_URL: newDatabase().url })
-  const key = server.adminKey!
-  return {
-    server,
-    key,
-    api: clientOf(server, key),
-    env: { STATUS_TRACKER_URL: server.baseUrl, STATUS_TRACKER_TOKEN: key },
-  }
-}
+const serve = () => serveForCli(newDatabase())
 
 const hasTmux = spawnSync('tmux', ['-V']).status === 0
 if (!hasTmux && process.env.CI) throw new Error('tmux is not installed (Debian package tmux)')

@@ -1,10 +1,9 @@
 // The command line's main() in this process against the real app on a loopback port (the e2e suite
 // runs the built command in processes of its own; this one measures what the code covers).
-import { PassThrough } from 'node:stream'
-import type { Io } from '../../src/cli/args'
 import { main } from '../../src/cli/main'
 import type { StatusEvent } from '../../src/client'
 import { clientOf, closeClients } from '../helpers/api-client'
+import { captureIo } from '../helpers/cli'
 import { buildTestApp, listenWithSockets, type TestApp } from '../helpers/test-app'
 import { until } from '../helpers/wait'
 
@@ -25,21 +24,7 @@ afterAll(async () => {
   await t.close()
 })
 
-function io(): Io & { out(): string; err(): string } {
-  const stdout = new PassThrough()
-  const stderr = new PassThrough()
-  let out = ''
-  let err = ''
-  stdout.on('data', (chunk: Buffer) => (out += chunk.toString()))
-  stderr.on('data', (chunk: Buffer) => (err += chunk.toString()))
-  return {
-    stdout: stdout as unknown as NodeJS.WriteStream,
-    stderr: stderr as unknown as NodeJS.WriteStream,
-    env: { STATUS_TRACKER_URL: served.url, STATUS_TRACKER_TOKEN: t.adminKey },
-    out: () => out,
-    err: () => err,
-  }
-}
+const io = () => captureIo({ STATUS_TRACKER_URL: served.url, STATUS_TRACKER_TOKEN: t.adminKey })
 
 let n = 0
 const newId = (prefix: string) => `${prefix}-${Date.now()}-${(n += 1)}`

@@ -614,8 +614,27 @@ describe('stats', () => {
       mean_flush_ms: expect.any(Number),
       mean_batch_statuses: 1.5,
     })
-    expect(stats.last_flush_ms).toBeGreaterThanOrEqual(0)
-    expect(stats.mean_flush_ms).toBeGreaterThanOrEqual(0)
+    expect(stats.last_flush_ms).toBeGreaterThan(0)
+    expect(stats.last_flush_ms).toBeLessThan(10_000)
+    expect(Math.round(stats.last_flush_ms * 100) / 100).toBe(stats.last_flush_ms)
+  })
+
+  test('when two flushes have run, then the mean flush time lies between theirs', async () => {
+    const tenant = await newTenant()
+    const [id] = await createStatuses(tenant, 1, 'processing')
+    const updater = newUpdater()
+    const lasts: number[] = []
+    for (const p of [10, 20]) {
+      const results = await submitAll(updater, tenant, [{ status_id: id!, progress_percentage: p }])
+      await updater.flush()
+      await Promise.all(results)
+      lasts.push(updater.stats().last_flush_ms)
+    }
+    const { mean_flush_ms, flushes } = updater.stats()
+    expect(flushes).toBe(2)
+    expect(mean_flush_ms).toBeGreaterThan(0)
+    expect(mean_flush_ms).toBeGreaterThanOrEqual(Math.min(...lasts) - 0.01)
+    expect(mean_flush_ms).toBeLessThanOrEqual(Math.max(...lasts) + 0.01)
   })
 
   test('when the wired updater flushes, then the service metrics count its batches and items by result', async () => {
@@ -641,6 +660,11 @@ describe('stats', () => {
     expect(count(itemsAfter.values, 'error') - count(itemsBefore.values, 'error')).toBe(1)
     const text = await metrics.registry.metrics()
     expect(text).toMatch(/^status_updater_flush_seconds_count [1-9]\d*$/m)
+    // Seconds, not milliseconds: the flushes so far took well under a second each on average.
+    const [, sum, flushCount] =
+      /^status_updater_flush_seconds_sum (\S+)$[\s\S]*^status_updater_flush_seconds_count (\S+)$/m.exec(text)!
+    expect(Number(sum)).toBeGreaterThan(0)
+    expect(Number(sum) / Number(flushCount)).toBeLessThan(1)
     expect(text).toMatch(/^status_updater_batch_statuses_sum [1-9]\d*$/m)
     expect(text).toMatch(/^status_updater_queue_depth 0$/m)
   })
@@ -864,6 +888,44 @@ describe('single commands through the one writer', () => {
     expect(await item).toMatchObject({ result: 'applied', version: 2 })
   })
 
+  test('when a command comes later, then it waits for the flush delay or a flush; after stop, commands are refused', async () => {
+    const tenant = await newTenant()
+    const [id] = await createStatuses(tenant, 1, 'processing')
+    const updater = newUpdater({ maxQueue: 1 })
+    const before = await current(tenant, id!)
+    let answered = false
+    const later = updater.later(tenant, id!, { type: 'heartbeat', input: { message: 'still here' } })
+    void later.then(() => (answered = true))
+    // A single command with the writer idle is not held back by the one waiting, and the queue of one
+    // is then full for it.
+    expect(updater.depth()).toBe(1)
+    await expect(updater.execute(tenant, id!, { type: 'cancel' })).rejects.toMatchObject({
+      code: 'queue-full',
+    })
+    expect(answered).toBe(false)
+    expect(await current(tenant, id!)).toMatchObject({ version: before.version, message: before.message })
+    await updater.flush()
+    expect((await later).result.version).toBe(before.version + 1)
+    expect(await current(tenant, id!)).toMatchObject({ message: 'still here' })
+
+    await updater.stop()
+    await expect(updater.execute(tenant, id!, { type: 'cancel' })).rejects.toMatchObject({
+      code: 'shutting-down',
+      status: 503,
+      message: 'The service is shutting down',
+    })
+    await expect(updater.later(tenant, id!, { type: 'heartbeat', input: {} })).rejects.toMatchObject({
+      code: 'shutting-down',
+    })
+  })
+
+  test('when the queue is empty and holds one, then a single command is taken', async () => {
+    const tenant = await newTenant()
+    const [id] = await createStatuses(tenant, 1, 'processing')
+    const updater = newUpdater({ maxQueue: 1 })
+    expect((await updater.execute(tenant, id!, { type: 'cancel' })).result.status).toBe('cancelled')
+  })
+
   test('when the queue is full, then a single command is refused with queue-full 503 and nothing is written', async () => {
     const tenant = await newTenant()
     const [id] = await createStatuses(tenant, 1, 'processing')
@@ -874,7 +936,268 @@ describe('single commands through the one writer', () => {
     await updater.flush()
     await Promise.all(queued)
 
-    expect(refused).toMatchObject({ code: 'queue-full', status: 503 })
+    expect(refused).toMatchObject({
+      code: 'queue-full',
+      status: 503,
+      message: 'The update queue is full; retry shortly',
+    })
     expect(await current(tenant, id!)).toMatchObject({ status: 'processing', message: 'waiting' })
+  })
+})
+
+describe('heartbeats, sweeps, logs and groups through the one writer', () => {
+  const all = <T>(promises: Promise<T>[]) => Promise.all(promises)
+  /** The tenant's feed with log events too, as [type, status_id] pairs after `afterSeq`. */
+  const moves = async (tenant: string, afterSeq = 0) =>
+    (await t.services.statuses.feed(tenant, { afterSeq, limit: 1000 })).items.map((e) => [
+      e.type,
+      e.status_id,
+    ])
+  const head = async (tenant: string) => (await feed(tenant)).at(-1)?.seq ?? 0
+
+  test('when bare heartbeats arrive together, then they answer one time and leave version and feed alone; with progress, one is an update with its event', async () => {
+    const tenant = await newTenant()
+    const updater = newUpdater()
+    const [id] = await createStatuses(tenant, 1, 'processing')
+    const before = await current(tenant, id!)
+    const seq = await head(tenant)
+
+    const [a, b] = await all([
+      updater.execute(tenant, id!, { type: 'heartbeat', input: {} }),
+      updater.execute(tenant, id!, { type: 'heartbeat', input: {} }),
+    ])
+    expect(a.result).toEqual(b.result)
+    expect(a.result).toMatchObject({ status_id: id, version: before.version })
+    expect(a.result.last_heartbeat_at.getTime()).toBeGreaterThanOrEqual(before.updated_at.getTime())
+    expect((await current(tenant, id!)).last_heartbeat_at).toEqual(a.result.last_heartbeat_at)
+    expect(await moves(tenant, seq)).toEqual([])
+
+    const withProgress = await updater.execute(tenant, id!, {
+      type: 'heartbeat',
+      input: { progress_percentage: 30, message: 'a third' },
+    })
+    expect(withProgress.result.version).toBe(before.version + 1)
+    expect((await history(tenant, id!)).at(-1)).toMatchObject({
+      type: 'status.progress',
+      version: before.version + 1,
+    })
+    expect(await current(tenant, id!)).toMatchObject({ progress_percentage: 30, message: 'a third' })
+    await expect(updater.execute(tenant, 'no-such', { type: 'heartbeat', input: {} })).rejects.toMatchObject({
+      code: 'status-not-found',
+    })
+  })
+
+  test('when a sweep finds a lapsed heartbeat, then it records heartbeat-timeout once; a sweep that is no longer due changes nothing', async () => {
+    const tenant = await newTenant()
+    const later = new Date(Date.now() + 3_600_000)
+    const updater = newUpdater({ clock: () => later })
+    const { result: made } = await t.services.statuses.create(tenant, {
+      ...makeStatus(),
+      status: 'processing',
+      heartbeat_timeout_s: 1,
+    })
+    const swept = await updater.execute(tenant, made.status_id, { type: 'sweep' })
+    expect(swept.result).toMatchObject({
+      status: 'retry_pending',
+      retry_count: 1,
+      error_info: { code: 'heartbeat-timeout' },
+    })
+    const events = await history(tenant, made.status_id)
+    expect(events.at(-1)).toMatchObject({ type: 'status.error', version: made.version + 1 })
+
+    const seq = await head(tenant)
+    const again = await updater.execute(tenant, made.status_id, { type: 'sweep' })
+    expect(again.result).toBeNull()
+    expect(await moves(tenant, seq)).toEqual([])
+    expect((await current(tenant, made.status_id)).version).toBe(made.version + 1)
+  })
+
+  test('when log lines are appended in one flush, then they are kept in order with a status.log event each at the current version', async () => {
+    const tenant = await newTenant()
+    const updater = newUpdater()
+    const [id] = await createStatuses(tenant, 1, 'processing')
+    const at = new Date('2026-01-02T03:04:05.000Z')
+    const [first, second] = await all([
+      updater.execute(tenant, id!, {
+        type: 'log',
+        lines: [{ message: 'one' }, { message: 'two', level: 'warn', at }],
+      }),
+      updater.execute(tenant, id!, { type: 'log', lines: [{ message: 'three', fields: { n: 3 } }] }),
+    ])
+    expect([first.result, second.result]).toEqual([{ accepted: 2 }, { accepted: 1 }])
+    expect(updater.stats().flushes).toBe(1)
+    const kept = (await t.services.statuses.logs(tenant, id!, { limit: 10 })).items
+    expect(kept.map((l) => [l.message, l.level])).toEqual([
+      ['one', 'info'],
+      ['two', 'warn'],
+      ['three', 'info'],
+    ])
+    expect(kept[1]!.at).toEqual(at)
+    expect(kept[2]!.fields).toEqual({ n: 3 })
+    const logEvents = (await t.services.statuses.feed(tenant, { afterSeq: 0, limit: 100 })).items.filter(
+      (e) => e.type === 'status.log',
+    )
+    expect(logEvents.map((e) => [e.version, 'lines' in e && e.lines.length])).toEqual([
+      [1, 2],
+      [1, 1],
+    ])
+    await expect(
+      updater.execute(tenant, 'no-such', { type: 'log', lines: [{ message: 'x' }] }),
+    ).rejects.toMatchObject({
+      code: 'status-not-found',
+    })
+  })
+
+  test('when a parent and its children are created and moved in one flush, then the parent is written once, its roll-up folded into its own event', async () => {
+    const tenant = await newTenant()
+    const updater = newUpdater()
+    const seq = await head(tenant)
+    await all([
+      updater.execute(tenant, 'p', { type: 'create', input: { status_id: 'p' } }),
+      updater.execute(tenant, 'c1', {
+        type: 'create',
+        input: { status_id: 'c1', parent_id: 'p', weight: 3 },
+      }),
+      updater.execute(tenant, 'c2', { type: 'create', input: { status_id: 'c2', parent_id: 'p' } }),
+    ])
+    expect(updater.stats().flushes).toBe(1)
+    const made = await current(tenant, 'p')
+    expect(made).toMatchObject({
+      version: 1,
+      children: { total: 2, by_status: { pending: 2 }, progress_percentage: 0 },
+    })
+    expect(await moves(tenant, seq)).toEqual([
+      ['status.created', 'c1'],
+      ['status.created', 'c2'],
+      ['status.created', 'p'],
+    ])
+
+    const mid = await head(tenant)
+    await all([
+      updater.execute(tenant, 'c1', {
+        type: 'update',
+        input: { new_status: 'processing', progress_percentage: 40 },
+      }),
+      updater.execute(tenant, 'c2', {
+        type: 'update',
+        input: { new_status: 'processing', progress_percentage: 80 },
+      }),
+    ])
+    // The children's first start moves the parent to processing; progress is weighted 3:1.
+    expect(await current(tenant, 'p')).toMatchObject({
+      status: 'processing',
+      version: 2,
+      children: { total: 2, by_status: { processing: 2 }, progress_percentage: 50 },
+    })
+    expect(await moves(tenant, mid)).toEqual([
+      ['status.updated', 'c1'],
+      ['status.updated', 'c2'],
+      ['status.updated', 'p'],
+    ])
+  })
+
+  test('when a child two levels down starts, then its parent and grandparent start in the same flush, deepest first', async () => {
+    const tenant = await newTenant()
+    const updater = newUpdater()
+    await updater.execute(tenant, 'g', { type: 'create', input: { status_id: 'g' } })
+    await updater.execute(tenant, 'm', { type: 'create', input: { status_id: 'm', parent_id: 'g' } })
+    await updater.execute(tenant, 'leaf', { type: 'create', input: { status_id: 'leaf', parent_id: 'm' } })
+    const seq = await head(tenant)
+    await updater.execute(tenant, 'leaf', {
+      type: 'update',
+      input: { new_status: 'processing', progress_percentage: 60 },
+    })
+    expect(await moves(tenant, seq)).toEqual([
+      ['status.updated', 'leaf'],
+      ['status.updated', 'm'],
+      ['status.updated', 'g'],
+    ])
+    expect(await current(tenant, 'm')).toMatchObject({
+      status: 'processing',
+      children: { progress_percentage: 60 },
+    })
+    expect(await current(tenant, 'g')).toMatchObject({
+      status: 'processing',
+      children: { total: 1, by_status: { processing: 1 }, progress_percentage: 0 },
+    })
+  })
+
+  test('when a parent is cancelled, then its live descendants are cancelled in the same flush; a terminal one is left as it is', async () => {
+    const tenant = await newTenant()
+    const updater = newUpdater()
+    await updater.execute(tenant, 'root', {
+      type: 'create',
+      input: { status_id: 'root', status: 'processing' },
+    })
+    await updater.execute(tenant, 'kid', { type: 'create', input: { status_id: 'kid', parent_id: 'root' } })
+    await updater.execute(tenant, 'done', {
+      type: 'create',
+      input: { status_id: 'done', parent_id: 'root', status: 'processing' },
+    })
+    await updater.execute(tenant, 'done', { type: 'update', input: { new_status: 'completed' } })
+    await updater.execute(tenant, 'grandkid', {
+      type: 'create',
+      input: { status_id: 'grandkid', parent_id: 'kid' },
+    })
+    const seq = await head(tenant)
+    const flushes = updater.stats().flushes
+
+    const cancelled = await updater.execute(tenant, 'root', { type: 'cancel' })
+    expect(updater.stats().flushes).toBe(flushes + 1)
+    expect(cancelled.result).toMatchObject({
+      status: 'cancelled',
+      children: { by_status: { cancelled: 1, completed: 1 } },
+    })
+    expect((await moves(tenant, seq)).sort()).toEqual(
+      [
+        ['status.cancelled', 'grandkid'],
+        ['status.cancelled', 'kid'],
+        ['status.cancelled', 'root'],
+      ].sort(),
+    )
+    expect((await current(tenant, 'done')).status).toBe('completed')
+    expect((await current(tenant, 'grandkid')).status).toBe('cancelled')
+  })
+
+  test('when a parent is deleted, then without cascade it is has-children and stays; with cascade its tree goes, leaves first', async () => {
+    const tenant = await newTenant()
+    const updater = newUpdater()
+    await updater.execute(tenant, 'top', { type: 'create', input: { status_id: 'top' } })
+    await updater.execute(tenant, 'mid', { type: 'create', input: { status_id: 'mid', parent_id: 'top' } })
+    await updater.execute(tenant, 'low', { type: 'create', input: { status_id: 'low', parent_id: 'mid' } })
+    await expect(updater.execute(tenant, 'top', { type: 'remove' })).rejects.toMatchObject({
+      code: 'has-children',
+      status: 409,
+    })
+    await expect(updater.execute(tenant, 'mid', { type: 'remove', cascade: false })).rejects.toMatchObject({
+      code: 'has-children',
+    })
+    expect((await current(tenant, 'top')).children).toMatchObject({ total: 1 })
+
+    // A child and its own child deleted in one flush: the parent's count is what is left.
+    const seq = await head(tenant)
+    await all([
+      updater.execute(tenant, 'low', { type: 'remove' }),
+      updater.execute(tenant, 'mid', { type: 'remove' }),
+    ])
+    expect(await moves(tenant, seq)).toEqual([
+      ['status.deleted', 'low'],
+      ['status.deleted', 'mid'],
+      ['status.progress', 'top'],
+    ])
+    expect((await current(tenant, 'top')).children).toBeNull()
+
+    await updater.execute(tenant, 'a', { type: 'create', input: { status_id: 'a', parent_id: 'top' } })
+    await updater.execute(tenant, 'b', { type: 'create', input: { status_id: 'b', parent_id: 'a' } })
+    const before = await head(tenant)
+    const removed = await updater.execute(tenant, 'top', { type: 'remove', cascade: true })
+    expect(removed.result).toBeNull()
+    expect(await moves(tenant, before)).toEqual([
+      ['status.deleted', 'b'],
+      ['status.deleted', 'a'],
+      ['status.deleted', 'top'],
+    ])
+    for (const id of ['top', 'a', 'b'])
+      await expect(current(tenant, id)).rejects.toMatchObject({ code: 'status-not-found' })
   })
 })

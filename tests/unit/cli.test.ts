@@ -1,9 +1,9 @@
-import { PassThrough } from 'node:stream'
-import { filterOf, positive, UsageError, type Io } from '../../src/cli/args'
+import { filterOf, positive, UsageError } from '../../src/cli/args'
 import { duration, table } from '../../src/cli/format'
 import { lineSplitter, tail, truncateBytes } from '../../src/cli/lines'
 import { main } from '../../src/cli/main'
 import { progressOf } from '../../src/cli/run'
+import { captureIo } from '../helpers/cli'
 
 describe('progress read off a line', () => {
   test.each([
@@ -85,21 +85,7 @@ describe('formatting', () => {
 })
 
 describe('the command line', () => {
-  function io(): Io & { out(): string; err(): string } {
-    const stdout = new PassThrough()
-    const stderr = new PassThrough()
-    let out = ''
-    let err = ''
-    stdout.on('data', (chunk: Buffer) => (out += chunk.toString()))
-    stderr.on('data', (chunk: Buffer) => (err += chunk.toString()))
-    return {
-      stdout: stdout as unknown as NodeJS.WriteStream,
-      stderr: stderr as unknown as NodeJS.WriteStream,
-      env: {},
-      out: () => out,
-      err: () => err,
-    }
-  }
+  const io = () => captureIo()
 
   test('when filters and numbers are parsed, then bad ones are usage errors naming what is wrong', () => {
     expect(filterOf(['kind=video', 'status=a,b'], ['kind', 'status'])).toEqual({
