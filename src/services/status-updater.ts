@@ -210,6 +210,7 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
     return new Promise((resolve) => {
       const entry = entryOf(tenantId, item.status_id)
       const input: UpdateInput = {}
+      // Stryker disable next-line ConditionalExpression: an undefined new_status is an absent one to the merge and to the rules
       if (item.new_status !== undefined) input.new_status = item.new_status
       if (item.progress_percentage !== undefined) input.progress_percentage = item.progress_percentage
       if (item.message !== undefined) input.message = item.message
@@ -243,8 +244,10 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
   }
 
   function schedule(): void {
+    // Stryker disable next-line ConditionalExpression,LogicalOperator: a run armed while one flushes joins it; one armed with nothing queued ends at once
     if (flushing || depth === 0) return
     if (urgent || draining || depth >= batchSize) {
+      // Stryker disable next-line ConditionalExpression: clearing no timer does nothing; a timer left armed only flushes early (timing, not outcome)
       if (timer) clearTimeout(timer)
       timer = null
       // The rest of this turn's requests join the flush: a group, at no added delay.
@@ -256,6 +259,7 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
         immediate = null
         void run(false)
       })
+      // Stryker disable next-line ConditionalExpression: a second timer armed later fires after the first, which has flushed already (timing only)
     } else if (!timer) {
       timer = setTimeout(() => {
         timer = null
@@ -318,6 +322,7 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
 
   /** Its descendants, each after its parent: all of them are in the flush (`write` read them). */
   function descendantsIn(tenant: TenantPlan, statusId: string): [string, Slot][] {
+    // Stryker disable next-line ArrayDeclaration: a stray first element has no state, and callers skip what has none
     const found: [string, Slot][] = []
     for (let level = childrenIn(tenant, statusId); level.length > 0;) {
       found.push(...level)
@@ -366,6 +371,7 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
     if (command.type === 'create') {
       if (state) throw statusExists(statusId)
       const { parent_id } = command.input
+      // Stryker disable next-line ConditionalExpression,OptionalChaining: there is no slot for `undefined`, and a parent named is always loaded (as null when it does not exist)
       const parent = parent_id === undefined ? undefined : tenant.slots.get(parent_id)?.state
       return changed(applyCreate(command.input, now, parent))
     }
@@ -405,16 +411,19 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
         record(tenant, slot, change)
         slot.state = null
         slot.deleted = true
+        // Stryker disable next-line BooleanLiteral,ObjectLiteral: a delete answers null whatever this says
         return { result: change.next, applied: true }
       }
       case 'heartbeat': {
         const report = applyHeartbeat(state, command.input, now)
         if (report.change) return changed(report.change)
         slot.state = report.next
+        // Stryker disable next-line BooleanLiteral: a heartbeat's answer does not say whether it applied
         return { result: report.next, applied: true }
       }
       case 'sweep': {
         const change = applySweep(state, now)
+        // Stryker disable next-line ObjectLiteral: a sweep that did not apply answers null either way
         return change ? changed(change) : { result: state, applied: false }
       }
       case 'log': {
@@ -422,6 +431,7 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
         tenant.logs.push({ statusId, first, lines })
         tenant.events.push({ type: 'status.log', statusId, version: next.version, lines, occurredAt: now })
         slot.state = next
+        // Stryker disable next-line BooleanLiteral,ObjectLiteral: a log append answers its count of lines either way
         return { result: next, applied: true }
       }
     }
@@ -434,12 +444,14 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
    * moves to the end: every parent gets at most one event per flush, after its children's.
    */
   function rollUp(tenant: TenantPlan, now: Date) {
+    // Stryker disable next-line EqualityOperator: depth 1 is the roots, which have no parent to roll up into
     for (let depth = MAX_DEPTH; depth > 1; depth--) {
       const moves = new Map<string, ChildMove[]>()
       for (const [statusId, slot] of tenant.slots) {
         const child = slot.state ?? slot.initial
         if (child?.parent_id == null || child.depth !== depth) continue
         const move: ChildMove = { statusId, before: slot.initial, after: slot.state }
+        // Stryker disable next-line ConditionalExpression: a move that moves no part of the summary changes nothing in it
         if (!movesPart(move)) continue
         const list = moves.get(child.parent_id) ?? []
         list.push(move)
@@ -448,6 +460,7 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
       for (const [parentId, list] of moves) {
         const parent = tenant.slots.get(parentId)
         // A parent deleted with (or before) its children keeps no summary.
+        // Stryker disable next-line OptionalChaining: a child's parent is always loaded (load reads its ancestors)
         if (!parent?.state) continue
         const { next, change } = applyRollUp(parent.state, list, now)
         const last = parent.lastEvent
@@ -491,6 +504,7 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
           for (const waiter of op.waiters) outcomes.push([waiter, outcome])
         }
         const key = op.idempotency?.key
+        // Stryker disable next-line ConditionalExpression: known.get(undefined) is undefined too
         const replay = key === undefined ? undefined : known.get(key)
         if (replay) {
           const version = slot.state?.version ?? 0
@@ -504,6 +518,7 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
         try {
           const { result: state, applied } = apply(tenant, entry.statusId, slot, op.command, now)
           const saved: IdempotentResult = {
+            // Stryker disable next-line StringLiteral: a result without an Idempotency-Key is never stored, so its fingerprint is never compared
             fingerprint: op.idempotency?.fingerprint ?? '',
             statusCode: 200,
             body: null,
@@ -518,6 +533,7 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
           const version = slot.state?.version ?? 0
           settle(() => ({ ok: true, result: saved.body, version, replayed: false }))
         } catch (err) {
+          // Stryker disable next-line ConditionalExpression: apply throws AppErrors only; a bug's error reaches the waiter either way (thrown, the batch is retried one status at a time)
           if (!(err instanceof AppError)) throw err
           settle(() => ({ ok: false, error: err }))
         }
@@ -543,12 +559,15 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
     }
     const ids = entries.map((entry) => entry.statusId)
     add(await statusRepository.current(tx, tenantId, ids), ids)
+    // Stryker disable next-line MethodExpression: reading the descendants of a status that has none reads nothing
     const cascading = entries
       .filter((entry) => tenant.slots.get(entry.statusId)!.initial?.children)
       .filter((entry) =>
+        // Stryker disable next-line ConditionalExpression,LogicalOperator: reading descendants that are not needed reads only
         entry.ops.some(({ command: c }) => c.type === 'cancel' || (c.type === 'remove' && c.cascade)),
       )
       .map((entry) => entry.statusId)
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: descendants of none are none
     if (cascading.length > 0) {
       const found = await statusRepository.descendants(tx, tenantId, cascading)
       add(found, found.keys())
@@ -557,10 +576,13 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
     for (const entry of entries)
       for (const { command } of entry.ops)
         if (command.type === 'create' && command.input.parent_id) parents.add(command.input.parent_id)
+    // Stryker disable next-line EqualityOperator,UpdateOperator: the loop ends once no ancestor is missing, which a tree reaches
     for (let level = 0; level < MAX_DEPTH; level++) {
       for (const slot of tenant.slots.values())
         if (slot.initial?.parent_id) parents.add(slot.initial.parent_id)
+      // Stryker disable next-line MethodExpression: a parent read again is not added again
       const missing = [...parents].filter((id) => !tenant.slots.has(id))
+      // Stryker disable next-line ConditionalExpression: reading no ids reads nothing
       if (missing.length === 0) break
       add(await statusRepository.current(tx, tenantId, missing), missing)
     }
@@ -570,6 +592,7 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
   async function write(entries: Entry[]): Promise<[Waiter, Outcome][]> {
     const byTenant = new Map<string, { entries: Entry[]; keys: string[] }>()
     for (const entry of entries) {
+      // Stryker disable next-line ArrayDeclaration: a key no request sent finds nothing stored
       const tenant = byTenant.get(entry.tenantId) ?? { entries: [], keys: [] }
       tenant.entries.push(entry)
       for (const op of entry.ops) if (op.idempotency) tenant.keys.push(op.idempotency.key)
@@ -578,6 +601,7 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
     return db.write(async (tx) => {
       await statusRepository.lockForWrite(
         tx,
+        // Stryker disable next-line all: on SQLite lockForWrite takes the write lock whatever the ids; the PostgreSQL suites test the row locks
         [...byTenant].map(([tenantId, t]) => ({
           tenantId,
           ids: t.entries.map((e) => e.statusId),
@@ -590,6 +614,7 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
       const stored = new Map<string, Map<string, IdempotentResult>>()
       for (const [tenantId, { entries: own, keys }] of byTenant) {
         tenants.set(tenantId, await load(tx, tenantId, own))
+        // Stryker disable next-line ConditionalExpression,EqualityOperator: looking up no keys finds none
         if (keys.length > 0) stored.set(tenantId, await idempotency.findMany(tx, tenantId, keys, notBefore))
       }
       const outcomes = plan(entries, tenants, stored, now)
@@ -600,6 +625,7 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
 
   async function commitWrites(tx: Db, tenants: Map<string, TenantPlan>, now: Date) {
     for (const [tenantId, tenant] of tenants) {
+      // Stryker disable next-line ArrayDeclaration: deleting an id that is no status deletes nothing
       const deletes: string[] = []
       const inserts: StoredStatus[] = []
       const updates: { before: StoredStatus; next: StoredStatus }[] = []
@@ -607,6 +633,7 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
         // A status deleted (and perhaps created again) goes first; what is left of it is written after.
         if (deleted && initial) deletes.push(statusId)
         if (state && (deleted || !initial)) inserts.push(state)
+        // Stryker disable next-line ConditionalExpression: an unchanged status written again is the same row
         else if (state && initial && state !== initial) updates.push({ before: initial, next: state })
       }
       const events = tenant.events.map((event): NewEvent =>
@@ -638,8 +665,10 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
       // would apply twice (a create then finds itself, 409). Its commands fail as the database's
       // failure (503), which a client may retry where the request is idempotent. Any other failure is
       // the batch's own, and one status at a time finds the one that sank it.
+      // Stryker disable next-line ConditionalExpression,LogicalOperator,EqualityOperator: written alone once more, a status that failed alone fails the same way; a COMMIT lost with its connection is the chaos suite's case
       const alone = entries.length > 1 && !isDatabaseUnavailable(err)
       if (alone)
+        // Stryker disable next-line ConditionalExpression,ObjectLiteral,StringLiteral: whether and what it logs
         logger.error({ err, statuses: entries.length }, 'batch write failed; retrying one status at a time')
       outcomes = []
       for (const entry of entries) {
@@ -667,16 +696,20 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
   }
 
   function failed(entry: Entry, err: unknown): [Waiter, Outcome][] {
+    // Stryker disable next-line ObjectLiteral,StringLiteral: what it logs
     logger.error({ err, statusId: entry.statusId }, 'status write failed')
     return entry.ops.flatMap((op) =>
       op.waiters.map((waiter): [Waiter, Outcome] => [waiter, { ok: false, error: err }]),
     )
   }
 
+  // Stryker disable all: bare heartbeats queued back to back are one op only to save work; written one
+  // after another they give the same answers and the same row.
   const isBareHeartbeat = (command: Command) =>
     command.type === 'heartbeat' &&
     command.input.progress_percentage === undefined &&
     command.input.message === undefined
+  // Stryker restore all
 
   function enqueue<C extends Command>(
     tenantId: string,
@@ -688,6 +721,7 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
     if (depth + 1 > maxQueue) return Promise.reject(queueFull(1))
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
+        // Stryker disable next-line ArrayDeclaration: a single command's fields are read only when later /batch items merge into it, and they merge into /batch items only
         fields: [],
         superseded: false,
         settle: (outcome) =>
@@ -696,7 +730,9 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
             : reject(outcome.error),
       }
       const entry = entryOf(tenantId, statusId)
+      // Stryker disable next-line ArithmeticOperator: without the last op nothing coalesces (see isBareHeartbeat)
       const last = entry.ops[entry.ops.length - 1]
+      // Stryker disable next-line all: coalescing saves work only (see isBareHeartbeat)
       if (last && isBareHeartbeat(last.command) && isBareHeartbeat(command)) last.waiters.push(waiter)
       else entry.ops.push({ command, batch: false, idempotency: idempotent, waiters: [waiter] })
       depth += 1
@@ -713,8 +749,10 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
    * due (a single command, a full batch, a drain); `/batch` items queued meanwhile keep their window.
    */
   function run(all: boolean): Promise<void> {
+    // Stryker disable next-line ConditionalExpression: clearing no timer does nothing; one left armed flushes early (timing only)
     if (timer) clearTimeout(timer)
     timer = null
+    // Stryker disable next-line ConditionalExpression: clearing no immediate does nothing; one left armed runs a flush that finds the queue as it is (timing only)
     if (immediate) clearImmediate(immediate)
     immediate = null
     // With nothing queued the body below would finish synchronously, before `flushing` is assigned, and
@@ -753,6 +791,7 @@ export function createStatusUpdater(options: StatusUpdaterOptions) {
      * queued items would not fit.
      */
     async submit(tenantId: string, items: BatchItem[]): Promise<Submitted> {
+      // Stryker disable next-line ConditionalExpression: the check after the lookup refuses it as well; this one saves the lookup
       if (stopped) throw shuttingDown()
       const existing = await statusRepository.existing(
         tenantId,

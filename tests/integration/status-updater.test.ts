@@ -496,7 +496,11 @@ describe('when a batch is flushed', () => {
 
     // Without its tenant row the broken tenant cannot allocate event seq numbers: its write throws for real.
     await t.db.write((tx) => tx.$executeRaw`DELETE FROM tenants WHERE id = ${broken}`)
+    const single = expect(updater.execute(broken, brokenId!, { type: 'cancel' })).rejects.toBeInstanceOf(
+      Error,
+    )
     await updater.flush()
+    await single
 
     expect(await Promise.all(healthyResults)).toEqual(
       healthyIds.map((id) => ({ result: 'applied', status_id: id, version: 2 })),
@@ -653,9 +657,11 @@ describe('stats', () => {
     ])
     await updater.flush()
     await Promise.all(results)
+    // A single command counts as applied.
+    await updater.execute(tenant, ids[0]!, { type: 'update', input: { message: 'single' } })
 
     const itemsAfter = await metrics.updaterItems.get()
-    expect(count(itemsAfter.values, 'applied') - count(itemsBefore.values, 'applied')).toBe(1)
+    expect(count(itemsAfter.values, 'applied') - count(itemsBefore.values, 'applied')).toBe(2)
     expect(count(itemsAfter.values, 'stale') - count(itemsBefore.values, 'stale')).toBe(1)
     expect(count(itemsAfter.values, 'error') - count(itemsBefore.values, 'error')).toBe(1)
     const text = await metrics.registry.metrics()
@@ -1041,6 +1047,10 @@ describe('heartbeats, sweeps, logs and groups through the one writer', () => {
       [1, 2],
       [1, 1],
     ])
+    // Later writes to the status update its row: its lines stay.
+    await updater.execute(tenant, id!, { type: 'update', input: { progress_percentage: 50 } })
+    await updater.execute(tenant, id!, { type: 'heartbeat', input: {} })
+    expect((await t.services.statuses.logs(tenant, id!, { limit: 10 })).items).toHaveLength(3)
     await expect(
       updater.execute(tenant, 'no-such', { type: 'log', lines: [{ message: 'x' }] }),
     ).rejects.toMatchObject({
@@ -1096,6 +1106,35 @@ describe('heartbeats, sweeps, logs and groups through the one writer', () => {
     ])
   })
 
+  test('when a parent reports progress in the flush where its child starts it, then its one event is an update carrying both changes', async () => {
+    const tenant = await newTenant()
+    const updater = newUpdater()
+    await updater.execute(tenant, 'q', { type: 'create', input: { status_id: 'q' } })
+    await updater.execute(tenant, 'k', { type: 'create', input: { status_id: 'k', parent_id: 'q' } })
+    const seq = await head(tenant)
+    await all([
+      updater.execute(tenant, 'q', { type: 'update', input: { progress_percentage: 5 } }),
+      updater.execute(tenant, 'k', {
+        type: 'update',
+        input: { new_status: 'processing', progress_percentage: 30 },
+      }),
+    ])
+    const events = (await feed(tenant)).filter((e) => e.seq > seq && e.status_id === 'q')
+    expect(events).toHaveLength(1)
+    expect(events[0]).toMatchObject({
+      type: 'status.updated',
+      version: 3,
+      changes: {
+        progress_percentage: [0, 5],
+        status: ['pending', 'processing'],
+        children: [
+          { total: 1, by_status: { pending: 1 }, progress_percentage: 0 },
+          { total: 1, by_status: { processing: 1 }, progress_percentage: 30 },
+        ],
+      },
+    })
+  })
+
   test('when a child two levels down starts, then its parent and grandparent start in the same flush, deepest first', async () => {
     const tenant = await newTenant()
     const updater = newUpdater()
@@ -1142,7 +1181,16 @@ describe('heartbeats, sweeps, logs and groups through the one writer', () => {
     const seq = await head(tenant)
     const flushes = updater.stats().flushes
 
-    const cancelled = await updater.execute(tenant, 'root', { type: 'cancel' })
+    // In the same flush: the root's own update before its cancel, and a command for no status at all.
+    const [, { result: cancelledRecord }, ghost] = await Promise.all([
+      updater.execute(tenant, 'root', { type: 'update', input: { message: 'stopping' } }),
+      updater.execute(tenant, 'root', { type: 'cancel' }),
+      updater
+        .execute(tenant, 'ghost', { type: 'update', input: { message: 'boo' } })
+        .catch((err: AppError) => err.code),
+    ])
+    const cancelled = { result: cancelledRecord }
+    expect(ghost).toBe('status-not-found')
     expect(updater.stats().flushes).toBe(flushes + 1)
     expect(cancelled.result).toMatchObject({
       status: 'cancelled',
@@ -1152,11 +1200,50 @@ describe('heartbeats, sweeps, logs and groups through the one writer', () => {
       [
         ['status.cancelled', 'grandkid'],
         ['status.cancelled', 'kid'],
+        ['status.progress', 'root'],
         ['status.cancelled', 'root'],
       ].sort(),
     )
     expect((await current(tenant, 'done')).status).toBe('completed')
     expect((await current(tenant, 'grandkid')).status).toBe('cancelled')
+  })
+
+  test('when a delete under an Idempotency-Key is repeated, then the repeat replays it, though the status is gone', async () => {
+    const tenant = await newTenant()
+    const updater = newUpdater()
+    const [id] = await createStatuses(tenant, 1)
+    const key = { key: 'delete-once', fingerprint: 'f' }
+    expect(await updater.execute(tenant, id!, { type: 'remove' }, key)).toEqual({
+      result: null,
+      replayed: false,
+    })
+    expect(await updater.execute(tenant, id!, { type: 'remove' }, key)).toEqual({
+      result: null,
+      replayed: true,
+    })
+  })
+
+  test('when /batch items come in the same turn as a single update of their status, then they do not merge into it', async () => {
+    const tenant = await newTenant()
+    const updater = newUpdater()
+    const [id] = await createStatuses(tenant, 1, 'processing')
+    const single = updater.execute(tenant, id!, { type: 'update', input: { progress_percentage: 10 } })
+    const submitted = await updater.submit(tenant, [{ status_id: id!, progress_percentage: 20 }])
+    await updater.flush()
+    expect((await single).result.status).toMatchObject({ progress_percentage: 10, version: 2 })
+    expect(await submitted.accepted[0]!.result).toEqual({ result: 'applied', status_id: id, version: 3 })
+  })
+
+  test('when stop begins while a submit looks its statuses up, then the submit is refused and nothing of it is queued', async () => {
+    const tenant = await newTenant()
+    const updater = newUpdater()
+    const [id] = await createStatuses(tenant, 1, 'processing')
+    const submitting = updater.submit(tenant, [{ status_id: id!, progress_percentage: 5 }])
+    const stopping = updater.stop()
+    await expect(submitting).rejects.toMatchObject({ code: 'shutting-down' })
+    await stopping
+    expect(updater.depth()).toBe(0)
+    expect((await current(tenant, id!)).progress_percentage).toBe(0)
   })
 
   test('when a parent is deleted, then without cascade it is has-children and stays; with cascade its tree goes, leaves first', async () => {
