@@ -21,9 +21,9 @@ export interface ReporterOptions {
 
 /** Lines kept for sending at most; beyond, the oldest are dropped and a line says how many. */
 const MAX_WAITING_LINES = 1_000
-/** One append carries at most this many lines (SPEC §14), and appends go at most this often. */
+/** One append carries at most this many lines (SPEC §14), and appends go at most this often: 1,000 lines a second. */
 const LINES_PER_APPEND = 100
-const APPEND_EVERY_MS = 250
+const APPEND_EVERY_MS = 100
 /** Progress taken from the output is sent at most this often (the latest value wins). */
 const PROGRESS_EVERY_MS = 500
 const RETRY_BASE_MS = 500
@@ -39,15 +39,16 @@ const transient = (err: unknown) =>
  * `processing`, then its output lines, progress and heartbeats, then how it ended, in that order. Nothing
  * waits for the service: every call is made by one loop that retries what failed for a passing reason
  * (the network, a 5xx, a 429) with backoff, saying so once, while lines queue (the oldest dropped beyond
- * 1,000) and progress coalesces to its latest value.
+ * 1,000, and sent at most 1,000 a second) and progress coalesces to its latest value.
  */
 export function createReporter(options: ReporterOptions) {
   const { client, statusId: id, say } = options
   let stage = 'create' as 'create' | 'start' | 'running' | 'done'
   let record: StatusRecord | undefined
   let heartbeatMs = options.heartbeatMs
-  let waiting: LogLineInput[] = []
+  const waiting: LogLineInput[] = []
   let dropped = 0
+  let droppedInAll = 0
   let progress: { progress_percentage: number; message?: string } | undefined
   let outcome: Outcome | undefined
   let lastWriteAt = 0
@@ -91,15 +92,26 @@ export function createReporter(options: ReporterOptions) {
     }
     if (waiting.length > 0 || dropped > 0) {
       const due = lastAppendAt + APPEND_EVERY_MS
-      if (now >= due || waiting.length >= LINES_PER_APPEND || outcome) {
+      if (now >= due || outcome) {
+        // Taken out while on the way (lines keep coming meanwhile), and put back in front if it fails.
+        const lost = dropped
         const note: LogLineInput[] =
-          dropped > 0
-            ? [{ level: 'warn', message: `status-tracker: ${dropped} lines dropped (output too fast)` }]
+          lost > 0
+            ? [{ level: 'warn', message: `status-tracker: ${lost} lines dropped (output too fast)` }]
             : []
-        const batch = [...note, ...waiting.slice(0, LINES_PER_APPEND - note.length)]
-        await client.logs.append(id, batch)
-        waiting = waiting.slice(batch.length - note.length)
-        if (note.length > 0) dropped = 0
+        const taken = waiting.splice(0, LINES_PER_APPEND - note.length)
+        dropped = 0
+        try {
+          await client.logs.append(id, [...note, ...taken])
+        } catch (err) {
+          dropped += lost
+          waiting.unshift(...taken)
+          while (waiting.length > MAX_WAITING_LINES) {
+            waiting.shift()
+            dropped += 1
+          }
+          throw err
+        }
         lastAppendAt = Date.now()
         return now
       }
@@ -147,7 +159,7 @@ export function createReporter(options: ReporterOptions) {
     }
     say(`status-tracker: the service refused a report (${err.status} ${err.code}: ${err.detail})`)
     if (stage !== 'running' || outcome) return end()
-    waiting = []
+    waiting.length = 0
     progress = undefined
   }
 
@@ -196,9 +208,9 @@ export function createReporter(options: ReporterOptions) {
       if (waiting.length > MAX_WAITING_LINES) {
         waiting.shift()
         dropped += 1
+        droppedInAll += 1
       }
-      if (waiting.length >= LINES_PER_APPEND) kick()
-      else if (waiting.length === 1) kick()
+      if (waiting.length === 1) kick()
     },
     progress(value: { progress_percentage: number; message?: string }): void {
       if (stage === 'done') return
@@ -207,6 +219,8 @@ export function createReporter(options: ReporterOptions) {
     },
     /** Sends what is queued and then `how`; resolves when that is done, or after `timeoutMs` in any case. */
     async finish(how: Outcome, timeoutMs: number): Promise<void> {
+      if (droppedInAll > 0)
+        say(`status-tracker: ${droppedInAll} lines of output were not sent (faster than 1,000 a second)`)
       outcome = how
       kick()
       let timer: ReturnType<typeof setTimeout> | undefined

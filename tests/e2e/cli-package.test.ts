@@ -44,6 +44,20 @@ test('when the packed package is installed, then its status-tracker command read
   const bin = path.join(app, 'node_modules', '.bin', 'status-tracker')
   const env = { STATUS_TRACKER_URL: server.baseUrl, STATUS_TRACKER_TOKEN: server.adminKey! }
 
+  // What the command loaded, written as it exits: nothing of the server, Prisma or Express.
+  writeFileSync(
+    path.join(app, 'trace.js'),
+    `process.on('exit', () => process.stderr.write('loaded ' + JSON.stringify(Object.keys(require.cache).filter((file) =>
+  /node_modules\\/(@prisma|prisma|express|better-sqlite3|pg|pino)\\/|status-tracker\\/dist\\/src\\/(?!client\\/|cli\\/)/.test(file))) + '\\n'))
+`,
+  )
+  const traced = await runToCompletion(bin, ['list', '--json'], {
+    ...env,
+    NODE_OPTIONS: `--require ${path.join(app, 'trace.js')}`,
+  })
+  expect(traced.code).toBe(0)
+  expect(traced.stderr).toBe('loaded []\n')
+
   const help = await runToCompletion(bin, ['--help'], env)
   expect(help).toMatchObject({ code: 0, stdout: expect.stringContaining('Usage: status-tracker COMMAND') })
   const got = await runToCompletion(bin, ['get', 'from-the-package', '--json'], env)

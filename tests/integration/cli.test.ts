@@ -51,6 +51,24 @@ test('when run wraps a command that prints progress and many lines, then all of 
   expect(streams.err()).toBe('warned\n')
 })
 
+test('when the command writes lines faster than they can be sent, then the oldest waiting ones are dropped and a line says how many', async () => {
+  const id = newId('flood')
+  const streams = io()
+  const script = 'seq 1 3000 | sed "s/^/line /"'
+  expect(await main(['run', '--id', id, '--', 'sh', '-c', script], streams)).toBe(0)
+  const lines = []
+  for await (const line of api.logs.listAll(id, { limit: 1000 })) lines.push(line)
+  const kept = lines.filter((l) => l.level === 'info').map((l) => Number(l.message.slice(5)))
+  const dropped = Number(/(\d+) lines of output were not sent/.exec(streams.err())?.[1])
+  expect(dropped).toBeGreaterThan(0)
+  // What the service keeps (a status's newest 1,000 lines) is in order, without a repeat, ends with the
+  // last line, and is no more than what was not dropped.
+  expect(kept).toEqual([...new Set(kept)].sort((a, b) => a - b))
+  expect(kept.at(-1)).toBe(3000)
+  expect(kept.length).toBeLessThanOrEqual(3000 - dropped)
+  expect(streams.out().split('\n')).toHaveLength(3001)
+})
+
 test('when run wraps a failing command as a child of a parent, then the child failed with its code and the parent rolls it up', async () => {
   const parent = await api.statuses.create({ status_id: newId('parent') })
   const id = newId('child')
