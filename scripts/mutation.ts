@@ -21,6 +21,7 @@
 //   sink-leases.ts           100 %   --tests tests/integration/event-manager.test.ts               3 min
 //   live-hub.ts              100 %   the same, plus socket-server, sse and client-subscription      25 min
 //   status-event-manager.ts  90.8 %  --tests tests/integration/event-manager.test.ts               9 min
+//   status-updater.ts        95.4 %  --tests tests/integration/status-updater.test.ts             18 min
 //
 // The jest config is the chosen project of jest.config.ts, written out as JSON beside the project (jest
 // cannot load the TypeScript config by itself), with paths relative to the project so that Stryker's

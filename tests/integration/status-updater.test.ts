@@ -902,9 +902,11 @@ describe('single commands through the one writer', () => {
     let answered = false
     const later = updater.later(tenant, id!, { type: 'heartbeat', input: { message: 'still here' } })
     void later.then(() => (answered = true))
-    // A single command with the writer idle is not held back by the one waiting, and the queue of one
-    // is then full for it.
+    // A flush it started would have taken it off the queue in the turn after this one (an immediate
+    // queued before ours runs before ours): it is still queued after that turn.
+    await new Promise((resolve) => setImmediate(resolve))
     expect(updater.depth()).toBe(1)
+    // The queue of one is full with it: a single command is refused.
     await expect(updater.execute(tenant, id!, { type: 'cancel' })).rejects.toMatchObject({
       code: 'queue-full',
     })
