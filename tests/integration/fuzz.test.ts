@@ -309,6 +309,7 @@ const CROSS_FIELD_RULES = [
   /^needs wait$/, // timeout_s or after_version without wait
   /^only with wait=change$/,
   /^must be in the future/, // start_by and deadline_at are judged against the clock
+  /^status_ids or parent_id is required$/, // a token names what it covers (both are optional alone)
 ]
 
 /**
