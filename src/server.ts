@@ -12,7 +12,15 @@ import { attachSocketServer } from './realtime/socket-server'
 import { createServices } from './services'
 
 /** Starts the whole service; `stop()` drains it and may be called any number of times. */
-export async function startServer(config: Config) {
+export interface ServerOptions {
+  /**
+   * Called when a stop has not finished within SHUTDOWN_GRACE_MS (after it is logged). The process's
+   * entry point exits with 1 then; a server started in a test's process leaves the process alone.
+   */
+  onStuckShutdown?: () => void
+}
+
+export async function startServer(config: Config, { onStuckShutdown }: ServerOptions = {}) {
   const logger = createLogger(config.LOG_LEVEL)
   const db = await openDatabase({ url: config.DATABASE_URL, synchronous: config.SQLITE_SYNCHRONOUS })
   // Instances on one PostgreSQL wake each other when they commit events (SQLite is one host: they poll).
@@ -90,8 +98,8 @@ export async function startServer(config: Config) {
     (stopping ??= (async () => {
       logger.info({ signal }, 'shutting down')
       const deadline = setTimeout(() => {
-        logger.error('shutdown grace period over, exiting')
-        process.exit(1)
+        logger.error({ grace_ms: config.SHUTDOWN_GRACE_MS }, 'shutdown grace period over')
+        onStuckShutdown?.()
       }, config.SHUTDOWN_GRACE_MS)
       deadline.unref()
       let closed: Promise<void> | undefined
@@ -131,7 +139,9 @@ async function main(): Promise<void> {
   // One handler for the process's whole life, in place before start-up begins (on the next tick): a
   // signal during start-up waits for the server to be up, then stops it. Swapping handlers once started
   // would lose a signal, since removing a signal's last listener drops one not yet dispatched.
-  const starting = Promise.resolve().then(() => startServer(config))
+  const starting = Promise.resolve().then(() =>
+    startServer(config, { onStuckShutdown: () => process.exit(1) }),
+  )
   const onSignal = (signal: string) =>
     void starting.then(
       ({ stop }) => stop(signal).then(() => process.exit(0)),
