@@ -1,12 +1,11 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
 import express from 'express'
 import type { Logger } from 'pino'
-import { pinoHttp } from 'pino-http'
+import { accessLog } from './http/access-log'
 import { authenticate, identifyKey, keyFromHeaders } from './http/auth'
 import { corsMiddleware, type CorsOrigins } from './http/cors'
 import { errorHandler, notFoundHandler } from './http/error-handler'
 import { jsonBody } from './http/json-body'
-import { serializeRequest } from './logger'
 import { httpMetrics } from './http/metrics'
 import { createRateLimiter, type RateLimitOptions } from './http/rate-limit'
 import { batchRoutes } from './http/routes/batch'
@@ -53,17 +52,9 @@ export function createApp({ services, logger, rateLimit, checkReady, corsOrigins
   app.use('/api', identifyKey(services), limiter.middleware)
   // Latency of what the limiter let through: its refusals are counted by status_rate_limited_total.
   app.use(httpMetrics(services.metrics.registry))
-  app.use(
-    pinoHttp({
-      logger,
-      serializers: { req: serializeRequest },
-      // Successful requests are access-logged at debug: at thousands of requests a second a line each
-      // costs more CPU than the request itself. Failures stay visible at the default level.
-      customLogLevel: (_req, res, err) =>
-        err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'debug',
-      autoLogging: { ignore: (req) => req.url === '/health' },
-    }),
-  )
+  // Successes at debug (at thousands of requests a second a line each would cost more CPU than the
+  // request itself), failures at warn and error; a line is built only when its level is enabled.
+  app.use(accessLog(logger, { ignore: (req) => req.url === '/health' }))
   // The API first: its requests are nearly all of them, and Express tries every layer in order. The
   // pages, /health, /metrics and the description share no path with it.
   const api = express.Router()

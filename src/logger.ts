@@ -45,7 +45,7 @@ export function redactQuery(url: string): string {
   return `${url.slice(0, q)}?${params.join('&')}`
 }
 
-/** pino-http's request serializer (applied to its standard one): URL and query with credentials masked. */
+/** The access log's request serializer (applied to pino's standard one): URL and query with credentials masked. */
 export function serializeRequest(req: { url?: unknown; query?: unknown }) {
   const query =
     typeof req.query === 'object' && req.query !== null

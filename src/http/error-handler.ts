@@ -1,5 +1,4 @@
-// `req.log` is pino-http's addition to Express's request (the middleware itself is installed in app.ts).
-/// <reference types="pino-http" />
+// `req.log` is the access log's addition to Express's request (src/http/access-log.ts).
 import { STATUS_CODES } from 'node:http'
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express'
 import { ZodError } from 'zod'
@@ -70,9 +69,9 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
   const parsed = typeof err === 'object' && err !== null ? fromBodyParser(err) : null
   if (parsed) return sendProblem(res, parsed)
   if (isDatabaseUnavailable(err)) {
-    req.log.warn({ err }, 'database unavailable')
+    req.log.warn({ err, req }, 'database unavailable')
     return sendProblem(res, databaseUnavailable())
   }
-  req.log.error({ err }, 'unhandled error')
+  req.log.error({ err, req }, 'unhandled error')
   sendProblem(res, new AppError('internal-error', 'Something went wrong on our side'))
 }
