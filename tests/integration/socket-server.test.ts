@@ -576,10 +576,18 @@ describe('slow consumers', () => {
     // The slow client's TCP socket stops reading: the server's buffers for it fill up.
     const tcp = (slow.io.engine.transport as unknown as { ws: { _socket: NodeJS.ReadableStream } }).ws._socket
     tcp.pause()
+    // Each round waits for the fast client to read it, so the fast client is never more than one
+    // round (500 packets, a tenth of the limit) behind however loaded the machine is, while the slow
+    // one falls a round further behind each time.
+    const fastCaughtUp = async (round: number) => {
+      const head = await tenant.head()
+      await until(async () => fastEvents.received.at(-1)?.seq === head, `the fast client read round ${round}`)
+    }
     let rounds = 0
     while ((await subscribers()) === before) {
       if (rounds >= 200) throw new Error('the slow client was never disconnected')
       await tenant.bulk(ids, 1, rounds)
+      await fastCaughtUp(rounds)
       rounds += 1
     }
     // One more round after the slow one is gone: the fast one keeps receiving.
