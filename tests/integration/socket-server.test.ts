@@ -492,6 +492,7 @@ describe('invalid subscribe payloads', () => {
     ['a status id has a space', { status_ids: ['job 1'] }, 'status_ids.0'],
     ['an unknown status in the filter', { filter: { status: ['invalid_status'] } }, 'filter.status.0'],
     ['an unknown filter field', { filter: { colour: 'red' } }, 'filter'],
+    ['the filter kind holds a NUL', { filter: { kind: 'video\u0000' } }, 'filter.kind'],
     ['a negative since_seq', { since_seq: -1 }, 'since_seq'],
     ['a fractional since_seq', { since_seq: 1.5 }, 'since_seq'],
     ['a snapshot_limit over 500', { snapshot_limit: 501 }, 'snapshot_limit'],

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { PRIORITY_VALUES, STATUS_VALUES } from '../../domain/transitions'
-import { StatusIdSchema } from './common'
+import { FilterTextSchema, StatusIdSchema } from './common'
 
 // The Socket.IO protocol's requests (namespace `/status`), parsed by src/realtime/socket-server.ts and
 // described in the OpenAPI document's components.
@@ -11,7 +11,8 @@ export const SubscribeSchema = z.strictObject({
     .strictObject({
       status: z.array(z.enum(STATUS_VALUES)).optional(),
       priority: z.array(z.enum(PRIORITY_VALUES)).optional(),
-      kind: z.string().min(1).max(64).optional(),
+      // As the listing's `kind` (no NUL, which PostgreSQL refuses to compare with).
+      kind: FilterTextSchema(64).optional(),
       /** SPEC §12: the children of this status. */
       parent_id: StatusIdSchema.optional(),
       /** SPEC §11: statuses whose heartbeat has lapsed, or that are past their deadline or start-by. */
